@@ -1,0 +1,365 @@
+"""The scan's analytics: metrics, data-quality gate and strategy screen, columnar.
+
+:func:`screen_chain` is the one function :func:`optscan.scan.perform_scan` calls per
+symbol. It works on the :class:`~optscan.models.OptionChain`'s numpy arrays end to end
+and builds :class:`~optscan.models.Opportunity` models only for contracts that pass, so
+a chain of a million contracts costs a handful of vector operations, not a million
+Python iterations.
+
+Conventions (documented in the README):
+
+* **Time to expiry** (for greeks) runs from the as-of instant to the expiration day's
+  16:00 America/New_York close, in years of 365 days.
+* **DTE** (for annualizing) is calendar days from the as-of date in New York to the
+  expiration date; DTE 0 annualizes as one day.
+* **Annualized return**: puts ``bid / strike * 365 / DTE * 100`` (the original formula:
+  premium over the cash secured); calls ``bid / underlying price * 365 / DTE * 100``.
+* **Cushion**: how far out of the money, in percent of the underlying price (puts
+  ``(S - K) / S``, calls ``(K - S) / S``); negative when in the money.
+* Missing data never passes: a missing bid, IV or delta rejects the contract (the
+  original defaulted a missing bid to 0.01 and a missing delta to 1).
+
+Every contract that does not become an opportunity is counted once, under its first
+reason, in the symbol's ``rejected`` map.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections import Counter
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+from zoneinfo import ZoneInfo
+
+import numpy as np
+
+from optscan.greeks import bs_delta, prob_otm
+from optscan.occ import standard_root_mask
+
+if TYPE_CHECKING:
+    from optscan.config import AnalyticsSection, StrategySection
+    from optscan.models import Opportunity, OptionChain
+
+NEW_YORK = ZoneInfo("America/New_York")
+SECONDS_PER_YEAR = 365.0 * 86400.0
+
+# Yahoo's pre-market implied-volatility placeholders, learnt from the recorded v7
+# payloads: they are the midpoints of a bisection on [1e-5, 1] that never moved off its
+# low end (1e-5 + (1 - 1e-5) / 2**n: 0.500005, 0.2500075, 0.12500875, 0.062509375, ...)
+# plus the lower bound 1e-5 itself.
+YAHOO_IV_PLACEHOLDERS = np.array([1e-5] + [1e-5 + (1 - 1e-5) / 2**n for n in range(1, 21)])
+
+GATE_REASONS = (
+    "expired",
+    "non_standard",
+    "no_bid",
+    "ask_below_bid",
+    "iv_missing",
+    "iv_placeholder",
+    "iv_above_cap",
+    "stale_quote",
+)
+
+
+@dataclass
+class ChainScreen:
+    """What :func:`screen_chain` found in one chain."""
+
+    contracts_seen: int
+    opportunities: list[Opportunity] = field(default_factory=list)
+    rejected: Counter[str] = field(default_factory=Counter)
+
+
+@dataclass
+class Metrics:
+    """Per-contract metrics as arrays, aligned with the chain's columns."""
+
+    dte: np.ndarray
+    years: np.ndarray
+    mid: np.ndarray
+    spread_pct: np.ndarray
+    annualized_return: np.ndarray
+    cushion_pct: np.ndarray
+    breakeven: np.ndarray
+    collateral: np.ndarray
+    delta: np.ndarray
+    delta_from_provider: np.ndarray
+    prob_otm: np.ndarray
+
+
+def days_to_expiry(expiration: np.ndarray, as_of: dt.datetime) -> np.ndarray:
+    """Calendar days from the as-of date (in New York) to each expiration."""
+    today = np.datetime64(as_of.astimezone(NEW_YORK).date(), "D")
+    return (expiration - today).astype(np.int64)
+
+
+def years_to_expiry(expiration: np.ndarray, as_of: dt.datetime) -> np.ndarray:
+    """Years (of 365 days) from ``as_of`` to each expiration's 16:00 New York close.
+
+    The close's UTC offset is taken per expiration date, so daylight-saving changes
+    between now and expiry are honoured.
+    """
+    unique, inverse = np.unique(expiration, return_inverse=True)
+    closes = np.array(
+        [dt.datetime.combine(d.astype(dt.date), dt.time(16), NEW_YORK).timestamp() for d in unique]
+    )
+    return (closes[inverse] - as_of.timestamp()) / SECONDS_PER_YEAR
+
+
+def compute_metrics(
+    chain: OptionChain,
+    as_of: dt.datetime,
+    *,
+    rate: float = 0.0,
+    dividend_yield: float = 0.0,
+) -> Metrics:
+    """Every metric for every contract, vectorized."""
+    spot = chain.underlying_price
+    strike, bid, ask = chain.strike, chain.bid, chain.ask
+    is_call = chain.is_call
+    dte = days_to_expiry(chain.expiration, as_of)
+    years = years_to_expiry(chain.expiration, as_of)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        mid = (bid + ask) / 2.0
+        spread_pct = np.where(mid > 0, (ask - bid) / mid * 100.0, np.nan)
+        days = np.maximum(dte, 1).astype(np.float64)
+        base = np.where(is_call, spot, strike)
+        annualized = bid / base * (365.0 / days) * 100.0
+        cushion = np.where(is_call, strike - spot, spot - strike) / spot * 100.0
+        breakeven = np.where(is_call, strike + bid, strike - bid)
+    provided = ~np.isnan(chain.delta)
+    computed = bs_delta(spot, strike, years, chain.iv, is_call, rate, dividend_yield)
+    delta = np.where(provided, chain.delta, computed)
+    potm = prob_otm(spot, strike, years, chain.iv, is_call, rate, dividend_yield)
+    return Metrics(
+        dte=dte,
+        years=years,
+        mid=mid,
+        spread_pct=spread_pct,
+        annualized_return=annualized,
+        cushion_pct=cushion,
+        breakeven=breakeven,
+        collateral=strike * 100.0,
+        delta=delta,
+        delta_from_provider=provided,
+        prob_otm=potm,
+    )
+
+
+def quality_gate(
+    chain: OptionChain,
+    metrics: Metrics,
+    *,
+    as_of: dt.datetime,
+    iv_cap: float,
+    max_quote_age_s: float,
+    market_open: bool,
+) -> list[tuple[str, np.ndarray]]:
+    """Data-quality checks as ``(reason, failing mask)`` pairs, in order of precedence."""
+    bid, ask, iv = chain.bid, chain.ask, chain.iv
+    with np.errstate(invalid="ignore"):
+        iv_placeholder = is_iv_placeholder(iv)
+        checks = [
+            ("expired", metrics.years <= 0),
+            ("non_standard", ~standard_root_mask(chain.contract_symbol, chain.symbol)),
+            ("no_bid", ~(bid > 0)),
+            ("ask_below_bid", ask < bid),
+            ("iv_missing", ~(iv > 0)),
+            ("iv_placeholder", iv_placeholder),
+            ("iv_above_cap", iv > iv_cap),
+        ]
+        if max_quote_age_s > 0 and market_open:
+            age = as_of.timestamp() - chain.last_trade_time
+            checks.append(("stale_quote", age > max_quote_age_s))
+    return checks
+
+
+def is_iv_placeholder(iv: np.ndarray) -> np.ndarray:
+    """True where ``iv`` equals one of Yahoo's placeholders (to 1e-7 relative)."""
+    table = _PLACEHOLDERS_SORTED
+    right = np.clip(np.searchsorted(table, iv), 1, len(table) - 1)
+    nearest = np.where(
+        np.abs(table[right] - iv) < np.abs(iv - table[right - 1]), table[right], table[right - 1]
+    )
+    return np.abs(iv - nearest) <= nearest * 1e-7
+
+
+_PLACEHOLDERS_SORTED = np.sort(YAHOO_IV_PLACEHOLDERS)
+
+
+def _max_call_delta(strategy: StrategySection, dte: np.ndarray) -> np.ndarray:
+    """The covered-call delta cap for each contract's DTE (a step table)."""
+    if strategy.max_delta_by_dte:
+        steps = sorted(strategy.max_delta_by_dte, key=lambda s: s.max_dte)
+        edges = np.array([s.max_dte for s in steps])
+        caps = np.array([s.max_delta for s in steps])
+        index = np.minimum(np.searchsorted(edges, dte, side="left"), len(caps) - 1)
+        cap = caps[index]
+        if strategy.max_delta is not None:
+            cap = np.minimum(cap, strategy.max_delta)
+        return cap
+    return np.full(dte.shape, strategy.max_delta if strategy.max_delta is not None else 1.0)
+
+
+def strategy_screen(
+    chain: OptionChain,
+    metrics: Metrics,
+    strategy: StrategySection,
+    *,
+    cost_basis: float | None = None,
+) -> list[tuple[str, np.ndarray]]:
+    """The strategy's rules as ``(reason, failing mask)`` pairs, in order."""
+    is_call = chain.is_call
+    wants_call = strategy.type == "cc"
+    dte = metrics.dte
+    delta = metrics.delta
+    checks: list[tuple[str, np.ndarray]] = [("wrong_kind", is_call != wants_call)]
+    if strategy.min_dte is not None or strategy.max_dte is not None:
+        lo = strategy.min_dte if strategy.min_dte is not None else 0
+        hi = strategy.max_dte if strategy.max_dte is not None else np.iinfo(np.int64).max
+        checks.append(("dte_out_of_range", (dte < lo) | (dte > hi)))
+    if strategy.earnings_blackout and (chain.earnings_start or chain.earnings_end):
+        day = np.datetime64(chain.earnings_start or chain.earnings_end, "D")
+        checks.append(("earnings_before_expiry", chain.expiration >= day))
+    if strategy.ex_dividend_blackout and chain.ex_dividend_date is not None:
+        day = np.datetime64(chain.ex_dividend_date, "D")
+        checks.append(("ex_dividend_before_expiry", chain.expiration >= day))
+    if wants_call and cost_basis is not None and strategy.strikes_at_or_above_cost_basis:
+        checks.append(("below_cost_basis", chain.strike < cost_basis))
+    with np.errstate(invalid="ignore"):
+        checks.append(("delta_missing", np.isnan(delta)))
+        if wants_call:
+            checks.append(("delta_out_of_range", delta > _max_call_delta(strategy, dte)))
+        elif strategy.min_delta is not None:
+            checks.append(("delta_out_of_range", delta < strategy.min_delta))
+        checks.append(
+            ("return_below_min", ~(metrics.annualized_return >= strategy.min_annualized_return))
+        )
+        if strategy.min_bid > 0:
+            checks.append(("bid_below_min", chain.bid < strategy.min_bid))
+        if strategy.min_open_interest > 0:
+            checks.append(
+                ("open_interest_below_min", ~(chain.open_interest >= strategy.min_open_interest))
+            )
+        if strategy.min_volume > 0:
+            checks.append(("volume_below_min", ~(chain.volume >= strategy.min_volume)))
+        if strategy.max_spread_pct > 0:
+            checks.append(("spread_above_max", ~(metrics.spread_pct <= strategy.max_spread_pct)))
+        if strategy.min_cushion_pct is not None:
+            checks.append(("cushion_below_min", metrics.cushion_pct < strategy.min_cushion_pct))
+        if strategy.max_collateral is not None and not wants_call:
+            checks.append(("collateral_above_max", metrics.collateral > strategy.max_collateral))
+    return checks
+
+
+def _first_reasons(checks: list[tuple[str, np.ndarray]], n: int) -> tuple[np.ndarray, Counter]:
+    """Apply checks in order; count each rejected contract once, under its first reason."""
+    alive = np.ones(n, dtype=bool)
+    counts: Counter[str] = Counter()
+    for reason, failing in checks:
+        hit = alive & failing
+        count = int(hit.sum())
+        if count:
+            counts[reason] += count
+            alive &= ~hit
+    return alive, counts
+
+
+def rank_key(strategy: StrategySection, metrics: Metrics, chain: OptionChain) -> np.ndarray:
+    """Bigger is better for every ranking key but DTE (shorter first)."""
+    key = strategy.rank_by
+    if key == "dte":
+        return -metrics.dte.astype(np.float64)
+    source = {
+        "annualized_return": metrics.annualized_return,
+        "prob_otm": metrics.prob_otm,
+        "cushion_pct": metrics.cushion_pct,
+        "bid": chain.bid,
+        "open_interest": chain.open_interest,
+    }[key]
+    return np.nan_to_num(source, nan=-np.inf)
+
+
+def screen_chain(
+    chain: OptionChain,
+    *,
+    strategy: StrategySection,
+    analytics: AnalyticsSection,
+    as_of: dt.datetime,
+    market_open: bool = True,
+    cost_basis: float | None = None,
+) -> ChainScreen:
+    """Metrics, gate and screen over a whole chain; models only for the survivors."""
+    n = len(chain)
+    result = ChainScreen(contracts_seen=n)
+    if n == 0:
+        return result
+    dividend_yield = analytics.dividend_yields.get(chain.symbol, chain.dividend_yield or 0.0)
+    metrics = compute_metrics(
+        chain, as_of, rate=analytics.risk_free_rate, dividend_yield=dividend_yield
+    )
+    checks = quality_gate(
+        chain,
+        metrics,
+        as_of=as_of,
+        iv_cap=analytics.iv_cap,
+        max_quote_age_s=analytics.max_quote_age_s,
+        market_open=market_open,
+    )
+    checks += strategy_screen(chain, metrics, strategy, cost_basis=cost_basis)
+    alive, counts = _first_reasons(checks, n)
+    index = np.flatnonzero(alive)
+    if len(index):
+        order = np.argsort(-rank_key(strategy, metrics, chain)[index], kind="stable")
+        index = index[order]
+        if strategy.top_per_symbol and len(index) > strategy.top_per_symbol:
+            counts["rank_cut"] += len(index) - strategy.top_per_symbol
+            index = index[: strategy.top_per_symbol]
+    result.rejected = counts
+    result.opportunities = build_opportunities(chain, metrics, index)
+    return result
+
+
+def _opt(value: float) -> float | None:
+    return None if value != value else float(value)  # NaN -> None
+
+
+def build_opportunities(
+    chain: OptionChain, metrics: Metrics, index: np.ndarray
+) -> list[Opportunity]:
+    """Models for the selected contracts (the only per-contract Python work)."""
+    from optscan.models import Opportunity
+
+    out = []
+    expirations = chain.expiration[index].astype(dt.date)
+    for i, expiration in zip(index.tolist(), expirations, strict=True):
+        out.append(
+            Opportunity(
+                symbol=chain.symbol,
+                contract_symbol=str(chain.contract_symbol[i]),
+                kind="call" if chain.kind[i] == "call" else "put",
+                expiration=expiration,
+                dte=int(metrics.dte[i]),
+                strike=float(chain.strike[i]),
+                bid=float(chain.bid[i]),
+                ask=_opt(chain.ask[i]),
+                mid=_opt(metrics.mid[i]),
+                last=_opt(chain.last[i]),
+                volume=_opt(chain.volume[i]),
+                open_interest=_opt(chain.open_interest[i]),
+                iv=_opt(chain.iv[i]),
+                delta=round(float(metrics.delta[i]), 6),
+                delta_source="provider" if metrics.delta_from_provider[i] else "computed",
+                annualized_return=round(float(metrics.annualized_return[i]), 4),
+                spread_pct=_opt(round(float(metrics.spread_pct[i]), 4)),
+                cushion_pct=round(float(metrics.cushion_pct[i]), 4),
+                breakeven=round(float(metrics.breakeven[i]), 4),
+                collateral=float(metrics.collateral[i]),
+                prob_otm=_opt(round(float(metrics.prob_otm[i]), 6)),
+                underlying_price=chain.underlying_price,
+                quote_time=chain.quote_time,
+                data_delay_s=chain.data_delay_s,
+                provider=chain.provider,
+            )
+        )
+    return out

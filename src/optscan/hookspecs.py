@@ -1,0 +1,69 @@
+"""optscan's hook specifications (pluggy project ``optscan``).
+
+Collecting hooks take a ``register`` callback instead of returning values, so the core
+checks each registered class and can name the plugin that handed over something wrong.
+Every hook is documented in ``docs/plugins.md``; a test keeps the two in step.
+
+Implementations may accept fewer arguments than the spec (pluggy's opt-in arguments),
+so specs can grow without breaking plugins.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import TYPE_CHECKING
+
+import pluggy
+
+if TYPE_CHECKING:
+    from optscan.events import ScanEvent
+    from optscan.protocols import MarketCalendar, OptionProvider, ResultSink, StockSource
+
+PROJECT = "optscan"
+hookspec = pluggy.HookspecMarker(PROJECT)
+hookimpl = pluggy.HookimplMarker(PROJECT)
+
+
+@hookspec
+def register_stock_sources(register: Callable[[type[StockSource]], None]) -> None:
+    """Register :class:`~optscan.protocols.StockSource` classes by calling ``register``.
+
+    Every implementation is called. A source is used when its ``name`` is listed in
+    ``scan.sources``; its config section is ``[sources.<name>]``.
+    """
+
+
+@hookspec
+def register_option_providers(register: Callable[[type[OptionProvider]], None]) -> None:
+    """Register :class:`~optscan.protocols.OptionProvider` classes by calling ``register``.
+
+    Every implementation is called. A provider is chosen by ``--provider`` or
+    ``scan.provider``; its config section is ``[providers.<name>]``.
+    """
+
+
+@hookspec
+def register_result_sinks(register: Callable[[type[ResultSink]], None]) -> None:
+    """Register :class:`~optscan.protocols.ResultSink` classes by calling ``register``.
+
+    Every implementation is called. Sinks listed in ``scan.sinks`` receive each finished
+    scan; their config section is ``[sinks.<name>]``.
+    """
+
+
+@hookspec(firstresult=True)
+def market_calendar(name: str) -> MarketCalendar | None:
+    """Return the market calendar called ``name``, or ``None`` if this plugin has none.
+
+    ``firstresult``: the first non-``None`` answer wins. Built-ins are registered
+    ``trylast``, so a plugin can replace any of them (``tryfirst`` makes sure).
+    """
+
+
+@hookspec
+def optscan_event(event: ScanEvent) -> None:
+    """Receive a scan lifecycle event (``ScanStarted``, ``SymbolScanned``, ...).
+
+    Every implementation is called, in the scan's own thread and in order; keep it fast.
+    A listener that raises is reported and does not stop the scan.
+    """

@@ -1,0 +1,67 @@
+"""Logging with structlog, always to stderr (stdout carries only command output).
+
+Readable key=value lines on a terminal, JSON lines with ``--log-format json``. Every
+log line inside a scan carries its ``scan_id`` (bound with structlog's context vars).
+A processor masks anything that looks like a secret, as a last line of defence: code
+should never log secrets in the first place.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import sys
+from typing import Any
+
+import structlog
+
+_SECRET_KEYS = re.compile(r"(password|token|secret|api_?key|authorization)", re.I)
+_URL_PASSWORD = re.compile(r"(?P<scheme>[a-z][a-z0-9+.\-]*://)(?P<user>[^:@/\s]*):[^@/\s]+@", re.I)
+_LEVELS = {
+    "debug": logging.DEBUG,
+    "info": logging.INFO,
+    "warning": logging.WARNING,
+    "error": logging.ERROR,
+}
+
+
+def mask_secrets_in_text(text: str) -> str:
+    """Replace the password part of ``scheme://user:password@host`` URLs."""
+    return _URL_PASSWORD.sub(r"\g<scheme>\g<user>:***@", text)
+
+
+def _mask_processor(_logger: Any, _name: str, event: dict[str, Any]) -> dict[str, Any]:
+    for key, value in list(event.items()):
+        if _SECRET_KEYS.search(key) and value:
+            event[key] = "***"
+        elif isinstance(value, str):
+            event[key] = mask_secrets_in_text(value)
+    return event
+
+
+def configure_logging(level: str = "warning", fmt: str = "console") -> None:
+    """Set structlog up once per process (idempotent)."""
+    renderer: Any
+    if fmt == "json":
+        renderer = structlog.processors.JSONRenderer()
+    else:
+        renderer = structlog.dev.ConsoleRenderer(colors=sys.stderr.isatty())
+    structlog.configure(
+        processors=[
+            structlog.contextvars.merge_contextvars,
+            structlog.processors.add_log_level,
+            structlog.processors.TimeStamper(fmt="iso", utc=True),
+            _mask_processor,
+            renderer,
+        ],
+        wrapper_class=structlog.make_filtering_bound_logger(_LEVELS.get(level, logging.WARNING)),
+        logger_factory=structlog.PrintLoggerFactory(file=sys.stderr),
+        cache_logger_on_first_use=False,
+    )
+
+
+def get_logger(**initial: Any) -> Any:
+    """optscan's logger; sets up stderr logging first if nobody configured structlog."""
+    if not structlog.is_configured():
+        configure_logging()
+    return structlog.get_logger("optscan", **initial)

@@ -1,0 +1,290 @@
+"""perform_scan(): orchestration, events, isolation of failures, concurrency."""
+
+from __future__ import annotations
+
+import datetime as dt
+import threading
+import time
+
+import pytest
+
+from optscan.errors import SymbolNotFoundError, TransientProviderError, UsageError
+from optscan.hookspecs import hookimpl
+from optscan.models import ScanRequest
+from optscan.plugins import PluginHost
+from optscan.providers.sim import SimProvider
+from optscan.scan import perform_scan
+
+from .conftest import OPEN_INSTANT, make_settings
+
+SATURDAY = dt.datetime(2026, 11, 21, 11, 0, tzinfo=dt.timezone(dt.timedelta(hours=-5)))
+
+
+class Recorder:
+    """Records every lifecycle event, in order."""
+
+    def __init__(self) -> None:
+        self.events: list = []
+
+    @hookimpl
+    def optscan_event(self, event):
+        self.events.append(event)
+
+
+def _scan(symbols, *, plugins=(), as_of=OPEN_INSTANT, **overrides):
+    settings = make_settings(**{"scan.provider": "sim", **overrides})
+    host = PluginHost(load_entrypoints=False, plugins=plugins)
+    request = ScanRequest(symbols=symbols, as_of=as_of)
+    return perform_scan(request, host, settings=settings)
+
+
+def test_sim_scan_finds_opportunities_with_the_original_rule():
+    result = _scan(["AAPL", "MSFT", "AMD"])
+    assert result.success and result.synthetic
+    assert [s.status for s in result.symbols] == ["ok", "ok", "ok"]
+    assert result.opportunities, "the synthetic market should offer some puts"
+    for opp in result.opportunities:
+        assert opp.kind == "put"
+        assert opp.annualized_return >= 30
+        assert opp.delta >= -0.20
+        assert opp.delta_source == "computed"
+        days = max(opp.dte, 1)
+        assert opp.annualized_return == pytest.approx(
+            opp.bid / opp.strike * 365 / days * 100, rel=1e-3
+        )
+        assert 0 <= opp.dte <= 28
+    # ranked best first
+    returns = [o.annualized_return for o in result.opportunities]
+    assert returns == sorted(returns, reverse=True)
+    # every contract is accounted for: opportunity or counted rejection
+    for outcome in result.symbols:
+        assert outcome.contracts_seen == outcome.opportunities + sum(outcome.rejected.values())
+
+
+def test_events_arrive_in_order():
+    recorder = Recorder()
+    _scan(["AAPL", "bad/sym", "MSFT"], plugins=[recorder])
+    types = [e.type for e in recorder.events]
+    assert types[0] == "scan_started" and types[-1] == "scan_finished"
+    middle = recorder.events[1:-1]
+    assert sorted(e.symbol for e in middle) == ["AAPL", "BAD/SYM", "MSFT"]
+    assert [e.done for e in middle] == [1, 2, 3]
+    assert all(e.total == 3 for e in middle)
+    assert recorder.events[0].symbols_total == 3
+    assert len({e.scan_id for e in recorder.events}) == 1
+
+
+def test_invalid_symbols_are_skipped_and_the_rest_scan():
+    result = _scan(["aapl", "../../etc/passwd", "$(id)", "", "AAPL", "TOOLONGSYMBOL1"])
+    statuses = {s.symbol: s.status for s in result.symbols}
+    assert statuses["AAPL"] == "ok"
+    assert list(statuses).count("AAPL") == 1  # de-duplicated after upper-casing
+    skipped = [s for s in result.symbols if s.status == "skipped"]
+    assert len(skipped) == 4
+    assert all(s.reason == "invalid_symbol" and s.error for s in skipped)
+    assert result.success
+
+
+class FlakyProvider(SimProvider):
+    """Fails in chosen ways for chosen symbols."""
+
+    name = "flaky"
+
+    def extract_expirations(self, symbol):
+        if symbol == "NOPE":
+            raise SymbolNotFoundError(f"{symbol}: unknown symbol")
+        if symbol == "DOWN":
+            raise TransientProviderError("server down")
+        if symbol == "CRASH":
+            raise RuntimeError("provider bug")
+        return super().extract_expirations(symbol)
+
+    def transform_chain(self, raw, symbol, expiration):
+        if symbol == "GARBAGE":
+            return {"not": "a chain"}
+        if symbol == "BADROWS":
+            raw = dict(raw, strike=[-1.0] * len(raw["strike"]))
+        return super().transform_chain(raw, symbol, expiration)
+
+
+class FlakyPlugin:
+    @hookimpl
+    def register_option_providers(self, register):
+        register(FlakyProvider)
+
+
+def test_failing_symbols_are_isolated_and_reported():
+    result = _scan(
+        ["AAPL", "NOPE", "DOWN", "CRASH", "GARBAGE", "BADROWS"],
+        plugins=[FlakyPlugin()],
+        **{
+            "scan.provider": "flaky",
+            "providers.flaky.retry_initial_s": 0.0,
+            "providers.flaky.retry_max_s": 0.0,
+            "providers.flaky.ignore_market_hours": True,
+        },
+    )
+    by = {s.symbol: s for s in result.symbols}
+    assert by["AAPL"].status == "ok"
+    assert by["NOPE"].status == "failed" and by["NOPE"].reason == "no_options"
+    assert by["DOWN"].status == "failed" and "server down" in by["DOWN"].error
+    assert by["CRASH"].reason == "plugin_error" and "FlakyPlugin" in by["CRASH"].error
+    assert "FlakyPlugin" in by["GARBAGE"].error and "not an OptionChain" in by["GARBAGE"].error
+    assert "strike" in by["BADROWS"].error and "FlakyPlugin" in by["BADROWS"].error
+    assert result.success  # one good symbol: the scan completed
+
+
+def test_transient_errors_are_retried():
+    result = _scan(
+        [f"S{i}" for i in range(30)],
+        **{
+            "providers.sim.error_rate": 0.2,
+            "providers.sim.retry_initial_s": 0.0,
+            "providers.sim.retry_max_s": 0.0,
+            "providers.sim.retry_attempts": 6,
+        },
+    )
+    ok = sum(s.status == "ok" for s in result.symbols)
+    assert ok >= 28  # P(6 straight failures) = 0.2**6 per request
+
+
+def test_unknown_provider_or_strategy_is_a_usage_error():
+    with pytest.raises(UsageError, match="available"):
+        _scan(["AAPL"], **{"scan.provider": "nope"})
+    with pytest.raises(UsageError, match="unknown strategy 'wild'; available: cc, csp"):
+        _scan(["AAPL"], **{"scan.strategy": "wild"})
+
+
+def test_closed_market_skips_unless_forced():
+    recorder = Recorder()
+    overrides = {"providers.sim.ignore_market_hours": False, "scan.calendar": "weekdays"}
+    result = _scan(["AAPL"], plugins=[recorder], as_of=SATURDAY, **overrides)
+    assert result.skipped and not result.success and not result.symbols
+    assert "next open 2026-11-23T09:30:00-05:00" in result.message
+    assert [e.type for e in recorder.events] == ["scan_skipped"]
+    forced = _scan(["AAPL"], as_of=SATURDAY, **overrides)
+    assert forced.skipped  # not forced yet
+    settings = make_settings(**{"scan.provider": "sim", **overrides})
+    host = PluginHost(load_entrypoints=False)
+    forced = perform_scan(
+        ScanRequest(symbols=["AAPL"], as_of=SATURDAY, force=True), host, settings=settings
+    )
+    assert forced.success and forced.outside_market_hours and not forced.skipped
+    assert "outside market hours" in forced.message
+
+
+def test_sim_ignores_market_hours_by_default():
+    result = _scan(["AAPL"], as_of=SATURDAY, **{"scan.calendar": "weekdays"})
+    assert result.success and result.outside_market_hours
+
+
+class SlowProvider(SimProvider):
+    """Counts requests in flight to check the concurrency bounds."""
+
+    name = "slow"
+    in_flight = 0
+    peak = 0
+    lock = threading.Lock()
+
+    def _serve(self, symbol, what):
+        cls = type(self)
+        with cls.lock:
+            cls.in_flight += 1
+            cls.peak = max(cls.peak, cls.in_flight)
+        try:
+            time.sleep(0.02)
+        finally:
+            with cls.lock:
+                cls.in_flight -= 1
+
+
+class SlowPlugin:
+    @hookimpl
+    def register_option_providers(self, register):
+        register(SlowProvider)
+
+
+@pytest.mark.parametrize(("concurrency", "cap", "expected"), [(8, 32, 8), (32, 3, 3)])
+def test_concurrency_is_bounded_by_scan_and_provider(concurrency, cap, expected):
+    SlowProvider.peak = 0
+    _scan(
+        [f"S{i}" for i in range(12)],
+        plugins=[SlowPlugin()],
+        **{
+            "scan.provider": "slow",
+            "scan.concurrency": concurrency,
+            "providers.slow.max_concurrency": cap,
+            "providers.slow.ignore_market_hours": True,
+        },
+    )
+    assert SlowProvider.peak == expected
+
+
+def test_concurrent_requests_overlap():
+    """N requests of latency L take about N*L/concurrency, not N*L (generous ratio)."""
+    symbols = [f"S{i}" for i in range(10)]
+    over = {"providers.sim.latency_ms": 40, "scan.max_dte": 7}
+    t0 = time.perf_counter()
+    serial = _scan(symbols, **over, **{"scan.concurrency": 1})
+    serial_s = time.perf_counter() - t0
+    t0 = time.perf_counter()
+    parallel = _scan(symbols, **over, **{"scan.concurrency": 20})
+    parallel_s = time.perf_counter() - t0
+    assert serial.opportunities == parallel.opportunities
+    assert serial_s / parallel_s > 3  # ideal ~10 with 20+ requests of 40 ms
+
+
+def test_sinks_receive_the_result_and_a_failing_sink_is_reported(tmp_path):
+    received = []
+
+    class Collect(__import__("optscan.protocols").protocols.ResultSink):
+        name = "collect"
+
+        def publish(self, result):
+            received.append(result.scan_id)
+
+    class Broken(__import__("optscan.protocols").protocols.ResultSink):
+        name = "broken"
+
+        def publish(self, result):
+            raise OSError("disk full")
+
+    class Sinks:
+        @hookimpl
+        def register_result_sinks(self, register):
+            register(Collect)
+            register(Broken)
+
+    result = _scan(
+        ["AAPL"],
+        plugins=[Sinks()],
+        **{
+            "sinks.enabled": ["broken", "collect", "json"],
+            "sinks.json.path": str(tmp_path / "out-{profile}.json"),
+        },
+    )
+    assert received == [result.scan_id]
+    assert any("broken" in e and "disk full" in e for e in result.errors)
+    assert (tmp_path / "out-default.json").is_file()
+    assert result.success
+
+
+def test_file_source(tmp_path):
+    listing = tmp_path / "symbols.txt"
+    listing.write_text("# my list\naapl\nMSFT  # big tech\n\n../bad\n")
+    result = _scan(None, **{"sources.enabled": ["file"], "sources.file.path": str(listing)})
+    assert [(s.symbol, s.status) for s in result.symbols] == [
+        ("../BAD", "skipped"),
+        ("AAPL", "ok"),
+        ("MSFT", "ok"),
+    ]
+    csv_file = tmp_path / "symbols.csv"
+    csv_file.write_text("name,symbol\nApple,AAPL\nAMD,amd\n")
+    result = _scan(None, **{"sources.enabled": ["file"], "sources.file.path": str(csv_file)})
+    assert [s.symbol for s in result.symbols] == ["AAPL", "AMD"]
+
+
+def test_scan_is_deterministic_on_sim():
+    first = _scan(["AAPL", "NVDA"])
+    second = _scan(["AAPL", "NVDA"])
+    assert first.opportunities == second.opportunities
