@@ -19,61 +19,96 @@ AS_OF = dt.datetime(2026, 11, 18, 11, 0, tzinfo=dt.timezone(dt.timedelta(hours=-
 
 
 def make_chain(n: int, seed: int = 7):
+    """A realistic chain: strikes +-50% around the spot, expiries out to two years,
+    Black-Scholes prices with a spread, open interest concentrated near the money, some
+    missing IVs. Like a real chain, only a few percent of it passes a put screen."""
+    from optscan.greeks import bs_price
     from optscan.models import OptionChain
 
     rng = np.random.default_rng(seed)
     spot = 100.0
-    strike = np.round(rng.uniform(50, 150, n), 1)
+    strike = np.round(rng.uniform(50, 150, n) * 2) / 2
     is_call = rng.random(n) < 0.5
-    days = rng.integers(0, 60, n)
+    days = rng.integers(0, 730, n)
     expiration = np.datetime64("2026-11-18") + days
-    iv = rng.uniform(0.1, 1.2, n)
+    iv = rng.uniform(0.15, 0.9, n)
+    theo = bs_price(spot, strike, np.maximum(days, 0.5) / 365, iv, is_call, 0.04)
+    half = np.maximum(0.01, theo * 0.04 + 0.02)
+    bid = np.round(np.maximum(theo - half, 0), 2)
+    ask = np.round(theo + half, 2)
     iv[rng.random(n) < 0.02] = np.nan
-    intrinsic = np.where(is_call, np.maximum(spot - strike, 0), np.maximum(strike - spot, 0))
-    theo = intrinsic + spot * iv * np.sqrt(np.maximum(days, 1) / 365) * 0.4 * np.exp(
-        -np.abs(strike - spot) / 30)
-    bid = np.round(np.maximum(theo - 0.05, 0), 2)
-    ask = np.round(theo + 0.05, 2)
-    codes = np.char.add(
-        np.char.add("XYZ", np.datetime_as_string(expiration).astype("U10")),
-        np.where(is_call, "C", "P"),
+    moneyness = np.abs(np.log(strike / spot))
+    oi = np.floor(rng.lognormal(5, 1.5, n) * np.exp(-10 * moneyness))
+    yymmdd = np.strings.slice(np.strings.replace(np.datetime_as_string(expiration), "-", ""),
+                              2, 8)
+    contract = np.strings.add(
+        np.strings.add(np.strings.add("XYZ", yymmdd), np.where(is_call, "C", "P")),
+        np.strings.zfill((strike * 1000).astype(np.int64).astype(np.str_), 8),
     )
-    # well-formed OCC symbols: XYZ + YYMMDD + C/P + 8 digits
-    ymd = np.char.replace(np.datetime_as_string(expiration), "-", "")
-    contract = np.char.add(np.char.add(np.char.add("XYZ", np.char.ljust(
-        np.strings.slice(ymd, 2, 8), 6)), np.where(is_call, "C", "P")),
-        np.char.zfill((strike * 1000).astype(np.int64).astype(str), 8))
-    del codes
     return OptionChain(
         symbol="XYZ", provider="bench", underlying_price=spot, quote_time=AS_OF,
         contract_symbol=contract, kind=np.where(is_call, "call", "put"),
         expiration=expiration, strike=strike, bid=bid, ask=ask, last=bid,
-        volume=rng.integers(0, 500, n).astype(float),
-        open_interest=rng.integers(0, 5000, n).astype(float), iv=iv,
+        volume=np.floor(oi * rng.uniform(0, 0.2, n)), open_interest=oi, iv=iv,
     )
 
 
-def original_loop(rows: list[dict], spot: float, today: dt.date) -> list[dict]:
-    """Per contract, the way the original scanner did it (plus the same gate)."""
-    out = []
-    for row in rows:
-        if row["kind"] != "put":
-            continue
-        bid = row["bid"]
-        iv = row["iv"]
-        if not bid or bid <= 0 or row["ask"] < bid or not iv or iv != iv or iv <= 0:
-            continue
-        dte = max((row["expiration"] - today).days, 1)
-        annualized = bid / row["strike"] * 365 / dte * 100
-        t = dte / 365
-        d1 = (math.log(spot / row["strike"]) + 0.5 * iv * iv * t) / (iv * math.sqrt(t))
-        delta = 0.5 * (1 + math.erf(d1 / math.sqrt(2))) - 1
-        if annualized >= 30 and delta >= -0.20:
-            out.append({**row, "delta": delta, "annualized": annualized})
-    return out
+def original_loop(data: dict, spot: float, now: dt.datetime) -> list[dict]:
+    """Per contract, the way the original scanner worked on a columnar API answer.
+
+    It walked the response index by index, built a dict per contract with defaults for
+    missing values (the 0.01 bid and delta 1 that let junk through), parsed each
+    expiration timestamp, computed delta with a scalar normal CDF and kept the puts
+    that met the rule. This is the reference the vectorized path is compared with.
+    """
+    from statistics import NormalDist
+
+    norm = NormalDist()
+    results = []
+    for i in range(len(data["optionSymbol"])):
+        option = {
+            "symbol": data["optionSymbol"][i],
+            "side": data["side"][i],
+            "strike": data["strike"][i],
+            "bid": data["bid"][i] or 0.01,
+            "ask": data["ask"][i],
+            "iv": data["iv"][i],
+            "open_interest": data["openInterest"][i] or 0,
+            "expiration": dt.datetime.fromtimestamp(data["expiration"][i], dt.UTC),
+        }
+        dte = max((option["expiration"].date() - now.date()).days, 1)
+        years = dte / 365
+        iv = option["iv"]
+        if iv and iv == iv and iv > 0:
+            d1 = (math.log(spot / option["strike"]) + (0.04 + 0.5 * iv * iv) * years) / (
+                iv * math.sqrt(years))
+            delta = norm.cdf(d1) - (0 if option["side"] == "call" else 1)
+        else:
+            delta = 1
+        annualized = option["bid"] / option["strike"] * 365 / dte * 100
+        mid = (option["ask"] + option["bid"]) / 2
+        spread = (option["ask"] - option["bid"]) / mid * 100 if mid else 100
+        if (option["side"] == "put" and annualized >= 30 and delta >= -0.20
+                and option["open_interest"] >= 10 and spread <= 25):
+            results.append({**option, "delta": round(delta, 4), "dte": dte,
+                            "annualized_return": round(annualized, 2)})
+    return results
 
 
 def run(quick: bool = False) -> list[tuple[str, str, str]]:
+    import os
+
+    cores = os.sched_getaffinity(0) if hasattr(os, "sched_getaffinity") else None
+    if cores:  # one core, as the target says; restored for the other benchmarks
+        os.sched_setaffinity(0, {min(cores)})
+    try:
+        return _measure(quick)
+    finally:
+        if cores:
+            os.sched_setaffinity(0, cores)
+
+
+def _measure(quick: bool) -> list[tuple[str, str, str]]:
     from optscan.analytics import screen_chain
     from optscan.config import load_settings
 
@@ -92,14 +127,16 @@ def run(quick: bool = False) -> list[tuple[str, str, str]]:
     vector_rate = n / best
 
     m = 50_000
-    rows = [
-        {"kind": str(chain.kind[i]), "bid": float(chain.bid[i]), "ask": float(chain.ask[i]),
-         "iv": float(chain.iv[i]), "strike": float(chain.strike[i]),
-         "expiration": chain.expiration[i].astype(dt.date)}
-        for i in range(m)
-    ]
+    part = chain.select(np.arange(m))
+    epoch = (part.expiration.astype("datetime64[s]").astype(np.int64) + 16 * 3600).tolist()
+    data = {  # the same contracts as a columnar JSON answer (marketdata.app's shape)
+        "optionSymbol": part.contract_symbol.tolist(), "side": part.kind.tolist(),
+        "strike": part.strike.tolist(), "bid": part.bid.tolist(), "ask": part.ask.tolist(),
+        "iv": part.iv.tolist(), "openInterest": part.open_interest.tolist(),
+        "expiration": epoch,
+    }
     t0 = time.perf_counter()
-    original_loop(rows, chain.underlying_price, AS_OF.date())
+    original_loop(data, chain.underlying_price, AS_OF)
     loop_rate = m / (time.perf_counter() - t0)
     return [
         (f"screen_chain over {n:,} contracts", f"{best:.3f} s",

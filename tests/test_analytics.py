@@ -192,3 +192,4 @@ def test_metrics_are_nan_safe():
     c = chain([{"iv": math.nan}, {"bid": math.nan}])
     m = compute_metrics(c, AS_OF)
     assert np.isnan(m.delta[0]) and np.isnan(m.annualized_return[1])
+

@@ -97,13 +97,21 @@ def years_to_expiry(expiration: np.ndarray, as_of: dt.datetime) -> np.ndarray:
     """Years (of 365 days) from ``as_of`` to each expiration's 16:00 New York close.
 
     The close's UTC offset is taken per expiration date, so daylight-saving changes
-    between now and expiry are honoured.
+    between now and expiry are honoured. Dates span a few hundred days at most, so the
+    closes are looked up in a table indexed by day (linear time, no sort).
     """
-    unique, inverse = np.unique(expiration, return_inverse=True)
+    if len(expiration) == 0:
+        return np.zeros(0)
+    days = expiration.astype(np.int64)
+    first, last = int(days.min()), int(days.max())
+    epoch = dt.date(1970, 1, 1)
     closes = np.array(
-        [dt.datetime.combine(d.astype(dt.date), dt.time(16), NEW_YORK).timestamp() for d in unique]
+        [
+            dt.datetime.combine(epoch + dt.timedelta(days=d), dt.time(16), NEW_YORK).timestamp()
+            for d in range(first, last + 1)
+        ]
     )
-    return (closes[inverse] - as_of.timestamp()) / SECONDS_PER_YEAR
+    return (closes[days - first] - as_of.timestamp()) / SECONDS_PER_YEAR
 
 
 def compute_metrics(
@@ -321,45 +329,60 @@ def screen_chain(
 
 
 def _opt(value: float) -> float | None:
-    return None if value != value else float(value)  # NaN -> None
+    return None if value != value else value  # NaN -> None
+
+
+def _rounded(values: np.ndarray, digits: int) -> list[float]:
+    return np.round(values, digits).tolist()
 
 
 def build_opportunities(
     chain: OptionChain, metrics: Metrics, index: np.ndarray
 ) -> list[Opportunity]:
-    """Models for the selected contracts (the only per-contract Python work)."""
+    """Models for the selected contracts (the only per-contract Python work).
+
+    Columns are sliced once and turned into Python lists, so each model costs one
+    pydantic validation and nothing else.
+    """
     from optscan.models import Opportunity
 
+    if len(index) == 0:
+        return []
+    columns = {
+        "contract_symbol": chain.contract_symbol[index].tolist(),
+        "kind": chain.kind[index].tolist(),
+        "expiration": chain.expiration[index].astype(dt.date).tolist(),
+        "dte": metrics.dte[index].tolist(),
+        "strike": chain.strike[index].tolist(),
+        "bid": chain.bid[index].tolist(),
+        "ask": chain.ask[index].tolist(),
+        "mid": metrics.mid[index].tolist(),
+        "last": chain.last[index].tolist(),
+        "volume": chain.volume[index].tolist(),
+        "open_interest": chain.open_interest[index].tolist(),
+        "iv": chain.iv[index].tolist(),
+        "delta": _rounded(metrics.delta[index], 6),
+        "provided": metrics.delta_from_provider[index].tolist(),
+        "annualized_return": _rounded(metrics.annualized_return[index], 4),
+        "spread_pct": _rounded(metrics.spread_pct[index], 4),
+        "cushion_pct": _rounded(metrics.cushion_pct[index], 4),
+        "breakeven": _rounded(metrics.breakeven[index], 4),
+        "collateral": metrics.collateral[index].tolist(),
+        "prob_otm": _rounded(metrics.prob_otm[index], 6),
+    }
+    shared = {
+        "symbol": chain.symbol,
+        "underlying_price": chain.underlying_price,
+        "quote_time": chain.quote_time,
+        "data_delay_s": chain.data_delay_s,
+        "provider": chain.provider,
+    }
+    optional = ("ask", "mid", "last", "volume", "open_interest", "iv", "spread_pct", "prob_otm")
     out = []
-    expirations = chain.expiration[index].astype(dt.date)
-    for i, expiration in zip(index.tolist(), expirations, strict=True):
-        out.append(
-            Opportunity(
-                symbol=chain.symbol,
-                contract_symbol=str(chain.contract_symbol[i]),
-                kind="call" if chain.kind[i] == "call" else "put",
-                expiration=expiration,
-                dte=int(metrics.dte[i]),
-                strike=float(chain.strike[i]),
-                bid=float(chain.bid[i]),
-                ask=_opt(chain.ask[i]),
-                mid=_opt(metrics.mid[i]),
-                last=_opt(chain.last[i]),
-                volume=_opt(chain.volume[i]),
-                open_interest=_opt(chain.open_interest[i]),
-                iv=_opt(chain.iv[i]),
-                delta=round(float(metrics.delta[i]), 6),
-                delta_source="provider" if metrics.delta_from_provider[i] else "computed",
-                annualized_return=round(float(metrics.annualized_return[i]), 4),
-                spread_pct=_opt(round(float(metrics.spread_pct[i]), 4)),
-                cushion_pct=round(float(metrics.cushion_pct[i]), 4),
-                breakeven=round(float(metrics.breakeven[i]), 4),
-                collateral=float(metrics.collateral[i]),
-                prob_otm=_opt(round(float(metrics.prob_otm[i]), 6)),
-                underlying_price=chain.underlying_price,
-                quote_time=chain.quote_time,
-                data_delay_s=chain.data_delay_s,
-                provider=chain.provider,
-            )
-        )
+    for row in zip(*columns.values(), strict=True):
+        values = dict(zip(columns, row, strict=True))
+        for key in optional:
+            values[key] = _opt(values[key])
+        values["delta_source"] = "provider" if values.pop("provided") else "computed"
+        out.append(Opportunity(**shared, **values))
     return out

@@ -84,8 +84,11 @@ class Fetcher:
         """One extract with rate limit, concurrency cap and retries."""
         retrying = Retrying(
             stop=stop_after_attempt(self.config.retry_attempts),
+            # initial, 2x, 4x ... capped at retry_max_s, plus up to `initial` of jitter
             wait=wait_exponential_jitter(
-                initial=self.config.retry_initial_s, max=self.config.retry_max_s
+                multiplier=self.config.retry_initial_s,
+                max=self.config.retry_max_s,
+                jitter=self.config.retry_initial_s,
             ),
             retry=retry_if_exception(_is_retryable),
             reraise=True,

@@ -117,7 +117,8 @@ class OptionChain(BaseModel):
         if not isinstance(data, dict):
             return data
         data = dict(data)
-        n = len(data.get("contract_symbol", ()) or ())
+        symbols = data.get("contract_symbol")
+        n = 0 if symbols is None else len(symbols)
         for name in (*_FLOAT_COLUMNS, "last_trade_time"):
             value = data.get(name)
             if value is None:
@@ -129,7 +130,7 @@ class OptionChain(BaseModel):
             except (TypeError, ValueError) as exc:
                 raise ValueError(f"column {name!r} must be numeric: {exc}") from None
             data[name] = arr
-        data["contract_symbol"] = np.asarray(data.get("contract_symbol", ()), dtype=np.str_)
+        data["contract_symbol"] = np.asarray(() if symbols is None else symbols, dtype=np.str_)
         data["kind"] = np.asarray(data.get("kind", ()), dtype=np.str_)
         try:
             data["expiration"] = np.asarray(data.get("expiration", ()), dtype="datetime64[D]")

@@ -221,7 +221,9 @@ class PluginHost:
         self._owners = {}
         for family, hook_name in _HOOKS.items():
             hook = getattr(self.pm.hook, hook_name)
-            for impl in reversed(hook.get_hookimpls()):
+            # Registration order (built-ins first): the first plugin to claim a name
+            # keeps it, and a later claim is reported rather than silently winning.
+            for impl in hook.get_hookimpls():
                 owner = impl.plugin_name
                 self._call_register(impl, family, owner, registry[family])
         self._registry = registry
@@ -236,9 +238,8 @@ class PluginHost:
 
         try:
             impl.function(**{k: register for k in impl.argnames})
-        except Exception as exc:
+        except Exception as exc:  # keep what it registered before failing
             self._fail(owner, _HOOKS[family], exc)
-            return
         for cls in staged:
             name = getattr(cls, "name", None)
             if not (isinstance(cls, type) and issubclass(cls, base)):

@@ -65,17 +65,24 @@ def new_scan_id(now: dt.datetime | None = None) -> str:
 
 @dataclass
 class ScanContext:
-    """Everything resolved once per scan and shared by its symbol tasks."""
+    """Everything resolved once per scan (or RQ job) and shared by its symbol tasks."""
 
     scan_id: str
+    request: ScanRequest
     settings: Settings
     host: PluginHost
     provider_name: str
     strategy_name: str
     strategy: StrategySection
     fetcher: Fetcher
+    provider: Any
     as_of: dt.datetime
+    market: MarketStatus
     market_open: bool
+    outside_hours: bool
+    gated: bool
+    sink_names: list[str]
+    started: dt.datetime
     holdings: dict[str, tuple[int, float]]
 
 
@@ -107,7 +114,8 @@ def resolve_symbols(
         try:
             symbol = normalize_symbol(item)
         except ValueError as exc:
-            text = str(item) if len(str(item)) <= 24 else str(item)[:21] + "..."
+            text = str(item).strip().upper()
+            text = text if len(text) <= 24 else text[:21] + "..."
             if text not in seen:
                 seen.add(text)
                 skipped.append(
@@ -312,7 +320,7 @@ def _resolve_clock(request: ScanRequest, provider: Any) -> dt.datetime:
 def build_fetcher(
     request: ScanRequest, settings: Settings, host: PluginHost, provider_name: str
 ) -> tuple[Fetcher, Any]:
-    """Instantiate the provider (wrapped for record/replay) and its fetcher."""
+    """Instantiate the provider (wrapped for replay) and its fetcher."""
     from optscan.fetching import Fetcher
     from optscan.recording import ReplayProvider
 
@@ -323,6 +331,94 @@ def build_fetcher(
         config = config.model_copy(update={"rate_limit_per_s": 0.0})
     fetcher = Fetcher(provider, config, plugin=host.owner("providers", provider_name))
     return fetcher, provider
+
+
+def prepare_scan(
+    request: ScanRequest,
+    host: PluginHost,
+    settings: Settings,
+    *,
+    scan_id: str | None = None,
+    as_of: dt.datetime | None = None,
+) -> ScanContext:
+    """Validate the request and resolve everything a scan (or one RQ job of it) needs.
+
+    Raises :class:`UsageError`/:class:`ConfigError` for requests that cannot run.
+    ``as_of`` pins the clock (RQ jobs pass the coordinator's, so every job of a scan
+    agrees on days to expiry).
+    """
+    started = dt.datetime.now(dt.UTC)
+    scan_id = scan_id or request.scan_id or new_scan_id(started)
+    provider_name = request.provider or settings.scan.provider
+    strategy_name = request.strategy or settings.scan.strategy
+    if strategy_name not in settings.strategies:
+        available = ", ".join(sorted(settings.strategies))
+        raise UsageError(f"unknown strategy {strategy_name!r}; available: {available}")
+    strategy = settings.strategies[strategy_name]
+    sink_names = request.sinks if request.sinks is not None else settings.enabled("sinks")
+    for name in sink_names:
+        host.get_class("sinks", name)
+    host.validate_settings(settings)
+
+    fetcher, provider = build_fetcher(request, settings, host, provider_name)
+    as_of = as_of or _resolve_clock(request, provider)
+    inner = getattr(provider, "inner", provider)
+    if hasattr(inner, "as_of"):
+        inner.as_of = as_of
+    if request.record_dir:
+        from optscan.recording import RecordingProvider
+
+        fetcher.provider = RecordingProvider(provider, request.record_dir, as_of)
+    market = _market_status(settings, host, as_of)
+    in_window = market.is_open and _within_buffers(settings, market)
+    ignore_hours = fetcher.config.ignore_market_hours or bool(request.replay_dir)
+    return ScanContext(
+        scan_id=scan_id,
+        request=request,
+        settings=settings,
+        host=host,
+        provider_name=provider_name,
+        strategy_name=strategy_name,
+        strategy=strategy,
+        fetcher=fetcher,
+        provider=provider,
+        as_of=as_of,
+        market=market,
+        market_open=market.is_open,
+        outside_hours=not in_window,
+        gated=not in_window and not ignore_hours and not request.force,
+        sink_names=list(sink_names),
+        started=started,
+        holdings=load_holdings(settings) if strategy.type == "cc" else {},
+    )
+
+
+def run_symbols(
+    ctx: ScanContext, symbols: list[str], on_done: Any
+) -> list[tuple[SymbolOutcome, list[Opportunity]]]:
+    """Scan symbols concurrently (blocking); ``on_done(outcome)`` as each finishes."""
+    return asyncio.run(scan_symbols(ctx, symbols, on_done=on_done))
+
+
+def symbol_event(ctx: ScanContext, outcome: SymbolOutcome, done: int, total: int) -> Any:
+    """The lifecycle event for one finished symbol."""
+    if outcome.status == "ok":
+        return SymbolScanned(
+            scan_id=ctx.scan_id,
+            symbol=outcome.symbol,
+            done=done,
+            total=total,
+            contracts_seen=outcome.contracts_seen,
+            opportunities=outcome.opportunities,
+        )
+    return SymbolFailed(
+        scan_id=ctx.scan_id,
+        symbol=outcome.symbol,
+        status="skipped" if outcome.status == "skipped" else "failed",
+        error=outcome.error or "",
+        done=done,
+        total=total,
+    )
 
 
 def perform_scan(
@@ -343,76 +439,28 @@ def perform_scan(
     host = plugin_manager
     if settings is None:
         settings = load_settings(overrides=request.overrides)
-    started = dt.datetime.now(dt.UTC)
-    scan_id = request.scan_id or new_scan_id(started)
-    provider_name = request.provider or settings.scan.provider
-    strategy_name = request.strategy or settings.scan.strategy
-    if strategy_name not in settings.strategies:
-        available = ", ".join(sorted(settings.strategies))
-        raise UsageError(f"unknown strategy {strategy_name!r}; available: {available}")
-    strategy = settings.strategies[strategy_name]
-    sink_names = request.sinks if request.sinks is not None else settings.enabled("sinks")
-    for name in sink_names:
-        host.get_class("sinks", name)
-    host.validate_settings(settings)
-
-    structlog.contextvars.bind_contextvars(scan_id=scan_id)
+    ctx = prepare_scan(request, host, settings)
+    structlog.contextvars.bind_contextvars(scan_id=ctx.scan_id)
     log = get_logger()
     try:
-        fetcher, provider = build_fetcher(request, settings, host, provider_name)
-        as_of = _resolve_clock(request, provider)
-        inner = getattr(provider, "inner", provider)
-        if hasattr(inner, "as_of"):
-            inner.as_of = as_of
-        if request.record_dir:
-            from optscan.recording import RecordingProvider
-
-            fetcher.provider = RecordingProvider(provider, request.record_dir, as_of)
-
-        market = _market_status(settings, host, as_of)
-        ignore_hours = fetcher.config.ignore_market_hours or bool(request.replay_dir)
-        in_window = market.is_open and _within_buffers(settings, market)
-        outside_hours = not in_window
-        if outside_hours and not ignore_hours and not request.force:
-            return _skipped(
-                request,
-                host,
-                settings,
-                scan_id,
-                started,
-                as_of,
-                provider_name,
-                strategy_name,
-                market,
-                fetcher,
-            )
-
-        symbols, skipped, source_errors = resolve_symbols(request, settings, host)
-        holdings = load_holdings(settings) if strategy.type == "cc" else {}
-        ctx = ScanContext(
-            scan_id=scan_id,
-            settings=settings,
-            host=host,
-            provider_name=provider_name,
-            strategy_name=strategy_name,
-            strategy=strategy,
-            fetcher=fetcher,
-            as_of=as_of,
-            market_open=market.is_open,
-            holdings=holdings,
-        )
+        if ctx.gated:
+            return skipped_result(ctx)
+        if request.replay_dir and request.symbols is None:  # replay what was recorded
+            symbols, skipped, source_errors = ctx.provider.recorded_symbols(), [], []
+        else:
+            symbols, skipped, source_errors = resolve_symbols(request, settings, host)
         total = len(symbols) + len(skipped)
         errors: list[str] = list(source_errors)
         _emit(
             host,
             errors,
             ScanStarted(
-                scan_id=scan_id,
+                scan_id=ctx.scan_id,
                 profile=request.profile,
-                provider=provider_name,
-                strategy=strategy_name,
+                provider=ctx.provider_name,
+                strategy=ctx.strategy_name,
                 symbols_total=total,
-                as_of=as_of,
+                as_of=ctx.as_of,
             ),
         )
         done = 0
@@ -420,69 +468,46 @@ def perform_scan(
         def on_done(outcome: SymbolOutcome) -> None:
             nonlocal done
             done += 1
-            if outcome.status == "ok":
-                event: Any = SymbolScanned(
-                    scan_id=scan_id,
-                    symbol=outcome.symbol,
-                    done=done,
-                    total=total,
-                    contracts_seen=outcome.contracts_seen,
-                    opportunities=outcome.opportunities,
-                )
-            else:
-                event = SymbolFailed(
-                    scan_id=scan_id,
-                    symbol=outcome.symbol,
-                    status=outcome.status,
-                    error=outcome.error or "",
-                    done=done,
-                    total=total,
-                )
-            _emit(host, errors, event)
+            _emit(host, errors, symbol_event(ctx, outcome, done, total))
 
         for outcome in skipped:
             on_done(outcome)
         t0 = time.perf_counter()
-        results = asyncio.run(scan_symbols(ctx, symbols, on_done=on_done))
+        results = run_symbols(ctx, symbols, on_done)
         log.info("symbols_scanned", count=len(symbols), seconds=round(time.perf_counter() - t0, 3))
         try:
-            provider.close()
+            ctx.provider.close()
         except Exception as exc:
-            errors.append(f"provider {provider_name!r} close failed: {exc}")
-
+            errors.append(f"provider {ctx.provider_name!r} close failed: {exc}")
         result = assemble_result(
-            scan_id=scan_id,
-            request=request,
-            started=started,
-            as_of=as_of,
-            provider_name=provider_name,
-            strategy_name=strategy_name,
-            strategy=strategy,
-            market=market,
-            outside_hours=outside_hours,
-            synthetic=fetcher.provider.synthetic,
+            ctx,
             outcomes=skipped + [r[0] for r in results],
             opportunities=[o for r in results for o in r[1]],
             errors=errors,
         )
-        result = publish(result, host, settings, sink_names)
-        _emit(
-            host,
-            errors,
-            ScanFinished(
-                scan_id=scan_id,
-                success=result.success,
-                symbols_ok=sum(s.status == "ok" for s in result.symbols),
-                symbols_failed=sum(s.status == "failed" for s in result.symbols),
-                symbols_skipped=sum(s.status == "skipped" for s in result.symbols),
-                opportunities=len(result.opportunities),
-                duration_s=(result.finished_at - result.started_at).total_seconds(),
-            ),
-        )
+        result = publish(result, host, settings, ctx.sink_names)
+        finish(ctx, result)
         log.info("scan_finished", success=result.success, message=result.message)
         return result
     finally:
         structlog.contextvars.unbind_contextvars("scan_id")
+
+
+def finish(ctx: ScanContext, result: ScanResult) -> None:
+    """Emit ``ScanFinished`` for a result."""
+    _emit(
+        ctx.host,
+        [],
+        ScanFinished(
+            scan_id=result.scan_id,
+            success=result.success,
+            symbols_ok=sum(s.status == "ok" for s in result.symbols),
+            symbols_failed=sum(s.status == "failed" for s in result.symbols),
+            symbols_skipped=sum(s.status == "skipped" for s in result.symbols),
+            opportunities=len(result.opportunities),
+            duration_s=(result.finished_at - result.started_at).total_seconds(),
+        ),
+    )
 
 
 def _market_status(settings: Settings, host: PluginHost, as_of: dt.datetime) -> MarketStatus:
@@ -501,31 +526,22 @@ def _emit(host: PluginHost, errors: list[str], event: Any) -> None:
         errors.append(f"event listener {failure.plugin!r} failed: {failure.error}")
 
 
-def _skipped(
-    request: ScanRequest,
-    host: PluginHost,
-    settings: Settings,
-    scan_id: str,
-    started: dt.datetime,
-    as_of: dt.datetime,
-    provider_name: str,
-    strategy_name: str,
-    market: MarketStatus,
-    fetcher: Fetcher,
-) -> ScanResult:
+def skipped_result(ctx: ScanContext) -> ScanResult:
+    """The result of a scan that did not run because the market is closed."""
+    market = ctx.market
     when = market.next_open.isoformat() if market.next_open else "unknown"
-    message = f"market closed ({settings.scan.calendar}); next open {when}"
+    message = f"market closed ({ctx.settings.scan.calendar}); next open {when}"
     errors: list[str] = []
-    _emit(host, errors, ScanSkipped(scan_id=scan_id, reason=message, market=market))
+    _emit(ctx.host, errors, ScanSkipped(scan_id=ctx.scan_id, reason=message, market=market))
     return ScanResult(
-        scan_id=scan_id,
-        profile=request.profile,
-        as_of=as_of,
-        started_at=started,
+        scan_id=ctx.scan_id,
+        profile=ctx.request.profile,
+        as_of=ctx.as_of,
+        started_at=ctx.started,
         finished_at=dt.datetime.now(dt.UTC),
-        provider=provider_name,
-        strategy=strategy_name,
-        synthetic=fetcher.provider.synthetic,
+        provider=ctx.provider_name,
+        strategy=ctx.strategy_name,
+        synthetic=ctx.fetcher.provider.synthetic,
         outside_market_hours=True,
         market=market,
         success=False,
@@ -538,29 +554,20 @@ def _skipped(
 
 
 def assemble_result(
+    ctx: ScanContext,
     *,
-    scan_id: str,
-    request: ScanRequest,
-    started: dt.datetime,
-    as_of: dt.datetime,
-    provider_name: str,
-    strategy_name: str,
-    strategy: StrategySection,
-    market: MarketStatus,
-    outside_hours: bool,
-    synthetic: bool,
     outcomes: list[SymbolOutcome],
     opportunities: list[Opportunity],
     errors: list[str],
 ) -> ScanResult:
     """Rank, cut and summarise per-symbol results into one :class:`ScanResult`."""
+    strategy = ctx.strategy
     ranked = _rank(opportunities, strategy)
     if strategy.top_overall and len(ranked) > strategy.top_overall:
         ranked = ranked[: strategy.top_overall]
     ok = sum(o.status == "ok" for o in outcomes)
     failed = sum(o.status == "failed" for o in outcomes)
     skipped = sum(o.status == "skipped" for o in outcomes)
-    success = ok > 0
     if not outcomes:
         message = "no symbols to scan"
     else:
@@ -568,20 +575,20 @@ def assemble_result(
             f"scanned {ok} of {len(outcomes)} symbols ({failed} failed, {skipped} skipped); "
             f"{len(ranked)} opportunities"
         )
-    if outside_hours:
+    if ctx.outside_hours:
         message += " (taken outside market hours)"
     return ScanResult(
-        scan_id=scan_id,
-        profile=request.profile,
-        as_of=as_of,
-        started_at=started,
+        scan_id=ctx.scan_id,
+        profile=ctx.request.profile,
+        as_of=ctx.as_of,
+        started_at=ctx.started,
         finished_at=dt.datetime.now(dt.UTC),
-        provider=provider_name,
-        strategy=strategy_name,
-        synthetic=synthetic,
-        outside_market_hours=outside_hours,
-        market=market,
-        success=success,
+        provider=ctx.provider_name,
+        strategy=ctx.strategy_name,
+        synthetic=ctx.fetcher.provider.synthetic,
+        outside_market_hours=ctx.outside_hours,
+        market=ctx.market,
+        success=ok > 0,
         message=message,
         symbols=outcomes,
         opportunities=ranked,

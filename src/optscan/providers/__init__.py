@@ -15,7 +15,8 @@ from optscan.protocols import OptionProvider
 @hookimpl(trylast=True)
 def register_option_providers(register: Callable[[type[OptionProvider]], None]) -> None:
     from optscan.providers.sim import SimProvider
-    from optscan.providers.yfinance import YFinanceProvider
 
     register(SimProvider)
+    from optscan.providers.yfinance import YFinanceProvider
+
     register(YFinanceProvider)
