@@ -9,6 +9,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import sys
 from typing import IO, TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
@@ -70,7 +71,10 @@ def print_table(result: ScanResult, file: IO[str] | None = None, limit: int = 50
     from rich.console import Console
     from rich.table import Table
 
-    console = Console(file=file, soft_wrap=False)
+    stream = file or sys.stdout
+    interactive = hasattr(stream, "isatty") and stream.isatty()
+    # Piped output keeps every column whole instead of folding to 80 characters.
+    console = Console(file=stream, soft_wrap=False, width=None if interactive else 160)
     label = " [yellow](synthetic data)[/]" if result.synthetic else ""
     if result.outside_market_hours and not result.skipped:
         label += " [yellow](outside market hours)[/]"

@@ -21,6 +21,7 @@ import math
 import threading
 import time
 from collections import deque
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from pydantic import Field
@@ -45,6 +46,19 @@ class SimConfig(ProviderConfig):
     weeks: int = Field(default=8, ge=1, le=52, description="weekly expirations listed")
     no_options: list[str] = Field(default_factory=lambda: ["BTC-USD"])
     seed: int = 0
+
+
+_calendar: Any = None
+
+
+def _nyse() -> Any:
+    """One NYSE calendar per process (built on first use, about 0.3 s)."""
+    global _calendar
+    if _calendar is None:
+        from optscan.calendars.nyse import NyseCalendar
+
+        _calendar = NyseCalendar()
+    return _calendar
 
 
 def _seed(*parts: object) -> int:
@@ -111,14 +125,19 @@ class SimProvider(OptionProvider):
         return 0.18 + (_seed(self.config.seed, symbol, "vol") % 5000) / 10000.0
 
     def _listed(self, today: dt.date) -> list[dt.date]:
+        """Weekly Fridays and quarterly third Fridays, moved before exchange holidays
+        the way listed options are (Good Friday's weekly expires on Thursday)."""
+        from optscan.calendars.expirations import standard_weekly_expiration
+
+        calendar = _nyse()
         friday = today + dt.timedelta(days=(4 - today.weekday()) % 7)
-        weeklies = [friday + dt.timedelta(weeks=i) for i in range(self.config.weeks)]
-        monthlies = []
+        fridays = [friday + dt.timedelta(weeks=i) for i in range(self.config.weeks)]
         for months in range(3, 13, 3):
             y, m = divmod(today.month - 1 + months, 12)
             first = dt.date(today.year + y, m + 1, 1)
-            monthlies.append(first + dt.timedelta(days=(4 - first.weekday()) % 7 + 14))
-        return sorted(set(weeklies + monthlies))
+            fridays.append(first + dt.timedelta(days=(4 - first.weekday()) % 7 + 14))
+        listed = {standard_weekly_expiration(f, calendar) for f in fridays}
+        return sorted(d for d in listed if d >= today)
 
     # ----------------------------------------------------------- provider API
 
