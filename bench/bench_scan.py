@@ -33,6 +33,7 @@ def run(quick: bool = False) -> list[tuple[str, str, str]]:
     symbols = [f"S{i:03d}" for i in range(n)]
     latency = 50
     conc = 32
+    _scan(symbols, {"scan.concurrency": conc})  # warm the simulated server's cache
     par_s, requests, _ = _scan(
         symbols, {"providers.sim.latency_ms": latency, "scan.concurrency": conc}
     )

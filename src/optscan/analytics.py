@@ -120,8 +120,14 @@ def compute_metrics(
     *,
     rate: float = 0.0,
     dividend_yield: float = 0.0,
+    with_greeks: bool = True,
 ) -> Metrics:
-    """Every metric for every contract, vectorized."""
+    """Every metric for every contract, vectorized.
+
+    ``with_greeks=False`` leaves delta and probability OTM as NaN: the screen then
+    computes them with :func:`add_greeks` only for contracts still alive after the cheap
+    checks, the scan's most expensive step done on a fraction of the chain.
+    """
     spot = chain.underlying_price
     strike, bid, ask = chain.strike, chain.bid, chain.ask
     is_call = chain.is_call
@@ -136,10 +142,7 @@ def compute_metrics(
         cushion = np.where(is_call, strike - spot, spot - strike) / spot * 100.0
         breakeven = np.where(is_call, strike + bid, strike - bid)
     provided = ~np.isnan(chain.delta)
-    computed = bs_delta(spot, strike, years, chain.iv, is_call, rate, dividend_yield)
-    delta = np.where(provided, chain.delta, computed)
-    potm = prob_otm(spot, strike, years, chain.iv, is_call, rate, dividend_yield)
-    return Metrics(
+    metrics = Metrics(
         dte=dte,
         years=years,
         mid=mid,
@@ -148,9 +151,46 @@ def compute_metrics(
         cushion_pct=cushion,
         breakeven=breakeven,
         collateral=strike * 100.0,
-        delta=delta,
+        delta=chain.delta.copy(),
         delta_from_provider=provided,
-        prob_otm=potm,
+        prob_otm=np.full(len(strike), np.nan),
+    )
+    if with_greeks:
+        everything = np.arange(len(strike))
+        add_greeks(chain, metrics, everything, rate, dividend_yield)
+        add_prob_otm(chain, metrics, everything, rate, dividend_yield)
+    return metrics
+
+
+def add_greeks(
+    chain: OptionChain, metrics: Metrics, index: np.ndarray, rate: float, dividend_yield: float
+) -> None:
+    """Fill delta at ``index`` (the provider's where it gave one, else computed)."""
+    if len(index) == 0:
+        return
+    spot = chain.underlying_price
+    strike, iv, is_call = chain.strike[index], chain.iv[index], chain.is_call[index]
+    years = metrics.years[index]
+    computed = bs_delta(spot, strike, years, iv, is_call, rate, dividend_yield)
+    metrics.delta[index] = np.where(
+        metrics.delta_from_provider[index], chain.delta[index], computed
+    )
+
+
+def add_prob_otm(
+    chain: OptionChain, metrics: Metrics, index: np.ndarray, rate: float, dividend_yield: float
+) -> None:
+    """Fill the risk-neutral probability of expiring out of the money at ``index``."""
+    if len(index) == 0:
+        return
+    metrics.prob_otm[index] = prob_otm(
+        chain.underlying_price,
+        chain.strike[index],
+        metrics.years[index],
+        chain.iv[index],
+        chain.is_call[index],
+        rate,
+        dividend_yield,
     )
 
 
@@ -220,7 +260,6 @@ def strategy_screen(
     is_call = chain.is_call
     wants_call = strategy.type == "cc"
     dte = metrics.dte
-    delta = metrics.delta
     checks: list[tuple[str, np.ndarray]] = [("wrong_kind", is_call != wants_call)]
     if strategy.min_dte is not None or strategy.max_dte is not None:
         lo = strategy.min_dte if strategy.min_dte is not None else 0
@@ -235,11 +274,6 @@ def strategy_screen(
     if wants_call and cost_basis is not None and strategy.strikes_at_or_above_cost_basis:
         checks.append(("below_cost_basis", chain.strike < cost_basis))
     with np.errstate(invalid="ignore"):
-        checks.append(("delta_missing", np.isnan(delta)))
-        if wants_call:
-            checks.append(("delta_out_of_range", delta > _max_call_delta(strategy, dte)))
-        elif strategy.min_delta is not None:
-            checks.append(("delta_out_of_range", delta < strategy.min_delta))
         checks.append(
             ("return_below_min", ~(metrics.annualized_return >= strategy.min_annualized_return))
         )
@@ -260,9 +294,25 @@ def strategy_screen(
     return checks
 
 
-def _first_reasons(checks: list[tuple[str, np.ndarray]], n: int) -> tuple[np.ndarray, Counter]:
+def delta_screen(metrics: Metrics, strategy: StrategySection) -> list[tuple[str, np.ndarray]]:
+    """The delta rules, applied last: delta is computed only for the survivors."""
+    delta = metrics.delta
+    with np.errstate(invalid="ignore"):
+        checks = [("delta_missing", np.isnan(delta))]
+        if strategy.type == "cc":
+            checks.append(("delta_out_of_range", delta > _max_call_delta(strategy, metrics.dte)))
+        elif strategy.min_delta is not None:
+            checks.append(("delta_out_of_range", delta < strategy.min_delta))
+        if strategy.max_delta is not None and strategy.type == "csp":
+            checks.append(("delta_out_of_range", delta > strategy.max_delta))
+    return checks
+
+
+def _first_reasons(
+    checks: list[tuple[str, np.ndarray]], n: int, alive: np.ndarray | None = None
+) -> tuple[np.ndarray, Counter]:
     """Apply checks in order; count each rejected contract once, under its first reason."""
-    alive = np.ones(n, dtype=bool)
+    alive = np.ones(n, dtype=bool) if alive is None else alive
     counts: Counter[str] = Counter()
     for reason, failing in checks:
         hit = alive & failing
@@ -303,8 +353,9 @@ def screen_chain(
     if n == 0:
         return result
     dividend_yield = analytics.dividend_yields.get(chain.symbol, chain.dividend_yield or 0.0)
+    rate = analytics.risk_free_rate
     metrics = compute_metrics(
-        chain, as_of, rate=analytics.risk_free_rate, dividend_yield=dividend_yield
+        chain, as_of, rate=rate, dividend_yield=dividend_yield, with_greeks=False
     )
     checks = quality_gate(
         chain,
@@ -316,7 +367,11 @@ def screen_chain(
     )
     checks += strategy_screen(chain, metrics, strategy, cost_basis=cost_basis)
     alive, counts = _first_reasons(checks, n)
+    add_greeks(chain, metrics, np.flatnonzero(alive), rate, dividend_yield)
+    alive, delta_counts = _first_reasons(delta_screen(metrics, strategy), n, alive)
+    counts.update(delta_counts)
     index = np.flatnonzero(alive)
+    add_prob_otm(chain, metrics, index, rate, dividend_yield)  # survivors only
     if len(index):
         order = np.argsort(-rank_key(strategy, metrics, chain)[index], kind="stable")
         index = index[order]

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import datetime as dt
 import re
+from functools import cached_property
 from typing import TYPE_CHECKING, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
@@ -151,8 +152,9 @@ class OptionChain(BaseModel):
     def __len__(self) -> int:
         return len(self.contract_symbol)
 
-    @property
+    @cached_property
     def is_call(self) -> np.ndarray:
+        """``kind == "call"``, computed once per chain (string compares are not free)."""
         return self.kind == "call"
 
     def select(self, mask: np.ndarray) -> OptionChain:

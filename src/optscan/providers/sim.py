@@ -49,6 +49,12 @@ class SimConfig(ProviderConfig):
 
 
 _calendar: Any = None
+# The simulated *server's* work (building a chain) is cached: on a real provider that
+# work happens on someone else's machine, so it should not compete with optscan's own
+# threads for the GIL in benchmarks. Payloads are deterministic, so caching is exact.
+_PAYLOAD_CACHE_SIZE = 4096
+_payloads: dict[tuple[Any, ...], JSON] = {}
+_payload_lock = threading.Lock()
 
 
 def _nyse() -> Any:
@@ -168,7 +174,16 @@ class SimProvider(OptionProvider):
         if expiration.isoformat() not in listing.get("expirations", []):
             raise ExpirationNotListedError(f"{symbol}: {expiration} is not a listed expiration")
         now = dt.datetime.fromisoformat(listing["as_of"])
-        return self._chain_payload(symbol, expiration, now, float(listing["spot"]))
+        key = (self.config.seed, symbol, expiration, listing["as_of"], float(listing["spot"]))
+        with _payload_lock:
+            payload = _payloads.get(key)
+        if payload is None:
+            payload = self._chain_payload(symbol, expiration, now, float(listing["spot"]))
+            with _payload_lock:
+                _payloads[key] = payload
+                while len(_payloads) > _PAYLOAD_CACHE_SIZE:
+                    _payloads.pop(next(iter(_payloads)))
+        return payload
 
     def _chain_payload(
         self, symbol: str, expiration: dt.date, now: dt.datetime, spot: float
