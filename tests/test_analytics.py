@@ -7,6 +7,8 @@ import math
 
 import numpy as np
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from optscan.analytics import (
     YAHOO_IV_PLACEHOLDERS,
@@ -193,3 +195,33 @@ def test_metrics_are_nan_safe():
     m = compute_metrics(c, AS_OF)
     assert np.isnan(m.delta[0]) and np.isnan(m.annualized_return[1])
 
+
+_maybe = st.one_of(st.just(math.nan), st.floats(0, 50, allow_nan=False))
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    rows=st.lists(
+        st.fixed_dictionaries({
+            "kind": st.sampled_from(["put", "call"]),
+            "strike": st.floats(1, 300),
+            "bid": _maybe, "ask": _maybe,
+            "iv": st.one_of(st.just(math.nan), st.just(0.0), st.just(1e-5),
+                            st.floats(0, 20, allow_nan=False)),
+            "delta": st.one_of(st.just(math.nan), st.floats(-1, 1)),
+            "open_interest": _maybe,
+            "expiration": st.sampled_from(["2026-11-13", "2026-11-18", "2026-11-20",
+                                           "2027-01-15", "2028-12-15"]),
+        }),
+        max_size=40,
+    ),
+    spot=st.floats(1, 300),
+    name=st.sampled_from(["csp", "cc"]),
+)
+def test_any_chain_screens_without_crashing_and_accounts_for_every_contract(rows, spot, name):
+    c = chain(rows, spot=spot)
+    result = run(c, name, cost_basis=spot if name == "cc" else None)
+    assert len(result.opportunities) + sum(result.rejected.values()) == len(rows)
+    for opp in result.opportunities:
+        assert opp.bid > 0 and opp.iv is not None and opp.iv > 0
+        assert math.isfinite(opp.delta) and math.isfinite(opp.annualized_return)

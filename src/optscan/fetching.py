@@ -91,6 +91,7 @@ class Fetcher:
                 jitter=self.config.retry_initial_s,
             ),
             retry=retry_if_exception(_is_retryable),
+            before_sleep=self._log_retry,
             reraise=True,
         )
         for attempt in retrying:
@@ -104,6 +105,18 @@ class Fetcher:
                         self.limiter.try_acquire(self.plugin)
                     return call(*args)
         raise AssertionError("unreachable")  # pragma: no cover
+
+    def _log_retry(self, state: Any) -> None:
+        from optscan.logs import get_logger
+
+        get_logger().info(
+            "retrying",
+            provider=self.provider.name,
+            plugin=self.plugin,
+            attempt=state.attempt_number,
+            wait_s=round(state.next_action.sleep, 3) if state.next_action else None,
+            error=str(state.outcome.exception()) if state.outcome else None,
+        )
 
     def expirations(self, symbol: str) -> tuple[JSON, list[dt.date]]:
         raw = self._request("expirations", self.provider.extract_expirations, symbol)

@@ -14,6 +14,7 @@ embedded and the queued scan share one code path.
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import datetime as dt
 import secrets
 import time
@@ -168,10 +169,13 @@ async def _scan_symbol_async(
     from optscan.models import OptionChain
 
     loop = asyncio.get_running_loop()
-    log = get_logger(symbol=symbol)
+    structlog.contextvars.bind_contextvars(symbol=symbol)  # this task's own context
+    log = get_logger()
 
     def run(fn: Any, *args: Any) -> Any:
-        return loop.run_in_executor(executor, fn, *args)
+        # carry structlog's context (scan_id, symbol) into the fetch threads
+        context = contextvars.copy_context()
+        return loop.run_in_executor(executor, context.run, fn, *args)
 
     cost_basis = None
     if ctx.strategy.type == "cc":
