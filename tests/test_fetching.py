@@ -130,3 +130,24 @@ def test_recording_writes_raw_payloads_untouched(tmp_path: Path):
     raw = recorder.extract_expirations("AAPL")
     saved = json.loads((tmp_path / "sim" / "AAPL" / "expirations.json").read_text())
     assert saved == raw
+
+
+def test_redis_shared_rate_limit_holds_across_limiters():
+    """Two limiters (two workers) on one Redis key share one budget."""
+    import time
+
+    import fakeredis
+
+    from optscan.fetching import redis_limiter
+
+    server = fakeredis.FakeServer()
+    a = redis_limiter(5, fakeredis.FakeRedis(server=server), "optscan:ratelimit:sim")
+    b = redis_limiter(5, fakeredis.FakeRedis(server=server), "optscan:ratelimit:sim")
+    stamps = []
+    t0 = time.monotonic()
+    for i in range(12):
+        (a if i % 2 else b).try_acquire("sim")
+        stamps.append(time.monotonic() - t0)
+    for i, start in enumerate(stamps):
+        assert sum(1 for t in stamps[i:] if t - start < 1.0) <= 5
+    assert stamps[-1] >= 2.0

@@ -317,3 +317,23 @@ def test_scan_through_record_and_replay_of_recorded_bodies(serve, tmp_path):
                           PluginHost(load_entrypoints=False), settings=settings)
     assert replay.as_of == as_of
     assert replay.symbols[0].rejected == by["AAPL"].rejected
+
+
+def test_record_replay_gives_identical_option_chains(serve, tmp_path):
+    from optscan.recording import RecordingProvider, ReplayProvider
+
+    bodies, _ = serve
+    body = recorded("SPOT_recorded-2025*")
+    bodies[("SPOT", None)] = body
+    live = provider(tmp_path)
+    recorder = RecordingProvider(live, tmp_path / "rec", dt.datetime(2025, 2, 24, tzinfo=dt.UTC))
+    listing = recorder.extract_expirations("SPOT")
+    first = recorder.transform_expirations(listing, "SPOT")[0]
+    original = recorder.transform_chain(recorder.extract_chain("SPOT", first, listing),
+                                        "SPOT", first)
+    replay = ReplayProvider(provider(tmp_path), tmp_path / "rec")
+    replayed_listing = replay.extract_expirations("SPOT")
+    assert replayed_listing == body
+    again = replay.transform_chain(replay.extract_chain("SPOT", first, replayed_listing),
+                                   "SPOT", first)
+    assert again.equals(original) and len(again) > 0
