@@ -537,17 +537,9 @@ def skipped_result(ctx: ScanContext) -> ScanResult:
     message = f"market closed ({ctx.settings.scan.calendar}); next open {when}"
     errors: list[str] = []
     _emit(ctx.host, errors, ScanSkipped(scan_id=ctx.scan_id, reason=message, market=market))
-    return ScanResult(
-        scan_id=ctx.scan_id,
-        profile=ctx.request.profile,
-        as_of=ctx.as_of,
-        started_at=ctx.started,
-        finished_at=dt.datetime.now(dt.UTC),
-        provider=ctx.provider_name,
-        strategy=ctx.strategy_name,
-        synthetic=ctx.fetcher.provider.synthetic,
+    return _result(
+        ctx,
         outside_market_hours=True,
-        market=market,
         success=False,
         skipped=True,
         message=message,
@@ -581,6 +573,19 @@ def assemble_result(
         )
     if ctx.outside_hours:
         message += " (taken outside market hours)"
+    return _result(
+        ctx,
+        outside_market_hours=ctx.outside_hours,
+        success=ok > 0,
+        message=message,
+        symbols=outcomes,
+        opportunities=ranked,
+        errors=errors,
+    )
+
+
+def _result(ctx: ScanContext, **fields: Any) -> ScanResult:
+    """A :class:`ScanResult` with the fields every result of this scan shares."""
     return ScanResult(
         scan_id=ctx.scan_id,
         profile=ctx.request.profile,
@@ -590,13 +595,8 @@ def assemble_result(
         provider=ctx.provider_name,
         strategy=ctx.strategy_name,
         synthetic=ctx.fetcher.provider.synthetic,
-        outside_market_hours=ctx.outside_hours,
         market=ctx.market,
-        success=ok > 0,
-        message=message,
-        symbols=outcomes,
-        opportunities=ranked,
-        errors=errors,
+        **fields,
     )
 
 
