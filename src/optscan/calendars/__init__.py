@@ -1,31 +1,40 @@
 """Built-in market calendars: ``nyse`` (the default), ``weekdays`` and ``always-open``.
 
 Registered ``trylast`` through the ``market_calendar`` hook (``firstresult``), so any
-plugin can replace one by answering for the same name. Instances are cached per host:
-a calendar is built once per process and answers in microseconds after that.
+plugin can replace one by answering for the same name. Instances are cached per process
+(not per plugin object): the NYSE calendar costs a fraction of a second to build and
+answers in microseconds after that, so every plugin host shares one.
+
+Nothing heavy is imported here: exchange_calendars loads on the first NYSE answer.
 """
 
 from __future__ import annotations
 
+import threading
+from typing import TYPE_CHECKING
+
 from optscan.hookspecs import hookimpl
-from optscan.protocols import MarketCalendar
 
-CALENDAR_NAMES = ("nyse", "weekdays", "always-open")
+if TYPE_CHECKING:
+    from optscan.protocols import MarketCalendar
+
+CALENDAR_NAMES: tuple[str, ...] = ("nyse", "weekdays", "always-open")
+
+_cache: dict[str, MarketCalendar] = {}
+_cache_lock = threading.Lock()
 
 
-class BuiltinCalendars:
-    """The plugin object: builds each calendar on first request, then reuses it."""
-
-    def __init__(self) -> None:
-        self._cache: dict[str, MarketCalendar] = {}
-
-    @hookimpl(trylast=True)
-    def market_calendar(self, name: str) -> MarketCalendar | None:
-        if name not in CALENDAR_NAMES:
-            return None
-        if name not in self._cache:
-            self._cache[name] = _build(name)
-        return self._cache[name]
+def builtin_calendar(name: str) -> MarketCalendar | None:
+    """The process-wide built-in calendar called ``name`` (built once), else ``None``."""
+    if name not in CALENDAR_NAMES:
+        return None
+    calendar = _cache.get(name)
+    if calendar is None:
+        with _cache_lock:
+            calendar = _cache.get(name)
+            if calendar is None:
+                calendar = _cache[name] = _build(name)
+    return calendar
 
 
 def _build(name: str) -> MarketCalendar:
@@ -36,6 +45,14 @@ def _build(name: str) -> MarketCalendar:
     from optscan.calendars.simple import AlwaysOpenCalendar, WeekdaysCalendar
 
     return WeekdaysCalendar() if name == "weekdays" else AlwaysOpenCalendar()
+
+
+class BuiltinCalendars:
+    """The plugin object: answers for the built-in names, last, so plugins can override."""
+
+    @hookimpl(trylast=True)
+    def market_calendar(self, name: str) -> MarketCalendar | None:
+        return builtin_calendar(name)
 
 
 plugin = BuiltinCalendars()
