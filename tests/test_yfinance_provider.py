@@ -1,18 +1,37 @@
 """The yfinance provider on real recorded Yahoo v7 bodies, run through yfinance itself.
 
-The seam: ``yfinance.data.YfData.get`` is yfinance's single HTTP entry point (options,
-quotes and crumbs all go through it). Patching that one method with a fake response
-serving the recorded bodies runs yfinance's own code, and ours, offline. A socket guard
-makes any real network use fail the test.
+The seam
+    ``yfinance.data.YfData.get(self, url, params=None, timeout=30)`` is yfinance 1.7's
+    HTTP entry point: ``Ticker._download_options`` builds
+    ``https://query2.finance.yahoo.com/v7/finance/options/{SYMBOL}[?date=<epoch>]`` and
+    calls ``self._data.get(url=url).json()``, and optscan's provider calls the same
+    method. The cookie/crumb dance (``_get_cookie_and_crumb``, hitting fc.yahoo.com and
+    ``getcrumb``) happens *inside* the real ``get`` (in ``_make_request``), so replacing
+    ``get`` on the class with a fake that serves recorded bodies by URL (symbol, and the
+    ``date=`` query parameter) runs yfinance's parsing and ours fully offline.
+    ``Ticker.option_chain()`` makes no other request (no time-zone or quote lookup);
+    the fixture turns ``_get_cookie_and_crumb`` and ``post`` into failures to prove it.
+
+Network guard
+    ``socket.socket.connect`` is patched to fail (covers ``requests``, yfinance's
+    fallback backend), and so is ``curl_cffi.curl.Curl.perform``: curl_cffi talks
+    through libcurl's own C sockets, which a ``socket`` patch never sees.
+
+The recorded bodies live beside the repository in ``../shared/data/market/yahoo_v7``
+(see its README); they are read in place, never copied, and the tests skip when absent.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import inspect
 import json
 import math
 import socket
+import subprocess
+import sys
 from pathlib import Path
+from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 import numpy as np
@@ -22,8 +41,10 @@ from optscan.errors import (
     ExpirationNotListedError,
     MalformedPayloadError,
     NetworkUnreachableError,
+    ProviderError,
     RateLimitedError,
     SymbolNotFoundError,
+    TransientProviderError,
 )
 from optscan.providers.yfinance import YFinanceConfig, YFinanceProvider
 
@@ -31,117 +52,616 @@ from .conftest import shared_market_dir
 
 pytestmark = pytest.mark.shared_data
 
+REPO = Path(__file__).resolve().parents[1]
+YAHOO = REPO.parent / "shared" / "data" / "market" / "yahoo_v7"
+
+# Recordings whose front expiry carries contracts, and the two special ones.
+WITH_OPTIONS = (
+    "AAPL_recorded-2022-02-16T0916Z.json",
+    "AAPL_recorded-2022-02-24T1019Z.json",
+    "AAPL_recorded-2025-02-24T0924Z.json",
+    "ABBV_recorded-2022-02-24T1019Z.json",
+    "PYPL_recorded-2025-02-24T0924Z.json",
+    "QQQ_recorded-2022-02-16T0916Z.json",
+    "QQQ_recorded-2022-02-24T1019Z.json",
+    "QQQ_recorded-2025-02-24T0924Z.json",
+    "SPOT_recorded-2022-02-24T1019Z.json",
+    "SPOT_recorded-2025-02-24T0924Z.json",
+)
+NON_EXPIRY = "AAPL-expire-2022-03-01_recorded-2022-02-24T1019Z.json"
+NO_OPTIONS = "BTC-USD_recorded-2025-02-24T0924Z.json"
+
+# Yahoo's outside-hours implied-volatility placeholders (see the data README).
+PLACEHOLDER_IVS = (
+    1e-05,
+    0.500005,
+    0.2500075,
+    0.12500875,
+    0.062509375,
+    0.0312596875,
+    0.015634843750000002,
+    0.007822421875,
+    0.00196310546875,
+)
+
+
+# ------------------------------------------------------------------------ helpers
+
 
 class FakeResponse:
-    def __init__(self, body, status_code: int = 200) -> None:
+    """What ``YfData.get`` returns (a curl_cffi Response), reduced to what is read."""
+
+    def __init__(self, body: Any, status_code: int = 200) -> None:
         self._body = body
         self.status_code = status_code
         self.url = "https://query2.finance.yahoo.com/"
         self.text = body if isinstance(body, str) else json.dumps(body)
 
-    def json(self):
-        if isinstance(self._body, str):
-            return json.loads(self._body)
-        return self._body
+    def json(self) -> Any:
+        return json.loads(self.text)
 
 
-def recorded(pattern: str) -> dict:
-    folder = shared_market_dir() / "yahoo_v7"
-    (path,) = sorted(folder.glob(pattern))
-    return json.loads(path.read_text())
+def recorded(name: str) -> dict:
+    """A recorded body by file name (a fresh copy each call); skips without the data."""
+    shared_market_dir()
+    return json.loads((YAHOO / name).read_text())
+
+
+def result_of(body: dict) -> dict:
+    return body["optionChain"]["result"][0]
+
+
+def front_rows(body: dict) -> tuple[list[dict], list[dict]]:
+    block = result_of(body)["options"][0]
+    return block["calls"], block["puts"]
+
+
+def utc_date(epoch: int) -> dt.date:
+    return dt.datetime.fromtimestamp(epoch, dt.UTC).date()
+
+
+def epoch_of(day: dt.date) -> int:
+    return int(dt.datetime.combine(day, dt.time(0), dt.UTC).timestamp())
+
+
+def raw_column(rows: list[dict], key: str) -> np.ndarray:
+    return np.array([math.nan if r.get(key) is None else r[key] for r in rows], dtype=float)
+
+
+def provider(tmp_path: Path, **config: Any) -> YFinanceProvider:
+    return YFinanceProvider(YFinanceProvider.Config(cache_dir=str(tmp_path / "yf"), **config))
+
+
+class Served:
+    """Bodies (or responses, or exceptions) by (symbol, date param); and the calls made."""
+
+    def __init__(self) -> None:
+        self.bodies: dict[tuple[str, str | None], Any] = {}
+        self.calls: list[tuple[str, float]] = []
+
+    def add(self, body: Any, symbol: str, date: int | None = None) -> None:
+        self.bodies[(symbol, None if date is None else str(date))] = body
+
+    def urls(self) -> list[str]:
+        return [url for url, _ in self.calls]
 
 
 @pytest.fixture(autouse=True)
-def no_network(monkeypatch):
-    def refuse(*_args, **_kwargs):
+def no_network(monkeypatch: pytest.MonkeyPatch) -> None:
+    def refuse(*_args: Any, **_kwargs: Any) -> None:
         raise AssertionError("a test tried to reach the network")
 
     monkeypatch.setattr(socket.socket, "connect", refuse)
+    import curl_cffi.curl
+
+    monkeypatch.setattr(curl_cffi.curl.Curl, "perform", refuse)
 
 
 @pytest.fixture
-def serve(monkeypatch, tmp_path):
-    """Serve recorded bodies by symbol (and ``date=``) through YfData.get."""
+def serve(monkeypatch: pytest.MonkeyPatch) -> Served:
+    """Replace ``YfData.get`` with a fake serving recorded bodies by URL."""
     import yfinance.data
 
-    bodies: dict[tuple[str, str | None], object] = {}
-    calls: list[str] = []
+    served = Served()
 
-    def fake_get(self, url, params=None, timeout=30):
-        calls.append(url)
+    def fake_get(self: Any, url: str, params: Any = None, timeout: float = 30) -> Any:
+        served.calls.append((url, timeout))
         parts = urlsplit(url)
+        assert parts.netloc == "query2.finance.yahoo.com", url
         assert "/v7/finance/options/" in parts.path, url
         symbol = parts.path.rsplit("/", 1)[-1]
         date = parse_qs(parts.query).get("date", [None])[0]
-        body = bodies.get((symbol, date), bodies.get((symbol, None)))
-        if isinstance(body, Exception):
+        key = (symbol, date)
+        if key not in served.bodies:
+            key = (symbol, None)
+        if key not in served.bodies:
+            raise AssertionError(f"nothing recorded for {url}")
+        body = served.bodies[key]
+        if isinstance(body, BaseException):
             raise body
-        if isinstance(body, FakeResponse):
-            return body
-        return FakeResponse(body)
+        return body if isinstance(body, FakeResponse) else FakeResponse(body)
+
+    def no_other_request(*_args: Any, **_kwargs: Any) -> None:
+        raise AssertionError("yfinance made a request other than YfData.get")
 
     monkeypatch.setattr(yfinance.data.YfData, "get", fake_get)
-    serve.calls = calls
-    return bodies, calls
+    monkeypatch.setattr(yfinance.data.YfData, "post", no_other_request)
+    monkeypatch.setattr(yfinance.data.YfData, "_get_cookie_and_crumb", no_other_request)
+    return served
 
 
-def provider(tmp_path: Path) -> YFinanceProvider:
-    return YFinanceProvider(YFinanceConfig(cache_dir=str(tmp_path / "yf-cache")))
+# ------------------------------------------------------------- recorded bodies, ours
 
 
-def body_counts(body: dict) -> tuple[int, int]:
-    block = body["optionChain"]["result"][0]["options"][0]
-    return len(block["calls"]), len(block["puts"])
-
-
-RECORDINGS = ["AAPL_recorded-2025-02-24*", "AAPL_recorded-2022-02-16*", "QQQ_recorded-2025*",
-              "SPOT_recorded-2025*", "PYPL_recorded-2025*", "ABBV_recorded-2022*"]
-
-
-@pytest.mark.parametrize("pattern", RECORDINGS)
-def test_extract_and_transform_recorded_bodies(pattern, serve, tmp_path):
-    bodies, calls = serve
-    body = recorded(pattern)
-    symbol = body["optionChain"]["result"][0]["underlyingSymbol"]
-    bodies[(symbol, None)] = body
+@pytest.mark.parametrize("name", WITH_OPTIONS)
+def test_extract_and_transform_recorded_bodies(name, serve, tmp_path):
+    body = recorded(name)
+    result = result_of(body)
+    symbol = result["underlyingSymbol"]
+    serve.add(body, symbol)
     p = provider(tmp_path)
+
     listing = p.extract_expirations(symbol)
-    assert listing == body  # the raw body, untouched
+    assert listing == recorded(name)  # the raw body, untouched
+    assert serve.urls() == [f"https://query2.finance.yahoo.com/v7/finance/options/{symbol}"]
+    assert serve.calls[0][1] == 10  # timeout_s reaches yfinance
+
     dates = p.transform_expirations(listing, symbol)
+    assert dates == sorted(utc_date(e) for e in result["expirationDates"])
     first = dates[0]
+    assert epoch_of(first) == result["options"][0]["expirationDate"]
+
     raw = p.extract_chain(symbol, first, listing)
-    assert raw is listing and len(calls) == 1  # the nearest chain costs no request
+    assert raw is listing and len(serve.calls) == 1  # the nearest chain costs no request
     chain = p.transform_chain(raw, symbol, first)
-    n_calls, n_puts = body_counts(body)
-    assert int(chain.is_call.sum()) == n_calls and int((~chain.is_call).sum()) == n_puts
+
+    calls, puts = front_rows(body)
+    rows = calls + puts
+    assert int(chain.is_call.sum()) == len(calls) and int((~chain.is_call).sum()) == len(puts)
+    assert chain.contract_symbol.tolist() == [r["contractSymbol"] for r in rows]
     assert (chain.expiration == np.datetime64(first)).all()
+    # pre-market: zero bids and placeholder IVs pass through unchanged (the gate is later)
+    for column, key in (
+        ("strike", "strike"),
+        ("bid", "bid"),
+        ("ask", "ask"),
+        ("last", "lastPrice"),
+        ("volume", "volume"),
+        ("open_interest", "openInterest"),
+        ("iv", "impliedVolatility"),
+        ("last_trade_time", "lastTradeDate"),
+    ):
+        assert np.array_equal(getattr(chain, column), raw_column(rows, key), equal_nan=True), column
+    assert (chain.bid == 0).sum() > len(rows) // 2
+    placeholders = np.isin(chain.iv, PLACEHOLDER_IVS)
+    assert placeholders.sum() > len(rows) // 2
     assert np.isnan(chain.delta).all()  # Yahoo publishes no greeks
-    quote = body["optionChain"]["result"][0]["quote"]
-    assert chain.underlying_price == quote["regularMarketPrice"]
+
+    quote = result["quote"]
+    assert chain.symbol == symbol and chain.provider == "yfinance" and not chain.synthetic
+    assert chain.underlying_price == quote["regularMarketPrice"]  # not the pre-market print
+    times = [
+        quote[k]
+        for k in ("regularMarketTime", "preMarketTime", "postMarketTime")
+        if quote.get(k) is not None
+    ]
+    assert chain.quote_time == dt.datetime.fromtimestamp(max(times), dt.UTC)
     assert chain.data_delay_s == 900
-    # pre-market: zero bids and placeholder IVs come through untouched (the gate rejects)
-    assert (chain.bid == 0).sum() > 0
+    assert chain.dividend_yield == quote.get("trailingAnnualDividendYield")
+    assert chain.ex_dividend_date is None  # only dividendDate (the pay date) is recorded
 
 
-@pytest.mark.parametrize("pattern", RECORDINGS)
-def test_pre_market_payload_is_rejected_by_the_gate_with_reasons(pattern, serve, tmp_path):
+def test_a_later_expiration_is_asked_for_by_date(serve, tmp_path):
+    body = recorded("AAPL_recorded-2025-02-24T0924Z.json")
+    serve.add(body, "AAPL")
+    p = provider(tmp_path)
+    listing = p.extract_expirations("AAPL")
+    second = p.transform_expirations(listing, "AAPL")[1]
+    raw = p.extract_chain("AAPL", second, listing)
+    assert serve.urls()[-1].endswith(f"/AAPL?date={epoch_of(second)}")
+    # the fake served the undated body again: its chain is the front one, not `second`
+    with pytest.raises(ExpirationNotListedError, match="2025-02-28 chain, not 2025-03-07"):
+        p.transform_chain(raw, "AAPL", second)
+
+
+@pytest.mark.parametrize(
+    "name", ["QQQ_recorded-2025-02-24T0924Z.json", "QQQ_recorded-2022-02-16T0916Z.json"]
+)
+def test_qqq_front_expiry_is_zero_dte(name, serve, tmp_path):
+    body = recorded(name)
+    serve.add(body, "QQQ")
+    p = provider(tmp_path)
+    listing = p.extract_expirations("QQQ")
+    first = p.transform_expirations(listing, "QQQ")[0]
+    chain = p.transform_chain(p.extract_chain("QQQ", first, listing), "QQQ", first)
+    recorded_on = dt.date.fromisoformat(name.split("_recorded-")[1][:10])
+    assert first == recorded_on == chain.quote_time.date()
+    assert (chain.expiration == np.datetime64(recorded_on)).all() and len(chain) > 0
+
+
+def test_recording_time_is_the_quote_time(tmp_path):
+    body = recorded("QQQ_recorded-2025-02-24T0924Z.json")
+    p = provider(tmp_path)
+    chain = p.transform_chain(body, "QQQ", dt.date(2025, 2, 24))
+    assert chain.quote_time == dt.datetime(2025, 2, 24, 9, 24, 44, tzinfo=dt.UTC)
+
+
+def test_a_date_that_is_not_an_expiry(serve, tmp_path):
+    serve.add(recorded("AAPL_recorded-2022-02-24T1019Z.json"), "AAPL")
+    march_1 = dt.date(2022, 3, 1)
+    serve.add(recorded(NON_EXPIRY), "AAPL", epoch_of(march_1))
+    p = provider(tmp_path)
+    listing = p.extract_expirations("AAPL")
+    assert march_1 not in p.transform_expirations(listing, "AAPL")
+    raw = p.extract_chain("AAPL", march_1, listing)
+    assert serve.urls()[-1].endswith(f"?date={epoch_of(march_1)}")
+    assert raw == recorded(NON_EXPIRY)
+    with pytest.raises(ExpirationNotListedError, match="not among the 19 listed"):
+        p.transform_chain(raw, "AAPL", march_1)
+
+
+def test_a_symbol_without_options(serve, tmp_path):
+    body = recorded(NO_OPTIONS)
+    serve.add(body, "BTC-USD")
+    p = provider(tmp_path)
+    raw = p.extract_expirations("BTC-USD")
+    assert serve.urls() == ["https://query2.finance.yahoo.com/v7/finance/options/BTC-USD"]
+    with pytest.raises(SymbolNotFoundError, match="BTC-USD: no listed options"):
+        p.transform_expirations(raw, "BTC-USD")
+    with pytest.raises(ExpirationNotListedError):
+        p.transform_chain(raw, "BTC-USD", dt.date(2025, 2, 28))
+
+
+# -------------------------------------------------- agreement with yfinance's parsing
+
+
+@pytest.mark.parametrize("name", WITH_OPTIONS)
+def test_agrees_with_yfinance_option_chain(name, serve, tmp_path):
+    import yfinance
+
+    body = recorded(name)
+    symbol = result_of(body)["underlyingSymbol"]
+    front = result_of(body)["options"][0]["expirationDate"]
+    serve.add(body, symbol)
+    serve.add(recorded(name), symbol, front)
+    p = provider(tmp_path)
+    first = p.transform_expirations(body, symbol)[0]
+    ours = p.transform_chain(body, symbol, first)
+
+    ticker = yfinance.Ticker(symbol)
+    undated = ticker.option_chain()
+    dated = ticker.option_chain(first.isoformat())
+    assert serve.urls()[-1].endswith(f"/{symbol}?date={front}")
+    assert ticker.options == tuple(d.isoformat() for d in p.transform_expirations(body, symbol))
+
+    for theirs in (undated, dated):
+        for kind, frame in (("call", theirs.calls), ("put", theirs.puts)):
+            mask = ours.kind == kind
+            assert ours.contract_symbol[mask].tolist() == frame["contractSymbol"].tolist()
+            for col, their_col in (
+                ("strike", "strike"),
+                ("bid", "bid"),
+                ("ask", "ask"),
+                ("iv", "impliedVolatility"),
+                ("volume", "volume"),
+                ("open_interest", "openInterest"),
+                ("last", "lastPrice"),
+            ):
+                a = getattr(ours, col)[mask]
+                b = frame[their_col].to_numpy(dtype=float)
+                assert np.array_equal(a, b, equal_nan=True), f"{kind} {col}"
+            their_times = frame["lastTradeDate"].map(lambda t: t.timestamp()).to_numpy(float)
+            assert np.array_equal(ours.last_trade_time[mask], their_times, equal_nan=True)
+        assert theirs.underlying["regularMarketPrice"] == ours.underlying_price
+
+
+# ------------------------------------------------------------------ the seam, pinned
+
+
+def test_contract_pins_the_yfinance_seam(serve, tmp_path):
+    import yfinance
+    import yfinance.cache
+    import yfinance.data
+    import yfinance.exceptions
+
+    moved = (
+        "optscan.providers.yfinance calls yfinance.data.YfData.get(url=, timeout=) and "
+        "its tests replace that method; re-read yfinance's data.py/ticker.py and "
+        "update the provider and this seam before moving the pin"
+    )
+    assert yfinance.__version__ == "1.7.0", f"yfinance is {yfinance.__version__}: {moved}"
+    params = inspect.signature(yfinance.data.YfData.get).parameters
+    assert {"url", "timeout"} <= set(params), f"YfData.get is now {params}: {moved}"
+    assert callable(yfinance.data.YfData.get)
+    assert issubclass(yfinance.exceptions.YFRateLimitError, Exception), moved
+    source = inspect.getsource(yfinance.Ticker._download_options)
+    assert "/v7/finance/options/" in source and "self._data.get(" in source, (
+        f"Ticker._download_options no longer calls YfData.get on the v7 URL: {moved}"
+    )
+
+    serve.add(recorded("PYPL_recorded-2025-02-24T0924Z.json"), "PYPL")
+    yfinance.Ticker("PYPL").option_chain()
+    assert serve.urls() == ["https://query2.finance.yahoo.com/v7/finance/options/PYPL"], (
+        f"Ticker.option_chain no longer goes through YfData.get alone: {moved}"
+    )
+
+
+def test_cache_dir_moves_yfinance_cookie_and_tz_caches(serve, tmp_path):
+    import yfinance.cache
+
+    serve.add(recorded("PYPL_recorded-2025-02-24T0924Z.json"), "PYPL")
+    provider(tmp_path).extract_expirations("PYPL")
+    where = str(tmp_path / "yf")
+    assert yfinance.cache._CookieDBManager.get_location() == where, (
+        "yfinance's cookie cache did not follow set_tz_cache_location (moved in yfinance?)"
+    )
+    assert yfinance.cache._TzDBManager.get_location() == where
+
+    # default: under the user cache dir (conftest points XDG_CACHE_HOME into tmp_path)
+    YFinanceProvider(YFinanceProvider.Config()).extract_expirations("PYPL")
+    default = tmp_path / "xdg-cache" / "optscan" / "yfinance"
+    assert yfinance.cache._CookieDBManager.get_location() == str(default)
+
+
+def test_config_defaults_and_keys():
+    from pydantic import ValidationError
+
+    config = YFinanceProvider.Config()
+    assert YFinanceProvider.name == "yfinance"
+    assert YFinanceProvider.Config is YFinanceConfig
+    assert (
+        config.max_concurrency,
+        config.rate_limit_per_s,
+        config.timeout_s,
+        config.cache_dir,
+        config.data_delay_s,
+    ) == (4, 2.0, 10.0, None, 900.0)
+    assert config.retry_attempts == 4  # the core's keys are still there
+    with pytest.raises(ValidationError, match="timeout_sec"):
+        YFinanceProvider.Config(timeout_sec=3)
+    with pytest.raises(ValidationError, match="timeout_s"):
+        YFinanceProvider.Config(timeout_s=0)
+    # TOML has no null: the shipped config.toml writes the default as ""
+    assert YFinanceProvider.Config(cache_dir="").cache_dir is None
+    assert YFinanceProvider.Config(cache_dir="~/x").cache_dir == "~/x"
+
+
+def test_importing_the_provider_imports_neither_yfinance_nor_numpy():
+    code = (
+        "import sys, optscan.providers.yfinance as m; m.YFinanceProvider.Config(); "
+        "heavy = [x for x in ('yfinance', 'numpy', 'pandas', 'curl_cffi') "
+        "if x in sys.modules]; assert not heavy, heavy"
+    )
+    subprocess.run(
+        [sys.executable, "-c", code], check=True, cwd=REPO, env={"PYTHONPATH": str(REPO / "src")}
+    )
+
+
+# -------------------------------------------------------------------- error mapping
+
+
+def _curl(cls_name: str, message: str, code: int) -> BaseException:
+    from curl_cffi.requests import exceptions
+
+    return getattr(exceptions, cls_name)(message, code)
+
+
+ERRORS = {
+    "rate_limited": (
+        lambda: __import__("yfinance.exceptions").exceptions.YFRateLimitError(),
+        RateLimitedError,
+        "rate limit",
+    ),
+    "http_429": (lambda: FakeResponse({"finance": None}, 429), RateLimitedError, "429"),
+    "dns": (
+        lambda: _curl(
+            "DNSError",
+            "Failed to perform, curl: (6) Could not resolve host: query2.finance.yahoo.com",
+            6,
+        ),
+        NetworkUnreachableError,
+        "unreachable",
+    ),
+    "refused": (
+        lambda: _curl(
+            "ConnectionError",
+            "Failed to perform, curl: (7) Failed to connect to query2.finance.yahoo.com port 443",
+            7,
+        ),
+        NetworkUnreachableError,
+        "--provider sim",
+    ),
+    "requests_dns": (
+        lambda: __import__("requests").exceptions.ConnectionError(
+            "HTTPSConnectionPool(host='query2.finance.yahoo.com', port=443): Max retries "
+            "exceeded (Caused by NameResolutionError: Failed to resolve)"
+        ),
+        NetworkUnreachableError,
+        "--provider sim",
+    ),
+    "timeout": (
+        lambda: _curl("Timeout", "curl: (28) Operation timed out after 10000 ms", 28),
+        TransientProviderError,
+        "10 s",
+    ),
+    "reset": (
+        lambda: _curl("ConnectionError", "curl: (56) Recv failure: Connection reset by peer", 56),
+        TransientProviderError,
+        "dropped",
+    ),
+    "http_503": (lambda: FakeResponse("<html>busy</html>", 503), TransientProviderError, "503"),
+    "http_404": (
+        lambda: FakeResponse({"optionChain": {"result": [], "error": None}}, 404),
+        SymbolNotFoundError,
+        "404",
+    ),
+    "not_json": (lambda: FakeResponse("<html>not json</html>"), MalformedPayloadError, "not JSON"),
+    "wrong_shape": (
+        lambda: FakeResponse({"unexpected": True}),
+        MalformedPayloadError,
+        "optionChain",
+    ),
+    "not_an_object": (lambda: FakeResponse([1, 2, 3]), MalformedPayloadError, "optionChain"),
+}
+
+
+@pytest.mark.parametrize("case", ERRORS)
+def test_errors_become_per_symbol_outcomes(case, serve, tmp_path):
+    make, expected, text = ERRORS[case]
+    serve.add(make(), "XYZ")
+    with pytest.raises(expected, match=text) as caught:
+        provider(tmp_path).extract_expirations("XYZ")
+    assert str(caught.value).startswith("XYZ: ")
+    assert caught.value.retryable == issubclass(expected, TransientProviderError)
+
+
+def test_unreachable_network_is_not_retried_and_says_what_to_do(serve, tmp_path):
+    serve.add(_curl("DNSError", "curl: (6) Could not resolve host: x", 6), "AAPL")
+    with pytest.raises(NetworkUnreachableError) as caught:
+        provider(tmp_path).extract_expirations("AAPL")
+    message = str(caught.value)
+    assert "network is unreachable" in message and "--provider sim" in message
+    assert not caught.value.retryable and caught.value.reason == "network_unreachable"
+
+
+@pytest.mark.parametrize(
+    "answer",
+    [
+        {"optionChain": {"result": [], "error": None}},
+        {
+            "optionChain": {
+                "result": None,
+                "error": {"code": "Not Found", "description": "No data found"},
+            }
+        },
+    ],
+)
+def test_yahoo_not_knowing_the_symbol(answer, tmp_path):
+    p = provider(tmp_path)
+    with pytest.raises(SymbolNotFoundError, match="unknown to Yahoo"):
+        p.transform_expirations(answer, "NOPE")
+    with pytest.raises(SymbolNotFoundError):
+        p.transform_chain(answer, "NOPE", dt.date(2025, 2, 28))
+
+
+def _mutated(edit) -> dict:
+    body = recorded("AAPL_recorded-2025-02-24T0924Z.json")
+    edit(result_of(body))
+    return body
+
+
+@pytest.mark.parametrize(
+    ("edit", "text"),
+    [
+        (lambda r: r["options"][0]["puts"][0].update(bid="1.0"), "bid is '1.0'"),
+        (
+            lambda r: r["options"][0]["calls"][3].update(impliedVolatility="0.3"),
+            "impliedVolatility",
+        ),
+        (lambda r: r["options"][0]["calls"][3].update(volume=True), "volume is True"),
+        (lambda r: r["options"][0]["calls"][3].pop("strike"), "no strike"),
+        (lambda r: r["options"][0]["calls"][3].update(contractSymbol=""), "contractSymbol"),
+        (lambda r: r["options"][0]["calls"][3].update(bid=-1), "bid"),
+        (lambda r: r["options"][0]["calls"][3].update(strike=0), "strike"),
+        (lambda r: r["options"][0].update(calls={}), "calls"),
+        (lambda r: r["quote"].pop("regularMarketPrice"), "regularMarketPrice"),
+        (lambda r: r["quote"].update(regularMarketPrice="245.55"), "regularMarketPrice"),
+        (
+            lambda r: r["quote"].update(trailingAnnualDividendYield="0.4%"),
+            "trailingAnnualDividendYield",
+        ),
+        (lambda r: [r["quote"].pop(k) for k in ("regularMarketTime", "preMarketTime")], "time"),
+        (lambda r: r.pop("quote"), "quote"),
+    ],
+)
+def test_mutated_payloads_fail_cleanly(edit, text, tmp_path):
+    with pytest.raises(MalformedPayloadError, match=text):
+        provider(tmp_path).transform_chain(_mutated(edit), "AAPL", dt.date(2025, 2, 28))
+
+
+def test_missing_contract_fields_are_nan(tmp_path):
+    def edit(r):
+        for key in (
+            "bid",
+            "ask",
+            "lastPrice",
+            "volume",
+            "openInterest",
+            "impliedVolatility",
+            "lastTradeDate",
+        ):
+            r["options"][0]["puts"][0].pop(key, None)
+
+    chain = provider(tmp_path).transform_chain(_mutated(edit), "AAPL", dt.date(2025, 2, 28))
+    put = int(np.flatnonzero(chain.kind == "put")[0])
+    for column in ("bid", "ask", "last", "volume", "open_interest", "iv", "last_trade_time"):
+        assert math.isnan(getattr(chain, column)[put]), column
+
+
+# ----------------------------------------------------------- earnings and dividends
+
+
+def test_upcoming_earnings_window_as_new_york_dates(tmp_path):
+    body = recorded("AAPL_recorded-2022-02-24T1019Z.json")
+    chain = provider(tmp_path).transform_chain(body, "AAPL", dt.date(2022, 2, 25))
+    # 1651003200 = 2022-04-26 20:00 UTC; 1651521600 = 2022-05-02 20:00 UTC (16:00 in NY)
+    assert (chain.earnings_start, chain.earnings_end) == (dt.date(2022, 4, 26), dt.date(2022, 5, 2))
+
+
+def test_past_earnings_and_ex_dividend_dates_are_dropped(tmp_path):
+    # SPOT's recorded window (2025-02-04) already lies behind its quote (2025-02-24)
+    body = recorded("SPOT_recorded-2025-02-24T0924Z.json")
+    result_of(body)["quote"]["exDividendDate"] = epoch_of(dt.date(2025, 2, 10))
+    chain = provider(tmp_path).transform_chain(body, "SPOT", dt.date(2025, 2, 28))
+    assert chain.earnings_start is None and chain.earnings_end is None
+    assert chain.ex_dividend_date is None
+
+
+def test_ex_dividend_date_is_not_the_pay_date(tmp_path):
+    body = recorded("ABBV_recorded-2022-02-24T1019Z.json")
+    quote = result_of(body)["quote"]
+    p = provider(tmp_path)
+    assert p.transform_chain(body, "ABBV", dt.date(2022, 2, 25)).ex_dividend_date is None
+    quote["exDividendDate"] = epoch_of(dt.date(2022, 4, 13))  # midnight UTC, as Yahoo sends
+    chain = p.transform_chain(body, "ABBV", dt.date(2022, 2, 25))
+    assert chain.ex_dividend_date == dt.date(2022, 4, 13)
+    assert chain.ex_dividend_date != utc_date(quote["dividendDate"])
+
+
+def test_earnings_timestamp_is_the_fallback(tmp_path):
+    def edit(r):
+        q = r["quote"]
+        q["earningsTimestampStart"] = q["earningsTimestampEnd"] = None
+        q["earningsTimestamp"] = int(dt.datetime(2025, 5, 1, 20, 30, tzinfo=dt.UTC).timestamp())
+
+    chain = provider(tmp_path).transform_chain(_mutated(edit), "AAPL", dt.date(2025, 2, 28))
+    assert chain.earnings_start == chain.earnings_end == dt.date(2025, 5, 1)
+
+
+# ---------------------------------------------------- through the gate and the scan
+
+
+@pytest.mark.parametrize("name", WITH_OPTIONS)
+def test_pre_market_payload_is_rejected_by_the_gate_with_reasons(name, tmp_path):
     from optscan.analytics import screen_chain
     from optscan.config import load_settings
     from optscan.occ import standard_root_mask
 
-    body = recorded(pattern)
-    symbol = body["optionChain"]["result"][0]["underlyingSymbol"]
+    body = recorded(name)
+    symbol = result_of(body)["underlyingSymbol"]
     p = provider(tmp_path)
     first = p.transform_expirations(body, symbol)[0]
     chain = p.transform_chain(body, symbol, first)
     settings = load_settings(use_env=False)
-    screened = screen_chain(chain, strategy=settings.strategies["csp"],
-                            analytics=settings.analytics, as_of=chain.quote_time)
-    rows = body["optionChain"]["result"][0]["options"][0]
-    all_rows = rows["calls"] + rows["puts"]
+    screened = screen_chain(
+        chain,
+        strategy=settings.strategies["csp"],
+        analytics=settings.analytics,
+        as_of=chain.quote_time,
+    )
+    calls, puts = front_rows(body)
+    all_rows = calls + puts
     standard = standard_root_mask([r["contractSymbol"] for r in all_rows], symbol)
-    placeholders = (1e-05, 0.500005, 0.2500075, 0.12500875, 0.062509375, 0.0312596875,
-                    0.015634843750000002, 0.007822421875, 0.00196310546875)
     expected = {"non_standard": 0, "no_bid": 0, "ask_below_bid": 0, "iv_placeholder": 0}
     for row, ok_root in zip(all_rows, standard, strict=True):  # the gate's precedence
         if not ok_root:
@@ -150,7 +670,7 @@ def test_pre_market_payload_is_rejected_by_the_gate_with_reasons(pattern, serve,
             expected["no_bid"] += 1
         elif row.get("ask", 0) < row["bid"]:
             expected["ask_below_bid"] += 1
-        elif any(math.isclose(row["impliedVolatility"], v, rel_tol=1e-7) for v in placeholders):
+        elif any(math.isclose(row["impliedVolatility"], v, rel_tol=1e-7) for v in PLACEHOLDER_IVS):
             expected["iv_placeholder"] += 1
     for reason, count in expected.items():
         assert screened.rejected.get(reason, 0) == count, reason
@@ -166,129 +686,19 @@ def test_placeholder_ivs_with_a_bid_are_rejected_somewhere_in_the_recordings(tmp
 
     settings = load_settings(use_env=False)
     total = 0
-    for path in sorted((shared_market_dir() / "yahoo_v7").glob("*_recorded-*.json")):
-        body = json.loads(path.read_text())
-        result = body["optionChain"]["result"]
-        if not result or not result[0]["options"] or not result[0]["expirationDates"]:
-            continue
-        symbol = result[0]["underlyingSymbol"]
-        expiration = dt.datetime.fromtimestamp(result[0]["options"][0]["expirationDate"],
-                                               dt.UTC).date()
+    for name in WITH_OPTIONS:
+        body = recorded(name)
+        symbol = result_of(body)["underlyingSymbol"]
         p = provider(tmp_path)
-        try:
-            chain = p.transform_chain(body, symbol, expiration)
-        except ExpirationNotListedError:
-            continue
-        screened = screen_chain(chain, strategy=settings.strategies["csp"],
-                                analytics=settings.analytics, as_of=chain.quote_time)
+        chain = p.transform_chain(body, symbol, p.transform_expirations(body, symbol)[0])
+        screened = screen_chain(
+            chain,
+            strategy=settings.strategies["csp"],
+            analytics=settings.analytics,
+            as_of=chain.quote_time,
+        )
         total += screened.rejected.get("iv_placeholder", 0)
     assert total > 0
-
-
-def test_recording_time_is_the_quote_time(serve, tmp_path):
-    bodies, _ = serve
-    bodies[("QQQ", None)] = recorded("QQQ_recorded-2025*")
-    p = provider(tmp_path)
-    listing = p.extract_expirations("QQQ")
-    first = p.transform_expirations(listing, "QQQ")[0]
-    chain = p.transform_chain(listing, "QQQ", first)
-    assert chain.quote_time == dt.datetime(2025, 2, 24, 9, 24, 44, tzinfo=dt.UTC)
-    assert first == dt.date(2025, 2, 24)  # QQQ's front expiry is 0DTE on the recording day
-
-
-def test_non_expiry_date_and_no_options(serve, tmp_path):
-    bodies, _ = serve
-    bodies[("AAPL", None)] = recorded("AAPL_recorded-2022-02-24*")
-    bodies[("AAPL", str(int(dt.datetime(2022, 3, 1, tzinfo=dt.UTC).timestamp())))] = (
-        recorded("AAPL-expire-2022-03-01*"))
-    bodies[("BTC-USD", None)] = recorded("BTC-USD_*")
-    p = provider(tmp_path)
-    listing = p.extract_expirations("AAPL")
-    raw = p.extract_chain("AAPL", dt.date(2022, 3, 1), listing)
-    with pytest.raises(ExpirationNotListedError):
-        p.transform_chain(raw, "AAPL", dt.date(2022, 3, 1))
-    with pytest.raises(SymbolNotFoundError, match="no listed options"):
-        p.transform_expirations(p.extract_expirations("BTC-USD"), "BTC-USD")
-
-
-@pytest.mark.parametrize("pattern", RECORDINGS[:4])
-def test_agrees_with_yfinance_option_chain(pattern, serve, tmp_path):
-    import yfinance
-
-    bodies, _ = serve
-    body = recorded(pattern)
-    symbol = body["optionChain"]["result"][0]["underlyingSymbol"]
-    bodies[(symbol, None)] = body
-    theirs = yfinance.Ticker(symbol).option_chain()
-    p = provider(tmp_path)
-    first = p.transform_expirations(body, symbol)[0]
-    ours = p.transform_chain(body, symbol, first)
-    for kind, frame in (("call", theirs.calls), ("put", theirs.puts)):
-        mask = ours.kind == kind
-        assert ours.contract_symbol[mask].tolist() == frame["contractSymbol"].tolist()
-        for col, theirs_col in (("strike", "strike"), ("bid", "bid"), ("ask", "ask"),
-                                ("iv", "impliedVolatility"), ("volume", "volume"),
-                                ("open_interest", "openInterest"), ("last", "lastPrice")):
-            a = getattr(ours, col)[mask]
-            b = frame[theirs_col].to_numpy(dtype=float)
-            assert np.allclose(a, b, equal_nan=True), col
-    assert theirs.underlying["regularMarketPrice"] == ours.underlying_price
-
-
-def test_contract_pins_the_yfinance_seam(serve, tmp_path):
-    import inspect
-
-    import yfinance
-    import yfinance.data
-
-    assert yfinance.__version__ == "1.7.0", (
-        "optscan's yfinance provider is pinned to yfinance 1.7.0 and patches "
-        "yfinance.data.YfData.get in tests; re-check the seam before moving the pin")
-    assert "url" in inspect.signature(yfinance.data.YfData.get).parameters
-    bodies, calls = serve
-    bodies[("PYPL", None)] = recorded("PYPL_recorded-2025*")
-    yfinance.Ticker("PYPL").option_chain()
-    assert calls and "/v7/finance/options/PYPL" in calls[0], (
-        "Ticker.option_chain no longer goes through YfData.get: the seam moved")
-
-
-def test_errors_become_per_symbol_outcomes(serve, tmp_path):
-    from yfinance.exceptions import YFRateLimitError
-
-    bodies, _ = serve
-    bodies[("RATE", None)] = YFRateLimitError()
-    bodies[("DOWN", None)] = ConnectionError("Could not resolve host: query2.finance.yahoo.com")
-    bodies[("JUNK", None)] = FakeResponse("<html>not json</html>")
-    bodies[("SHAPE", None)] = {"unexpected": True}
-    bodies[("HTTP", None)] = FakeResponse({"finance": {"error": "x"}}, status_code=503)
-    p = provider(tmp_path)
-    with pytest.raises(RateLimitedError) as rate:
-        p.extract_expirations("RATE")
-    assert rate.value.retryable
-    with pytest.raises(NetworkUnreachableError, match="--provider sim"):
-        p.extract_expirations("DOWN")
-    with pytest.raises(MalformedPayloadError):
-        p.extract_expirations("JUNK")
-    with pytest.raises(MalformedPayloadError):
-        p.extract_expirations("SHAPE")
-    from optscan.errors import TransientProviderError
-
-    with pytest.raises(TransientProviderError):
-        p.extract_expirations("HTTP")
-
-
-def test_mutated_payloads_fail_cleanly(tmp_path):
-    body = recorded("AAPL_recorded-2025-02-24*")
-    p = provider(tmp_path)
-    first = p.transform_expirations(body, "AAPL")[0]
-    bad = json.loads(json.dumps(body))
-    bad["optionChain"]["result"][0]["options"][0]["puts"][0]["bid"] = "1.0"
-    with pytest.raises(MalformedPayloadError, match="bid"):
-        p.transform_chain(bad, "AAPL", first)
-    bad = json.loads(json.dumps(body))
-    del bad["optionChain"]["result"][0]["quote"]["regularMarketPrice"]
-    with pytest.raises(MalformedPayloadError, match="regularMarketPrice"):
-        p.transform_chain(bad, "AAPL", first)
 
 
 def test_scan_through_record_and_replay_of_recorded_bodies(serve, tmp_path):
@@ -298,23 +708,32 @@ def test_scan_through_record_and_replay_of_recorded_bodies(serve, tmp_path):
     from optscan.plugins import PluginHost
     from optscan.scan import perform_scan
 
-    bodies, _ = serve
-    bodies[("AAPL", None)] = recorded("AAPL_recorded-2025-02-24*")
-    bodies[("BTC-USD", None)] = recorded("BTC-USD_*")
-    settings = load_settings(overrides={"scan.provider": "yfinance", "scan.max_dte": 4,
-                                        "providers.yfinance.cache_dir": str(tmp_path / "c")},
-                             use_env=False)
+    serve.add(recorded("AAPL_recorded-2025-02-24T0924Z.json"), "AAPL")
+    serve.add(recorded(NO_OPTIONS), "BTC-USD")
+    settings = load_settings(
+        overrides={
+            "scan.provider": "yfinance",
+            "scan.max_dte": 4,
+            "providers.yfinance.cache_dir": str(tmp_path / "c"),
+        },
+        use_env=False,
+    )
     rec = tmp_path / "rec"
     as_of = dt.datetime(2025, 2, 24, 9, 24, tzinfo=dt.UTC)
-    live = perform_scan(ScanRequest(symbols=["AAPL", "BTC-USD"], as_of=as_of, force=True,
-                                    record_dir=str(rec)),
-                        PluginHost(load_entrypoints=False), settings=settings)
+    live = perform_scan(
+        ScanRequest(symbols=["AAPL", "BTC-USD"], as_of=as_of, force=True, record_dir=str(rec)),
+        PluginHost(load_entrypoints=False),
+        settings=settings,
+    )
     by = {s.symbol: s for s in live.symbols}
     assert by["AAPL"].status == "ok" and by["AAPL"].contracts_seen > 0
     assert by["BTC-USD"].status == "failed" and by["BTC-USD"].reason == "no_options"
     assert (rec / "yfinance" / "AAPL" / "2025-02-28.json").is_file()
-    replay = perform_scan(ScanRequest(replay_dir=str(rec), symbols=["AAPL"]),
-                          PluginHost(load_entrypoints=False), settings=settings)
+    replay = perform_scan(
+        ScanRequest(replay_dir=str(rec), symbols=["AAPL"]),
+        PluginHost(load_entrypoints=False),
+        settings=settings,
+    )
     assert replay.as_of == as_of
     assert replay.symbols[0].rejected == by["AAPL"].rejected
 
@@ -322,18 +741,32 @@ def test_scan_through_record_and_replay_of_recorded_bodies(serve, tmp_path):
 def test_record_replay_gives_identical_option_chains(serve, tmp_path):
     from optscan.recording import RecordingProvider, ReplayProvider
 
-    bodies, _ = serve
-    body = recorded("SPOT_recorded-2025*")
-    bodies[("SPOT", None)] = body
+    body = recorded("SPOT_recorded-2025-02-24T0924Z.json")
+    serve.add(body, "SPOT")
     live = provider(tmp_path)
     recorder = RecordingProvider(live, tmp_path / "rec", dt.datetime(2025, 2, 24, tzinfo=dt.UTC))
     listing = recorder.extract_expirations("SPOT")
     first = recorder.transform_expirations(listing, "SPOT")[0]
-    original = recorder.transform_chain(recorder.extract_chain("SPOT", first, listing),
-                                        "SPOT", first)
+    original = recorder.transform_chain(
+        recorder.extract_chain("SPOT", first, listing), "SPOT", first
+    )
     replay = ReplayProvider(provider(tmp_path), tmp_path / "rec")
     replayed_listing = replay.extract_expirations("SPOT")
     assert replayed_listing == body
-    again = replay.transform_chain(replay.extract_chain("SPOT", first, replayed_listing),
-                                   "SPOT", first)
+    again = replay.transform_chain(
+        replay.extract_chain("SPOT", first, replayed_listing), "SPOT", first
+    )
     assert again.equals(original) and len(again) > 0
+
+
+def test_provider_errors_are_provider_errors():
+    """Everything the provider raises on purpose is a ProviderError (a per-symbol outcome)."""
+    for cls in (
+        RateLimitedError,
+        NetworkUnreachableError,
+        TransientProviderError,
+        MalformedPayloadError,
+        SymbolNotFoundError,
+        ExpirationNotListedError,
+    ):
+        assert issubclass(cls, ProviderError)
