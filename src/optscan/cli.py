@@ -442,6 +442,9 @@ def market_document(status: Any) -> dict[str, Any]:
     }
 
 
+from optscan import cli_queue  # noqa: E402, F401  (registers queue commands)
+
+
 def main() -> None:
     """Console-script entry point."""
     cli(prog_name="optscan")

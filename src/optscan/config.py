@@ -18,7 +18,15 @@ import tomllib
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    SecretStr,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
 from optscan.errors import ConfigError
 
@@ -138,6 +146,42 @@ class RedisSection(Section):
     result_ttl_s: int = Field(default=2700, ge=1)
 
 
+class QueueSection(Section):
+    """Knobs of the queued (RQ) path.
+
+    The worker timings default to what makes a job lost with a killed worker re-run
+    within about 30 s: its started-registry entry expires ``job_monitoring_interval_s +
+    heartbeat_grace_s`` after the last heartbeat, and another worker's maintenance
+    (every ``maintenance_interval_s``, but no sooner than its ``worker_ttl_s - 15`` s
+    dequeue wait) re-queues it.
+    """
+
+    name: str = Field(default="optscan", pattern=r"^[A-Za-z0-9_\-.]{1,64}$")
+    batch_size: int = Field(default=8, ge=1, le=500)
+    coordinator_timeout_s: int = Field(default=300, ge=1)
+    batch_timeout_s: int = Field(default=600, ge=1)
+    aggregator_timeout_s: int = Field(default=300, ge=1)
+    job_result_ttl_s: int = Field(default=3600, ge=1)
+    job_failure_ttl_s: int = Field(default=86400, ge=1)
+    state_ttl_s: int = Field(default=86400, ge=60)
+    lock_ttl_s: int = Field(default=120, ge=5)
+    retry_max: int = Field(default=2, ge=0, le=10)
+    retry_intervals_s: list[int] = Field(default_factory=lambda: [2, 10])
+    worker_ttl_s: int = Field(default=20, ge=16, le=600)
+    maintenance_interval_s: int = Field(default=5, ge=1, le=600)
+    job_monitoring_interval_s: int = Field(default=5, ge=1, le=60)
+    heartbeat_grace_s: int = Field(default=5, ge=1, le=120)
+    scheduler_lock_ttl_s: int = Field(default=10, ge=3, le=120)
+    scheduler_interval_s: int = Field(default=5, ge=1, le=300)
+
+    @field_validator("retry_intervals_s")
+    @classmethod
+    def _intervals(cls, value: list[int]) -> list[int]:
+        if not value or any(v < 0 for v in value):
+            raise ValueError("must be a non-empty list of seconds >= 0")
+        return value
+
+
 class Settings(Section):
     """The whole effective configuration."""
 
@@ -151,6 +195,7 @@ class Settings(Section):
     plugins: PluginsSection = PluginsSection()
     logging: LoggingSection = LoggingSection()
     redis: RedisSection = RedisSection()
+    queue: QueueSection = QueueSection()
 
     @model_validator(mode="before")
     @classmethod
@@ -332,18 +377,27 @@ def masked(value: Any, key: str = "") -> Any:
 
 
 def _mask_url(url: str) -> str:
-    """Hide the password (and any user token) in a URL, keep host and path for debugging."""
+    """A URL safe to print: the password (or a lone user token) is masked, and so is any
+    path or query that could carry a token (webhook paths, ``?token=``); a Redis
+    database number (``/0``) is kept for debugging."""
+    import re
     from urllib.parse import urlsplit, urlunsplit
 
     try:
         parts = urlsplit(url)
+        port = parts.port
     except ValueError:
         return "***"
-    if parts.password is None and parts.username is None:
-        return url
     host = parts.hostname or ""
-    if parts.port:
-        host = f"{host}:{parts.port}"
-    user = parts.username or ""
-    netloc = f"{user}:***@{host}" if parts.password is not None else f"***@{host}"
-    return urlunsplit((parts.scheme, netloc, parts.path, parts.query, parts.fragment))
+    if port:
+        host = f"{host}:{port}"
+    if parts.password is not None:
+        netloc = f"{parts.username or ''}:***@{host}"
+    elif parts.username is not None:
+        netloc = f"***@{host}"
+    else:
+        netloc = host
+    keep_path = parts.scheme == "unix" or re.fullmatch(r"/?\d*", parts.path)
+    path = parts.path if keep_path else "/***"
+    query = "***" if parts.query else ""
+    return urlunsplit((parts.scheme, netloc, path, query, ""))

@@ -38,6 +38,7 @@ DEFAULT_PLUGINS: tuple[str, ...] = (
     "optscan.providers",
     "optscan.sinks",
     "optscan.calendars",
+    "optscan.redis_sink",
 )
 Family = Literal["providers", "sinks", "sources"]
 _BASES: dict[str, type] = {

@@ -1,0 +1,521 @@
+"""Queued scans against a real redis-server and real ``optscan worker`` processes.
+
+The suite starts its own ``redis-server`` on a free port in a temporary folder (or uses
+the server in ``OPTSCAN_TEST_REDIS_URL``); each test works in a database of its own
+(1, 2, ...), which it flushes first. Workers are started in their own sessions and
+stopped by their ids, with their work horses.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as dt
+import itertools
+import json
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from optscan.models import ScanRequest
+
+from .conftest import OPEN_INSTANT, make_settings
+
+redis_py = pytest.importorskip("redis")
+
+HAVE_SERVER = shutil.which("redis-server") is not None
+pytestmark = pytest.mark.skipif(
+    not HAVE_SERVER and not os.environ.get("OPTSCAN_TEST_REDIS_URL"),
+    reason="needs redis-server (apt-get install redis-server) or OPTSCAN_TEST_REDIS_URL",
+)
+
+OPTSCAN = [sys.executable, "-m", "optscan"]
+AS_OF = "2026-11-18T11:00"  # a Wednesday, mid-session
+HOLIDAY = "2026-11-26T11:00"  # Thanksgiving: the NYSE is closed
+PREFIX = "optscan:"
+
+
+def symbols(n: int) -> str:
+    return ",".join(f"S{i:03d}" for i in range(1, n + 1))
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+class RedisServer:
+    """A redis-server of our own, in a folder of our own."""
+
+    def __init__(self, folder: Path, *, appendonly: bool = False) -> None:
+        self.folder = folder
+        self.port = free_port()
+        self.appendonly = appendonly
+        self.process: subprocess.Popen[bytes] | None = None
+
+    def start(self) -> None:
+        self.folder.mkdir(parents=True, exist_ok=True)
+        args = ["redis-server", "--port", str(self.port), "--bind", "127.0.0.1"]
+        args += ["--save", "", "--dir", str(self.folder)]
+        args += ["--appendonly", "yes" if self.appendonly else "no"]
+        self.process = subprocess.Popen(args, stdout=subprocess.DEVNULL)
+        client = redis_py.Redis(port=self.port)
+        for _ in range(100):
+            with contextlib.suppress(redis_py.RedisError):
+                if client.ping():
+                    return
+            time.sleep(0.05)
+        raise RuntimeError("redis-server did not start")
+
+    def stop(self) -> None:
+        if self.process is not None:
+            self.process.terminate()  # SHUTDOWN: the append-only file is flushed
+            self.process.wait(timeout=20)
+            self.process = None
+
+    def url(self, db: int = 0) -> str:
+        return f"redis://127.0.0.1:{self.port}/{db}"
+
+
+@pytest.fixture(scope="session")
+def redis_base(tmp_path_factory):
+    """``redis://host:port`` of the shared server (without a database)."""
+    external = os.environ.get("OPTSCAN_TEST_REDIS_URL")
+    if external:
+        yield external.rsplit("/", 1)[0] if external.count("/") > 2 else external
+        return
+    server = RedisServer(tmp_path_factory.mktemp("redis"))
+    server.start()
+    yield f"redis://127.0.0.1:{server.port}"
+    server.stop()
+
+
+_databases = itertools.count(1)
+
+
+@pytest.fixture
+def redis_url(redis_base):
+    db = next(_databases) % 16 or 1
+    url = f"{redis_base}/{db}"
+    redis_py.Redis.from_url(url).flushdb()
+    return url
+
+
+def child_env(url: str, **extra: str) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("OPTSCAN_")}
+    env.update(OPTSCAN_REDIS_URL=url, PYTHONUNBUFFERED="1", **extra)
+    return env
+
+
+def descendants(pid: int) -> list[tuple[int, int]]:
+    """``(pid, process group)`` of every child of ``pid`` (work horses, the scheduler)."""
+    found = []
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            stat = Path(f"/proc/{entry}/stat").read_text()
+        except OSError:
+            continue
+        fields = stat.rsplit(")", 1)[1].split()
+        if int(fields[1]) == pid:
+            found.append((int(entry), int(fields[2])))
+    return found
+
+
+class Fleet:
+    """``optscan worker`` processes for one test."""
+
+    def __init__(self, url: str, folder: Path, env: dict[str, str] | None = None) -> None:
+        self.url = url
+        self.folder = folder
+        self.env = env or child_env(url)
+        self.workers: list[subprocess.Popen[bytes]] = []
+
+    def start(self, n: int) -> None:
+        for _ in range(n):
+            log = (self.folder / f"worker-{len(self.workers)}.log").open("wb")
+            self.workers.append(
+                subprocess.Popen(
+                    [*OPTSCAN, "worker", "--log-level", "info"],
+                    env=self.env,
+                    cwd=self.folder,
+                    stdout=subprocess.DEVNULL,
+                    stderr=log,
+                    start_new_session=True,
+                )
+            )
+        client = redis_py.Redis.from_url(self.url)
+        deadline = time.monotonic() + 30
+        while client.scard("rq:workers") < len(self.workers):
+            assert time.monotonic() < deadline, self.logs()
+            time.sleep(0.1)
+
+    def kill(self, worker: subprocess.Popen[bytes]) -> None:
+        """SIGKILL a worker and its work horse (each in its own process group)."""
+        groups = {pgid for _pid, pgid in descendants(worker.pid)} | {worker.pid}
+        for group in groups:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(group, signal.SIGKILL)
+        worker.wait(timeout=10)
+
+    def stop(self) -> None:
+        for worker in self.workers:
+            if worker.poll() is None:
+                worker.send_signal(signal.SIGTERM)
+        for worker in self.workers:
+            try:
+                worker.wait(timeout=5)
+            except subprocess.TimeoutExpired:
+                self.kill(worker)
+            else:
+                for _pid, pgid in descendants(worker.pid):
+                    with contextlib.suppress(ProcessLookupError):
+                        os.killpg(pgid, signal.SIGKILL)
+
+    def logs(self) -> str:
+        return "\n".join(p.read_text(errors="replace")[-3000:] for p in self.folder.glob("*.log"))
+
+
+@pytest.fixture
+def fleet(redis_url, tmp_path):
+    fleet = Fleet(redis_url, tmp_path)
+    yield fleet
+    fleet.stop()
+
+
+def optscan(env: dict[str, str], *args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [*OPTSCAN, *args], env=env, cwd=cwd, capture_output=True, text=True, timeout=120
+    )
+
+
+def store_for(url: str) -> Any:
+    from optscan.queueing import Keys, QueueConfig, ScanStore
+
+    return ScanStore(redis_py.Redis.from_url(url), Keys(PREFIX), QueueConfig())
+
+
+def wait_until(predicate, timeout: float, what: str, poll: float = 0.2) -> Any:
+    deadline = time.monotonic() + timeout
+    while True:
+        value = predicate()
+        if value:
+            return value
+        assert time.monotonic() < deadline, f"timed out waiting for {what}"
+        time.sleep(poll)
+
+
+def enqueue(fleet: Fleet, n: int, latency_ms: int, *extra: str) -> str:
+    out = optscan(
+        fleet.env,
+        "enqueue",
+        "--provider",
+        "sim",
+        "--symbols",
+        symbols(n),
+        "--as-of",
+        AS_OF,
+        "--set",
+        f"providers.sim.latency_ms={latency_ms}",
+        "--format",
+        "json",
+        *extra,
+        cwd=fleet.folder,
+    )
+    assert out.returncode == 0, out.stderr
+    return json.loads(out.stdout)["scan_id"]
+
+
+def assert_complete(store: Any, scan_id: str, n: int) -> dict[str, Any]:
+    """Every symbol accounted for exactly once, in the status and in the result."""
+    status = store.status(scan_id)
+    assert status["state"] == "finished", status
+    assert status["symbols_total"] == status["symbols_done"] == n
+    result = store.result(scan_id)
+    names = [s["symbol"] for s in result["symbols"]]
+    assert sorted(names) == sorted(symbols(n).split(",")), "a symbol lost or counted twice"
+    assert all(s["status"] == "ok" for s in result["symbols"])
+    return result
+
+
+def batches(store: Any, scan_id: str) -> int:
+    return len(json.loads(store.get(scan_id)["batches"]))
+
+
+def embedded_opportunities(n: int) -> list[dict[str, Any]]:
+    from optscan.plugins import PluginHost
+    from optscan.scan import perform_scan
+
+    request = ScanRequest(provider="sim", symbols=symbols(n).split(","), as_of=OPEN_INSTANT)
+    result = perform_scan(request, PluginHost(load_entrypoints=False), settings=make_settings())
+    return [o.model_dump(mode="json") for o in result.opportunities]
+
+
+# --------------------------------------------------------------------------- tests
+
+
+def test_two_workers_share_a_scan_and_account_for_every_symbol(fleet):
+    from optscan.queueing import JsonJob, batch_job_id
+
+    fleet.start(2)
+    out = optscan(
+        fleet.env,
+        "enqueue",
+        "--provider",
+        "sim",
+        "--symbols",
+        symbols(40),
+        "--as-of",
+        AS_OF,
+        "--set",
+        "providers.sim.latency_ms=100",
+        "--sink",
+        "redis",
+        "--wait",
+        "--format",
+        "json",
+        cwd=fleet.folder,
+    )
+    assert out.returncode == 0, out.stderr + fleet.logs()
+    doc = json.loads(out.stdout)
+    store = store_for(fleet.url)
+    result = assert_complete(store, doc["scan_id"], 40)
+    assert result["opportunities"] == embedded_opportunities(40)
+    client = redis_py.Redis.from_url(fleet.url)
+    workers = {
+        JsonJob.fetch(batch_job_id(doc["scan_id"], i), connection=client).worker_name
+        for i in range(batches(store, doc["scan_id"]))
+    }
+    assert len(workers) == 2, "both workers should have scanned"
+    results = optscan(fleet.env, "results", "--format", "json", cwd=fleet.folder)
+    assert json.loads(results.stdout)["scan_id"] == doc["scan_id"]
+    assert all(key.startswith((b"optscan:", b"rq:")) for key in client.keys("*"))
+
+
+def test_a_killed_worker_and_horse_lose_nothing(fleet, record_property):
+    from optscan.queueing import JsonJob, batch_job_id
+
+    fleet.start(2)
+    client = redis_py.Redis.from_url(fleet.url)
+    scan_id = enqueue(fleet, 40, 300)
+    store = store_for(fleet.url)
+    wait_until(lambda: store.status(scan_id)["symbols_done"] >= 4, 30, "the scan to start")
+
+    def scheduler_worker() -> subprocess.Popen[bytes] | None:
+        """The worker whose child runs rq's scheduler (the worst one to lose)."""
+        name = client.get("rq:scheduler-lock:optscan")
+        pid = name and client.hget(f"rq:scheduler:{name.decode()}", "pid")
+        for worker in fleet.workers:
+            if pid and int(pid) in {p for p, _ in descendants(worker.pid)}:
+                return worker
+        return None
+
+    def busy_victim():
+        victim = scheduler_worker() or fleet.workers[0]
+        horses = [p for p, g in descendants(victim.pid) if p == g]
+        return victim if horses else None
+
+    victim = wait_until(busy_victim, 20, "a busy worker", poll=0.05)
+    held_scheduler = victim is scheduler_worker()
+    fleet.kill(victim)
+    killed_at, killed_wall = time.monotonic(), dt.datetime.now(dt.UTC)
+    wait_until(
+        lambda: store.status(scan_id)["state"] not in ("queued", "running"),
+        60,
+        "the scan to finish after the kill",
+    )
+    recovery = time.monotonic() - killed_at
+    record_property("seconds_to_finish_after_sigkill", round(recovery, 1))
+    print(f"scan finished {recovery:.1f} s after the SIGKILL (scheduler held: {held_scheduler})")
+    assert_complete(store, scan_id, 40)
+    assert recovery < 45, f"took {recovery:.1f} s after the kill (target about 30 s)"
+    jobs = [
+        JsonJob.fetch(batch_job_id(scan_id, i), connection=client)
+        for i in range(batches(store, scan_id))
+    ]
+    retried = [job for job in jobs if job.retries_left == 1]
+    assert retried, "the lost batch should have been re-run by rq's retry"
+    rerun = max((job.started_at - killed_wall).total_seconds() for job in retried)
+    record_property("seconds_to_rerun_the_lost_job", round(rerun, 1))
+    print(f"the lost batch re-ran {rerun:.1f} s after the SIGKILL")
+    assert rerun < 30
+
+
+def test_a_redis_restart_mid_scan_resumes_or_fails_clearly(tmp_path):
+    if not HAVE_SERVER:
+        pytest.skip("needs redis-server to restart one")
+    server = RedisServer(tmp_path / "redis", appendonly=True)
+    server.start()
+    fleet = Fleet(server.url(0), tmp_path)
+    try:
+        fleet.start(2)
+        scan_id = enqueue(fleet, 40, 300)
+        store = store_for(server.url(0))
+        wait_until(lambda: store.status(scan_id)["symbols_done"] >= 8, 30, "progress")
+        server.stop()
+        time.sleep(1.0)
+        server.start()
+        status = wait_until(
+            lambda: (s := store.status(scan_id))["state"] not in ("queued", "running") and s,
+            90,
+            "the scan to end after the restart",
+        )
+        result = store.result(scan_id)
+        print(f"after the Redis restart the scan ended {status['state']}")
+        if status["state"] == "finished":
+            assert_complete(store, scan_id, 40)
+        else:
+            assert status["state"] == "failed" and status["error"], (
+                status,
+                store.redis.hgetall(store.keys.scan(scan_id)),
+            )
+            assert result is None or len(result["symbols"]) == 40  # never half a result
+    finally:
+        fleet.stop()
+        server.stop()
+
+
+def test_a_scan_whose_state_vanished_shows_as_lost(fleet):
+    fleet.start(1)
+    scan_id = enqueue(fleet, 40, 300)
+    store = store_for(fleet.url)
+    wait_until(lambda: store.status(scan_id)["symbols_done"] >= 4, 30, "progress")
+    store.redis.flushdb()
+    out = optscan(fleet.env, "status", "--scan-id", scan_id, "--format", "json", cwd=fleet.folder)
+    assert json.loads(out.stdout)["state"] == "lost"
+    time.sleep(2)  # jobs still running must not bring half the state back
+    assert store.status(scan_id)["state"] == "lost"
+    assert not store.redis.exists(store.keys.scan(scan_id), store.keys.result(scan_id))
+    # and the fleet takes the next scan normally
+    again = enqueue(fleet, 4, 0)
+    wait_until(lambda: store.status(again)["state"] == "finished", 30, "the next scan")
+
+
+def test_two_scans_at_once_one_runs_the_other_is_refused(fleet):
+    fleet.start(1)
+    args = [*OPTSCAN, "enqueue", "--provider", "sim", "--symbols", symbols(8)]
+    args += ["--as-of", AS_OF, "--format", "json"]
+    both = [
+        subprocess.Popen(args, env=fleet.env, cwd=fleet.folder, stdout=-1, stderr=-1, text=True)
+        for _ in range(2)
+    ]
+    outcomes = sorted((p.wait(timeout=60), *p.communicate()) for p in both)
+    (ok_code, ok_out, _), (refused_code, _, refused_err) = outcomes
+    assert (ok_code, refused_code) == (0, 1)
+    scan_id = json.loads(ok_out)["scan_id"]
+    assert "already has a scan in progress" in refused_err and scan_id in refused_err
+    store = store_for(fleet.url)
+    wait_until(lambda: store.status(scan_id)["state"] == "finished", 30, "the first scan")
+    enqueue(fleet, 2, 0)  # the lock was released
+
+
+def test_dashboard_json_endpoints_answer_while_a_json_job_runs(fleet):
+    from optscan.queueing import JsonJob
+
+    fleet.start(1)
+    enqueue(fleet, 8, 3000)  # one batch job, busy for several seconds
+    client = redis_py.Redis.from_url(fleet.url)
+    running = wait_until(
+        lambda: [k for k in client.zrange("rq:wip:optscan", 0, -1)], 30, "a running job"
+    )
+    job_id = running[0].decode().split(":")[0]
+    port = free_port()
+    server = subprocess.Popen(
+        [*OPTSCAN, "dashboard", "--port", str(port)],
+        env=fleet.env,
+        cwd=fleet.folder,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )
+    try:
+
+        def get(path: str) -> tuple[int, bytes]:
+            with urllib.request.urlopen(f"http://127.0.0.1:{port}{path}", timeout=10) as r:
+                return r.status, r.read()
+
+        def up() -> bool:
+            with contextlib.suppress(OSError):
+                return get("/0/data/queues.json")[0] == 200
+            return False
+
+        wait_until(up, 20, "the dashboard")
+        assert JsonJob.fetch(job_id, connection=client).get_status() == "started"
+        for path in (
+            "/0/data/queues.json",
+            "/0/data/workers.json",
+            "/0/data/jobs/optscan/started/8/asc/1.json",
+            "/0/data/jobs/optscan/queued/8/asc/1.json",
+            f"/0/data/job/{job_id}.json",
+            "/0/view/workers",
+            f"/0/view/job/{job_id}",
+        ):
+            status, _body = get(path)
+            assert status == 200, path
+        workers = json.loads(get("/0/data/workers.json")[1])["workers"]
+        assert any(w["current_job"] != "idle" for w in workers)
+        queues = json.loads(get("/0/data/queues.json")[1])["queues"]
+        assert any(q["name"] == "optscan" for q in queues)
+    finally:
+        server.send_signal(signal.SIGTERM)
+        server.wait(timeout=10)
+
+
+def test_schedules_are_unique_in_new_york_time_and_skip_holidays(redis_url, tmp_path):
+    env = child_env(redis_url, TZ="Asia/Tokyo")
+    fleet = Fleet(redis_url, tmp_path, env)
+    add = [
+        "schedule",
+        "add",
+        "--cron",
+        "0 10 * * *",
+        "--provider",
+        "sim",
+        "--symbols",
+        symbols(4),
+        "--as-of",
+        HOLIDAY,
+        "--set",
+        "providers.sim.ignore_market_hours=false",
+        "--format",
+        "json",
+    ]
+    first = optscan(env, *add, cwd=tmp_path)
+    second = optscan(env, *add, cwd=tmp_path)
+    assert first.returncode == second.returncode == 0, first.stderr
+    assert json.loads(first.stdout)["id"] == json.loads(second.stdout)["id"]
+    listed = json.loads(optscan(env, "schedule", "list", "--format", "json", cwd=tmp_path).stdout)
+    assert len(listed["schedules"]) == 1
+    when = dt.datetime.fromisoformat(listed["schedules"][0]["next_run_new_york"])
+    assert (when.hour, when.minute) == (10, 0)  # 10:00 in New York, not Tokyo
+    # make it due now, let `optscan scheduler` (in Tokyo) fire it and a worker run it
+    client = redis_py.Redis.from_url(redis_url)
+    client.zadd("rq:scheduler:scheduled_jobs", {listed["schedules"][0]["id"]: 0})
+    fired = optscan(env, "scheduler", "--burst", cwd=tmp_path)
+    assert fired.returncode == 0, fired.stderr
+    relisted = json.loads(optscan(env, "schedule", "list", "--format", "json", cwd=tmp_path).stdout)
+    when = dt.datetime.fromisoformat(relisted["schedules"][0]["next_run_new_york"])
+    assert (when.hour, when.minute) == (10, 0)  # rescheduled in New York time
+    try:
+        fleet.start(1)
+        store = store_for(redis_url)
+        scan_id = wait_until(lambda: store.latest("default"), 30, "the scheduled scan")
+        status = wait_until(
+            lambda: (s := store.status(scan_id))["state"] not in ("queued", "running") and s,
+            30,
+            "the scheduled scan to end",
+        )
+    finally:
+        fleet.stop()
+    assert status["state"] == "skipped" and status["scheduled"], status
+    assert "market closed" in status["message"]
