@@ -1,0 +1,111 @@
+"""The two plugin packages in plugins/, installed, seen through the real command line.
+
+Runs ``python -m optscan`` in a subprocess so entry points are discovered exactly as a
+user's ``optscan`` would. A broken third-party plugin is simulated with a bare
+``.dist-info`` directory on ``PYTHONPATH`` whose entry points name a missing module and
+a module that raises on import.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from importlib.metadata import PackageNotFoundError, distribution
+from pathlib import Path
+
+import pytest
+
+PLUGINS = {"marketdata": "optscan-marketdata", "notify": "optscan-notify"}
+SCAN = ["scan", "--provider", "sim", "--symbols", "AAPL", "--as-of", "2026-11-18T11:00"]
+
+
+@pytest.fixture(autouse=True)
+def _installed() -> None:
+    for dist in PLUGINS.values():
+        try:
+            distribution(dist)
+        except PackageNotFoundError:
+            pytest.skip(
+                f"{dist} is not installed in this environment (pip install -e ./plugins/{dist})"
+            )
+
+
+def _optscan(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, "-m", "optscan", *args],
+        capture_output=True,
+        text=True,
+        env=env if env is not None else dict(os.environ),
+        timeout=120,
+    )
+
+
+def _with_broken_plugins(tmp_path: Path) -> dict[str, str]:
+    """An environment whose PYTHONPATH holds a distribution with two broken plugins."""
+    site = tmp_path / "site"
+    info = site / "optscan_broken_xyz-0.0.1.dist-info"
+    info.mkdir(parents=True)
+    (info / "METADATA").write_text(
+        "Metadata-Version: 2.1\nName: optscan-broken-xyz\nVersion: 0.0.1\n", encoding="utf-8"
+    )
+    (info / "entry_points.txt").write_text(
+        "[optscan]\nbroken = optscan_broken_xyz_missing\nraising = optscan_raising_xyz\n",
+        encoding="utf-8",
+    )
+    (site / "optscan_raising_xyz.py").write_text(
+        'raise RuntimeError("optscan_raising_xyz refuses to import")\n', encoding="utf-8"
+    )
+    env = dict(os.environ)
+    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(site), env.get("PYTHONPATH")]))
+    return env
+
+
+def _listed(document: dict) -> dict[str, dict]:
+    return {p["name"]: p for p in document["plugins"]}
+
+
+def test_both_plugins_are_listed_with_their_versions():
+    done = _optscan("plugins", "--format", "json")
+    assert done.returncode == 0, done.stderr
+    plugins = _listed(json.loads(done.stdout))
+    for name in PLUGINS:
+        assert name in plugins, f"{name} missing from `optscan plugins`: {sorted(plugins)}"
+        assert plugins[name]["version"] == "0.1.0"
+        assert plugins[name]["builtin"] is False
+    assert plugins["marketdata"]["providers"] == ["marketdata"]
+    assert plugins["marketdata"]["hooks"] == ["register_option_providers"]
+    assert plugins["notify"]["sinks"] == ["notify"]
+    assert plugins["notify"]["hooks"] == ["register_result_sinks"]
+
+
+def test_a_plugin_that_fails_to_import_is_reported_and_the_rest_run(tmp_path: Path):
+    env = _with_broken_plugins(tmp_path)
+    done = _optscan("plugins", "--format", "json", env=env)
+    assert done.returncode == 0, done.stderr
+    document = json.loads(done.stdout)
+    failures = {f["plugin"]: f for f in document["failures"]}
+    assert set(failures) == {"broken", "raising"}
+    assert failures["broken"]["stage"] == "import"
+    assert "ModuleNotFoundError" in failures["broken"]["error"]
+    assert "optscan_broken_xyz_missing" in failures["broken"]["error"]
+    assert "RuntimeError: optscan_raising_xyz refuses to import" in failures["raising"]["error"]
+    plugins = _listed(document)
+    assert {"marketdata", "notify"} <= set(plugins)
+    assert "broken" not in plugins and "raising" not in plugins
+
+    scan = _optscan(*SCAN, "--format", "json", env=env)
+    assert scan.returncode == 0, scan.stderr
+    result = json.loads(scan.stdout)
+    assert result["success"] and result["symbols"][0]["status"] == "ok"
+    assert "broken" in scan.stderr  # the failure is logged on stderr, not stdout
+
+
+def test_strict_plugins_make_the_failure_fatal(tmp_path: Path):
+    env = _with_broken_plugins(tmp_path)
+    env["OPTSCAN_STRICT_PLUGINS"] = "1"
+    scan = _optscan(*SCAN, "--format", "json", env=env)
+    assert scan.returncode == 2
+    assert scan.stdout == ""
+    assert "plugin 'broken'" in scan.stderr or "plugin 'raising'" in scan.stderr
