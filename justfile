@@ -4,14 +4,19 @@
 scan *ARGS:
     optscan scan --provider sim {{ARGS}}
 
-# The whole test suite (starts its own redis-server where a test needs one).
+# Install optscan, its first-party plugins and the test tools into the active venv.
+install:
+    pip install -e '.[dev]' -e './plugins/optscan-marketdata[test]' -e './plugins/optscan-notify[test]'
+
+# The whole test suite: core and first-party plugins (starts its own redis-server
+# where a test needs one). Extra arguments go to pytest.
 test *ARGS:
     python -m pytest -q {{ARGS}}
 
 # Lint and format check.
 lint:
-    ruff check src tests bench
-    ruff format --check src tests bench
+    ruff check src tests bench plugins
+    ruff format --check src tests bench plugins
 
 # Benchmarks: prints one table of figures (see README "Performance").
 bench *ARGS:

@@ -39,17 +39,26 @@ def make_chain(n: int, seed: int = 7):
     iv[rng.random(n) < 0.02] = np.nan
     moneyness = np.abs(np.log(strike / spot))
     oi = np.floor(rng.lognormal(5, 1.5, n) * np.exp(-10 * moneyness))
-    yymmdd = np.strings.slice(np.strings.replace(np.datetime_as_string(expiration), "-", ""),
-                              2, 8)
+    yymmdd = np.strings.slice(np.strings.replace(np.datetime_as_string(expiration), "-", ""), 2, 8)
     contract = np.strings.add(
         np.strings.add(np.strings.add("XYZ", yymmdd), np.where(is_call, "C", "P")),
         np.strings.zfill((strike * 1000).astype(np.int64).astype(np.str_), 8),
     )
     return OptionChain(
-        symbol="XYZ", provider="bench", underlying_price=spot, quote_time=AS_OF,
-        contract_symbol=contract, kind=np.where(is_call, "call", "put"),
-        expiration=expiration, strike=strike, bid=bid, ask=ask, last=bid,
-        volume=np.floor(oi * rng.uniform(0, 0.2, n)), open_interest=oi, iv=iv,
+        symbol="XYZ",
+        provider="bench",
+        underlying_price=spot,
+        quote_time=AS_OF,
+        contract_symbol=contract,
+        kind=np.where(is_call, "call", "put"),
+        expiration=expiration,
+        strike=strike,
+        bid=bid,
+        ask=ask,
+        last=bid,
+        volume=np.floor(oi * rng.uniform(0, 0.2, n)),
+        open_interest=oi,
+        iv=iv,
     )
 
 
@@ -81,17 +90,29 @@ def original_loop(data: dict, spot: float, now: dt.datetime) -> list[dict]:
         iv = option["iv"]
         if iv and iv == iv and iv > 0:
             d1 = (math.log(spot / option["strike"]) + (0.04 + 0.5 * iv * iv) * years) / (
-                iv * math.sqrt(years))
+                iv * math.sqrt(years)
+            )
             delta = norm.cdf(d1) - (0 if option["side"] == "call" else 1)
         else:
             delta = 1
         annualized = option["bid"] / option["strike"] * 365 / dte * 100
         mid = (option["ask"] + option["bid"]) / 2
         spread = (option["ask"] - option["bid"]) / mid * 100 if mid else 100
-        if (option["side"] == "put" and annualized >= 30 and delta >= -0.20
-                and option["open_interest"] >= 10 and spread <= 25):
-            results.append({**option, "delta": round(delta, 4), "dte": dte,
-                            "annualized_return": round(annualized, 2)})
+        if (
+            option["side"] == "put"
+            and annualized >= 30
+            and delta >= -0.20
+            and option["open_interest"] >= 10
+            and spread <= 25
+        ):
+            results.append(
+                {
+                    **option,
+                    "delta": round(delta, 4),
+                    "dte": dte,
+                    "annualized_return": round(annualized, 2),
+                }
+            )
     return results
 
 
@@ -116,13 +137,13 @@ def _measure(quick: bool) -> list[tuple[str, str, str]]:
     chain = make_chain(n)
     settings = load_settings(use_env=False)
     strategy = settings.strategies["csp"]
-    screen_chain(chain.select(np.arange(1000)), strategy=strategy,
-                 analytics=settings.analytics, as_of=AS_OF)  # warm-up
+    screen_chain(
+        chain.select(np.arange(1000)), strategy=strategy, analytics=settings.analytics, as_of=AS_OF
+    )  # warm-up
     best = math.inf
     for _ in range(3):
         t0 = time.perf_counter()
-        result = screen_chain(chain, strategy=strategy, analytics=settings.analytics,
-                              as_of=AS_OF)
+        result = screen_chain(chain, strategy=strategy, analytics=settings.analytics, as_of=AS_OF)
         best = min(best, time.perf_counter() - t0)
     vector_rate = n / best
 
@@ -130,19 +151,29 @@ def _measure(quick: bool) -> list[tuple[str, str, str]]:
     part = chain.select(np.arange(m))
     epoch = (part.expiration.astype("datetime64[s]").astype(np.int64) + 16 * 3600).tolist()
     data = {  # the same contracts as a columnar JSON answer (marketdata.app's shape)
-        "optionSymbol": part.contract_symbol.tolist(), "side": part.kind.tolist(),
-        "strike": part.strike.tolist(), "bid": part.bid.tolist(), "ask": part.ask.tolist(),
-        "iv": part.iv.tolist(), "openInterest": part.open_interest.tolist(),
+        "optionSymbol": part.contract_symbol.tolist(),
+        "side": part.kind.tolist(),
+        "strike": part.strike.tolist(),
+        "bid": part.bid.tolist(),
+        "ask": part.ask.tolist(),
+        "iv": part.iv.tolist(),
+        "openInterest": part.open_interest.tolist(),
         "expiration": epoch,
     }
     t0 = time.perf_counter()
     original_loop(data, chain.underlying_price, AS_OF)
     loop_rate = m / (time.perf_counter() - t0)
     return [
-        (f"screen_chain over {n:,} contracts", f"{best:.3f} s",
-         f"{vector_rate / 1e6:.2f} M contracts/s (target >= 2)"),
-        ("original per-contract loop (50,000 contracts)", f"{loop_rate / 1e6:.3f} M/s",
-         f"vectorized is {vector_rate / loop_rate:.0f}x (target >= 50x)"),
+        (
+            f"screen_chain over {n:,} contracts",
+            f"{best:.3f} s",
+            f"{vector_rate / 1e6:.2f} M contracts/s (target >= 2)",
+        ),
+        (
+            "original per-contract loop (50,000 contracts)",
+            f"{loop_rate / 1e6:.3f} M/s",
+            f"vectorized is {vector_rate / loop_rate:.0f}x (target >= 50x)",
+        ),
         ("opportunities found", str(len(result.opportunities)), ""),
     ]
 

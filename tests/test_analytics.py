@@ -27,19 +27,29 @@ FRIDAY = "2026-11-20"
 
 def chain(rows: list[dict], *, symbol: str = "XYZ", spot: float = 100.0, **extra) -> OptionChain:
     """A chain from row dicts; defaults make a liquid, well-formed put."""
-    defaults = {"kind": "put", "expiration": FRIDAY, "strike": 95.0, "bid": 1.0, "ask": 1.1,
-                "iv": 0.6, "delta": math.nan, "open_interest": 500.0, "volume": 50.0,
-                "last": 1.05}
+    defaults = {
+        "kind": "put",
+        "expiration": FRIDAY,
+        "strike": 95.0,
+        "bid": 1.0,
+        "ask": 1.1,
+        "iv": 0.6,
+        "delta": math.nan,
+        "open_interest": 500.0,
+        "volume": 50.0,
+        "last": 1.05,
+    }
     rows = [{**defaults, **r} for r in rows]
     columns = {k: [r[k] for r in rows] for k in defaults}
     columns["contract_symbol"] = [
         r.get("contract_symbol")
         or f"{symbol}{r['expiration'][2:4]}{r['expiration'][5:7]}{r['expiration'][8:]}"
-           f"{'C' if r['kind'] == 'call' else 'P'}{round(r['strike'] * 1000):08d}"
+        f"{'C' if r['kind'] == 'call' else 'P'}{round(r['strike'] * 1000):08d}"
         for r in rows
     ]
-    return OptionChain(symbol=symbol, provider="test", underlying_price=spot,
-                       quote_time=AS_OF, **columns, **extra)
+    return OptionChain(
+        symbol=symbol, provider="test", underlying_price=spot, quote_time=AS_OF, **columns, **extra
+    )
 
 
 def strategy(name: str = "csp", **overrides):
@@ -50,8 +60,7 @@ def strategy(name: str = "csp", **overrides):
 
 def run(c: OptionChain, name: str = "csp", cost_basis=None, as_of=AS_OF, **overrides):
     strat, analytics = strategy(name, **overrides)
-    return screen_chain(c, strategy=strat, analytics=analytics, as_of=as_of,
-                        cost_basis=cost_basis)
+    return screen_chain(c, strategy=strat, analytics=analytics, as_of=as_of, cost_basis=cost_basis)
 
 
 def test_original_put_rule_and_metrics():
@@ -101,8 +110,13 @@ def test_missing_data_never_passes():
     result = run(chain(rows))
     assert result.opportunities == []
     assert dict(result.rejected) == {
-        "no_bid": 2, "iv_missing": 1, "ask_below_bid": 1, "iv_placeholder": 1,
-        "iv_above_cap": 1, "non_standard": 1, "expired": 1,
+        "no_bid": 2,
+        "iv_missing": 1,
+        "ask_below_bid": 1,
+        "iv_placeholder": 1,
+        "iv_above_cap": 1,
+        "non_standard": 1,
+        "expired": 1,
     }
 
 
@@ -114,8 +128,14 @@ def test_provider_delta_is_used_as_given():
 
 
 def test_every_contract_is_counted_once():
-    rows = [{"kind": "call", "strike": 105.0}, {"bid": 0.0}, {"strike": 80.0, "bid": 0.01},
-            {}, {"open_interest": 3.0}, {"ask": 2.0}]
+    rows = [
+        {"kind": "call", "strike": 105.0},
+        {"bid": 0.0},
+        {"strike": 80.0, "bid": 0.01},
+        {},
+        {"open_interest": 3.0},
+        {"ask": 2.0},
+    ]
     result = run(chain(rows))
     assert result.contracts_seen == 6
     assert len(result.opportunities) + sum(result.rejected.values()) == 6
@@ -173,8 +193,9 @@ def test_earnings_and_ex_dividend_blackouts():
 
 
 def test_ranking_and_top_n():
-    rows = [{"strike": s, "bid": b, "ask": b + 0.05}
-            for s, b in ((90.0, 0.5), (92.0, 0.8), (94.0, 1.2))]
+    rows = [
+        {"strike": s, "bid": b, "ask": b + 0.05} for s, b in ((90.0, 0.5), (92.0, 0.8), (94.0, 1.2))
+    ]
     result = run(chain(rows), top_per_symbol=2)
     assert [o.strike for o in result.opportunities] == [94.0, 92.0]
     assert result.rejected["rank_cut"] == 1
@@ -202,17 +223,25 @@ _maybe = st.one_of(st.just(math.nan), st.floats(0, 50, allow_nan=False))
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(
     rows=st.lists(
-        st.fixed_dictionaries({
-            "kind": st.sampled_from(["put", "call"]),
-            "strike": st.floats(1, 300),
-            "bid": _maybe, "ask": _maybe,
-            "iv": st.one_of(st.just(math.nan), st.just(0.0), st.just(1e-5),
-                            st.floats(0, 20, allow_nan=False)),
-            "delta": st.one_of(st.just(math.nan), st.floats(-1, 1)),
-            "open_interest": _maybe,
-            "expiration": st.sampled_from(["2026-11-13", "2026-11-18", "2026-11-20",
-                                           "2027-01-15", "2028-12-15"]),
-        }),
+        st.fixed_dictionaries(
+            {
+                "kind": st.sampled_from(["put", "call"]),
+                "strike": st.floats(1, 300),
+                "bid": _maybe,
+                "ask": _maybe,
+                "iv": st.one_of(
+                    st.just(math.nan),
+                    st.just(0.0),
+                    st.just(1e-5),
+                    st.floats(0, 20, allow_nan=False),
+                ),
+                "delta": st.one_of(st.just(math.nan), st.floats(-1, 1)),
+                "open_interest": _maybe,
+                "expiration": st.sampled_from(
+                    ["2026-11-13", "2026-11-18", "2026-11-20", "2027-01-15", "2028-12-15"]
+                ),
+            }
+        ),
         max_size=40,
     ),
     spot=st.floats(1, 300),

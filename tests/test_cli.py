@@ -221,15 +221,32 @@ def test_help_imports_no_heavy_library():
 
 
 def test_every_scan_log_line_carries_the_scan_id():
-    proc = run("scan", "--provider", "sim", "--symbols", "AAPL,MSFT,NVDA", "--as-of",
-               OPEN_INSTANT.isoformat(), "--set", "providers.sim.error_rate=0.3",
-               "--set", "providers.sim.retry_initial_s=0.001", "--log-level", "info",
-               "--log-format", "json", "--format", "json", check_rc=0)
+    proc = run(
+        "scan",
+        "--provider",
+        "sim",
+        "--symbols",
+        "AAPL,MSFT,NVDA",
+        "--as-of",
+        OPEN_INSTANT.isoformat(),
+        "--set",
+        "providers.sim.error_rate=0.3",
+        "--set",
+        "providers.sim.retry_initial_s=0.001",
+        "--log-level",
+        "info",
+        "--log-format",
+        "json",
+        "--format",
+        "json",
+        check_rc=0,
+    )
     scan_id = json.loads(proc.stdout)["scan_id"]
     lines = [json.loads(line) for line in proc.stderr.splitlines() if line.startswith("{")]
     retries = [line for line in lines if line["event"] == "retrying"]
     assert retries, "a 30% error rate should cause retries"
-    scan_lines = [line for line in lines if line["event"] in ("retrying", "scan_finished",
-                                                             "symbols_scanned")]
+    scan_lines = [
+        line for line in lines if line["event"] in ("retrying", "scan_finished", "symbols_scanned")
+    ]
     assert scan_lines and all(line["scan_id"] == scan_id for line in scan_lines)
     assert all(line["symbol"] in ("AAPL", "MSFT", "NVDA") for line in retries)

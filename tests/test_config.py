@@ -135,6 +135,23 @@ def test_secrets_are_masked():
     assert "redis://user:***@redis.example:6380/1" in shown
 
 
+@pytest.mark.parametrize(
+    ("url", "shown"),
+    [
+        ("redis://127.0.0.1:6379/0", "redis://127.0.0.1:6379/0"),
+        ("rediss://:pw@cache.example:6380/3", "rediss://:***@cache.example:6380/3"),
+        ("https://hooks.slack.com/services/T0/B0/XYZ", "https://hooks.slack.com/***"),
+        ("https://ntfy.sh/mytopic?auth=abc", "https://ntfy.sh/***?***"),
+        ("https://tok@api.example/v1", "https://***@api.example/***"),
+        ("unix:///run/redis.sock", "unix:/run/redis.sock"),
+        ("http://[::1", "***"),
+    ],
+)
+def test_urls_are_shown_without_anything_that_can_carry_a_token(url, shown):
+    """Webhook and topic URLs carry their token in the path: only scheme and host stay."""
+    assert masked({"webhook_url": url}) == {"webhook_url": shown}
+
+
 def test_strategy_tables_imply_type_and_keep_defaults():
     settings = load_settings(overrides={"strategies.csp.min_annualized_return": 40}, use_env=False)
     csp = settings.strategies["csp"]

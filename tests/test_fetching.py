@@ -83,8 +83,7 @@ def test_sim_faults_are_reproducible():
 
 def test_record_then_replay_gives_identical_chains_and_scan(tmp_path: Path):
     rec = tmp_path / "rec"
-    recorded = _scan(ScanRequest(symbols=["AAPL", "MSFT"], as_of=OPEN_INSTANT,
-                                 record_dir=str(rec)))
+    recorded = _scan(ScanRequest(symbols=["AAPL", "MSFT"], as_of=OPEN_INSTANT, record_dir=str(rec)))
     files = sorted(p.relative_to(rec).as_posix() for p in rec.rglob("*.json"))
     assert "sim/AAPL/expirations.json" in files
     assert any(f.startswith("sim/MSFT/2026-11-20") for f in files)
@@ -102,11 +101,14 @@ def test_record_then_replay_gives_identical_chains_and_scan(tmp_path: Path):
     replay = ReplayProvider(SimProvider(SimConfig()), rec)
     listing = replay.extract_expirations("AAPL")
     for expiration in replay.transform_expirations(listing, "AAPL")[:3]:
-        a = live.transform_chain(live.extract_chain("AAPL", expiration,
-                                                    live.extract_expirations("AAPL")),
-                                 "AAPL", expiration)
-        b = replay.transform_chain(replay.extract_chain("AAPL", expiration, listing),
-                                   "AAPL", expiration)
+        a = live.transform_chain(
+            live.extract_chain("AAPL", expiration, live.extract_expirations("AAPL")),
+            "AAPL",
+            expiration,
+        )
+        b = replay.transform_chain(
+            replay.extract_chain("AAPL", expiration, listing), "AAPL", expiration
+        )
         assert a.equals(b)
 
 
@@ -115,8 +117,7 @@ def test_replay_of_missing_recording_is_reported_per_symbol(tmp_path: Path):
     _scan(ScanRequest(symbols=["AAPL"], as_of=OPEN_INSTANT, record_dir=str(rec)))
     chain_file = next((rec / "sim" / "AAPL").glob("2026-11-20.json"))
     chain_file.unlink()
-    result = _scan(ScanRequest(symbols=["AAPL", "NVDA"], as_of=OPEN_INSTANT,
-                               replay_dir=str(rec)))
+    result = _scan(ScanRequest(symbols=["AAPL", "NVDA"], as_of=OPEN_INSTANT, replay_dir=str(rec)))
     by = {s.symbol: s for s in result.symbols}
     assert by["NVDA"].status == "failed" and by["NVDA"].reason == "not_recorded"
     assert by["AAPL"].status == "ok"
@@ -143,11 +144,14 @@ def test_redis_shared_rate_limit_holds_across_limiters():
     server = fakeredis.FakeServer()
     a = redis_limiter(5, fakeredis.FakeRedis(server=server), "optscan:ratelimit:sim")
     b = redis_limiter(5, fakeredis.FakeRedis(server=server), "optscan:ratelimit:sim")
-    stamps = []
-    t0 = time.monotonic()
+    # Each acquisition happened somewhere between its `before` and `after` stamps, so
+    # two acquisitions certainly fell within one second only if after[j] - before[i] < 1.
+    before: list[float] = []
+    after: list[float] = []
     for i in range(12):
+        before.append(time.monotonic())
         (a if i % 2 else b).try_acquire("sim")
-        stamps.append(time.monotonic() - t0)
-    for i, start in enumerate(stamps):
-        assert sum(1 for t in stamps[i:] if t - start < 1.0) <= 5
-    assert stamps[-1] >= 2.0
+        after.append(time.monotonic())
+    for i, start in enumerate(before):
+        assert sum(1 for end in after[i:] if end - start < 1.0) <= 5
+    assert after[-1] - before[0] >= 2.0  # 12 requests at 5/s need more than 2 s

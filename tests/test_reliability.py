@@ -20,13 +20,31 @@ from optscan.scan import perform_scan
 
 from .conftest import OPEN_INSTANT, REPO
 
-KEYS = ["scan.concurrency", "scan.max_dte", "scan.min_dte", "scan.provider", "scan.profile",
-        "providers.sim.latency_ms", "providers.sim.error_rate", "strategies.csp.min_delta",
-        "analytics.iv_cap", "sinks.enabled", "sources.enabled", "plugins.strict",
-        "logging.level", "redis.prefix", "scan.nope", "nope.key", "scan"]
+KEYS = [
+    "scan.concurrency",
+    "scan.max_dte",
+    "scan.min_dte",
+    "scan.provider",
+    "scan.profile",
+    "providers.sim.latency_ms",
+    "providers.sim.error_rate",
+    "strategies.csp.min_delta",
+    "analytics.iv_cap",
+    "sinks.enabled",
+    "sources.enabled",
+    "plugins.strict",
+    "logging.level",
+    "redis.prefix",
+    "scan.nope",
+    "nope.key",
+    "scan",
+]
 VALUES = st.one_of(
-    st.integers(-10**6, 10**6), st.floats(allow_nan=True), st.booleans(),
-    st.text(max_size=20), st.lists(st.text(max_size=5), max_size=3),
+    st.integers(-(10**6), 10**6),
+    st.floats(allow_nan=True),
+    st.booleans(),
+    st.text(max_size=20),
+    st.lists(st.text(max_size=5), max_size=3),
 )
 
 
@@ -65,17 +83,36 @@ def test_any_config_file_loads_or_fails_clearly(tmp_path_factory, body):
         assert str(path) in str(exc) or "config error" in str(exc)
 
 
-NASTY = ["", " ", "aapl", "AAPL", "AAPL", "../../etc/passwd", "$(id)", "`rm -rf /`",
-         "A" * 500, "ÄPFEL", "💥", "BRK.B", "BTC-USD", "a b", "NULL\x00", "-X", "1ABC"]
+NASTY = [
+    "",
+    " ",
+    "aapl",
+    "AAPL",
+    "AAPL",
+    "../../etc/passwd",
+    "$(id)",
+    "`rm -rf /`",
+    "A" * 500,
+    "ÄPFEL",
+    "💥",
+    "BRK.B",
+    "BTC-USD",
+    "a b",
+    "NULL\x00",
+    "-X",
+    "1ABC",
+]
 
 
 @settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(symbols=st.lists(st.one_of(st.sampled_from(NASTY), st.text(max_size=12)), max_size=8))
 def test_any_symbol_list_scans_the_good_ones(symbols):
-    settings_ = load_settings(overrides={"scan.provider": "sim", "scan.max_dte": 7},
-                              use_env=False)
-    result = perform_scan(ScanRequest(symbols=symbols, as_of=OPEN_INSTANT),
-                          PluginHost(load_entrypoints=False), settings=settings_)
+    settings_ = load_settings(overrides={"scan.provider": "sim", "scan.max_dte": 7}, use_env=False)
+    result = perform_scan(
+        ScanRequest(symbols=symbols, as_of=OPEN_INSTANT),
+        PluginHost(load_entrypoints=False),
+        settings=settings_,
+    )
     good = {s.strip().upper() for s in symbols if _valid(s)}
     ok = {o.symbol for o in result.symbols if o.status == "ok"}
     assert ok == good - {"BTC-USD"}
@@ -98,12 +135,21 @@ def _valid(symbol: str) -> bool:
 
 def test_flaky_provider_at_20_percent_scans_at_least_95_percent():
     symbols = [f"F{i:03d}" for i in range(100)]
-    settings_ = load_settings(overrides={
-        "scan.provider": "sim", "scan.max_dte": 7, "providers.sim.error_rate": 0.2,
-        "providers.sim.retry_initial_s": 0.001, "providers.sim.retry_max_s": 0.004,
-    }, use_env=False)
-    result = perform_scan(ScanRequest(symbols=symbols, as_of=OPEN_INSTANT),
-                          PluginHost(load_entrypoints=False), settings=settings_)
+    settings_ = load_settings(
+        overrides={
+            "scan.provider": "sim",
+            "scan.max_dte": 7,
+            "providers.sim.error_rate": 0.2,
+            "providers.sim.retry_initial_s": 0.001,
+            "providers.sim.retry_max_s": 0.004,
+        },
+        use_env=False,
+    )
+    result = perform_scan(
+        ScanRequest(symbols=symbols, as_of=OPEN_INSTANT),
+        PluginHost(load_entrypoints=False),
+        settings=settings_,
+    )
     assert len(result.symbols) == 100  # every symbol accounted for
     ok = [s for s in result.symbols if s.status == "ok"]
     assert len(ok) >= 95
@@ -114,10 +160,28 @@ def test_flaky_provider_at_20_percent_scans_at_least_95_percent():
 
 @settings(max_examples=40, deadline=None)
 @given(
-    field=st.sampled_from(["strike", "bid", "ask", "impliedVolatility", "contractSymbol",
-                           "volume", "openInterest", "expiration", "lastTradeDate"]),
-    value=st.one_of(st.none(), st.just(float("nan")), st.just(-1), st.just("12"),
-                    st.just([]), st.just({}), st.just(10**30)),
+    field=st.sampled_from(
+        [
+            "strike",
+            "bid",
+            "ask",
+            "impliedVolatility",
+            "contractSymbol",
+            "volume",
+            "openInterest",
+            "expiration",
+            "lastTradeDate",
+        ]
+    ),
+    value=st.one_of(
+        st.none(),
+        st.just(float("nan")),
+        st.just(-1),
+        st.just("12"),
+        st.just([]),
+        st.just({}),
+        st.just(10**30),
+    ),
 )
 def test_mutated_yahoo_payloads_fail_per_symbol(field, value):
     from .conftest import shared_market_dir
@@ -153,14 +217,23 @@ def test_mutated_yahoo_payloads_fail_per_symbol(field, value):
     assert not any(math.isinf(x) for x in chain.iv.tolist())
 
 
-@pytest.mark.parametrize("args", [
-    ["scan", "--format", "xml"], ["scan", "--as-of", "2026-13-45"], ["nope"],
-    ["scan", "--symbols", ","], ["market", "--at", "soon"], ["config", "show", "--set", "x"],
-    ["scan", "--replay", "/no/such/dir"], ["plugins", "--format", "yaml"],
-])
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["scan", "--format", "xml"],
+        ["scan", "--as-of", "2026-13-45"],
+        ["nope"],
+        ["scan", "--symbols", ","],
+        ["market", "--at", "soon"],
+        ["config", "show", "--set", "x"],
+        ["scan", "--replay", "/no/such/dir"],
+        ["plugins", "--format", "yaml"],
+    ],
+)
 def test_bad_cli_arguments_exit_2(args):
-    proc = subprocess.run([sys.executable, "-m", "optscan", *args], capture_output=True,
-                          text=True, timeout=60)
+    proc = subprocess.run(
+        [sys.executable, "-m", "optscan", *args], capture_output=True, text=True, timeout=60
+    )
     assert proc.returncode == 2, (proc.stdout, proc.stderr)
     assert "Traceback" not in proc.stderr
     assert proc.stdout == ""
