@@ -109,3 +109,54 @@ def test_strict_plugins_make_the_failure_fatal(tmp_path: Path):
     assert scan.returncode == 2
     assert scan.stdout == ""
     assert "plugin 'broken'" in scan.stderr or "plugin 'raising'" in scan.stderr
+
+
+def _venv_without(tmp_path: Path, dist: str) -> Path:
+    """A real virtualenv holding everything this one has except ``dist``: its
+    site-packages links every entry of ours but the distribution's own files (its
+    ``.dist-info``, its module or editable ``.pth``), as if it had been uninstalled."""
+    import sysconfig
+
+    ours = Path(sysconfig.get_paths()["purelib"])
+    venv = tmp_path / "venv"
+    subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(venv)], check=True)
+    python = venv / "bin" / "python"
+    theirs = Path(
+        subprocess.run(
+            [str(python), "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout.strip()
+    )
+    module = dist.replace("-", "_")
+    for entry in ours.iterdir():
+        if module in entry.name.lower().replace("-", "_"):
+            continue
+        target = theirs / entry.name
+        if not target.exists():
+            target.symlink_to(entry)
+    return python
+
+
+def test_with_one_plugin_uninstalled_optscan_still_works(tmp_path: Path):
+    python = _venv_without(tmp_path, "optscan-marketdata")
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
+
+    def run(*args: str) -> subprocess.CompletedProcess:
+        return subprocess.run(
+            [str(python), "-m", "optscan", *args], capture_output=True, text=True, env=env
+        )
+
+    listed = run("plugins", "--format", "json")
+    assert listed.returncode == 0, listed.stderr
+    document = json.loads(listed.stdout)
+    names = set(_listed(document))
+    assert "notify" in names and "marketdata" not in names
+    assert document["failures"] == []
+    scan = run(*SCAN, "--format", "json")
+    assert scan.returncode == 0, scan.stderr
+    assert json.loads(scan.stdout)["symbols"][0]["status"] == "ok"
+    gone = run(*SCAN, "--provider", "marketdata")
+    assert gone.returncode == 2
+    assert "marketdata" in gone.stderr
