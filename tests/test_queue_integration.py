@@ -403,8 +403,10 @@ def test_a_scan_whose_state_vanished_shows_as_lost(fleet):
 
 def test_two_scans_at_once_one_runs_the_other_is_refused(fleet):
     fleet.start(1)
+    # 600 ms a request keeps the winner's scan running for seconds, longer than the
+    # loser's start-up can lag behind (the lock lives as long as the scan runs).
     args = [*OPTSCAN, "enqueue", "--provider", "sim", "--symbols", symbols(8)]
-    args += ["--as-of", AS_OF, "--format", "json"]
+    args += ["--as-of", AS_OF, "--format", "json", "--set", "providers.sim.latency_ms=600"]
     both = [
         subprocess.Popen(args, env=fleet.env, cwd=fleet.folder, stdout=-1, stderr=-1, text=True)
         for _ in range(2)
