@@ -288,3 +288,28 @@ def test_scan_is_deterministic_on_sim():
     first = _scan(["AAPL", "NVDA"])
     second = _scan(["AAPL", "NVDA"])
     assert first.opportunities == second.opportunities
+
+
+@pytest.mark.parametrize(
+    ("symbols", "as_of"),
+    [
+        (["AAPL", "MSFT", "BAD$", "BTC-USD"], OPEN_INSTANT),  # opportunities, failures
+        (["AAPL"], dt.datetime(2026, 11, 26, 11, 0, tzinfo=OPEN_INSTANT.tzinfo)),  # skipped
+    ],
+)
+def test_streamed_json_is_the_json_contract_byte_for_byte(symbols, as_of):
+    """The CLI streams ``--format json`` a row at a time; it must print exactly what
+    ``json.dumps(result.to_json_dict(), indent=2)`` would."""
+    import io
+    import json
+
+    from optscan.render import result_json, write_result_json
+
+    settings = make_settings(**{"providers.sim.ignore_market_hours": False})
+    request = ScanRequest(provider="sim", symbols=symbols, as_of=as_of)
+    result = perform_scan(request, PluginHost(load_entrypoints=False), settings=settings)
+    expected = json.dumps(result.to_json_dict(), indent=2, allow_nan=False)
+    out = io.StringIO()
+    write_result_json(result, out)
+    assert out.getvalue() == expected == result_json(result)
+    assert result_json(result, indent=None) == json.dumps(result.to_json_dict())

@@ -268,10 +268,12 @@ def scan(
 
 
 def _print_result(result: Any, fmt: str) -> None:
-    from optscan.render import print_table, result_csv, result_json
+    from optscan.render import print_table, result_csv, write_result_json
 
     if fmt == "json":
-        click.echo(result_json(result))
+        write_result_json(result, sys.stdout)
+        sys.stdout.write("\n")
+        sys.stdout.flush()
     elif fmt == "csv":
         click.echo(result_csv(result), nl=False)
     else:
