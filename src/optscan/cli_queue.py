@@ -42,6 +42,19 @@ _EXIT_BY_STATE = {
 }
 
 
+def _key_part(ctx: click.Context, param: click.Parameter, value: str | None) -> str | None:
+    """Scan ids and profiles become parts of Redis keys: refuse anything else than
+    1-64 letters, digits, '_' or '-' before any key is read or written (exit 2)."""
+    from optscan.models import SCAN_ID_PATTERN
+
+    if value is not None and not SCAN_ID_PATTERN.fullmatch(value):
+        raise click.BadParameter(
+            f"{value!r} is not valid: expected 1-64 letters, digits, '_' or '-', "
+            "starting with a letter or digit"
+        )
+    return value
+
+
 def _format_option(choices: tuple[str, ...] = ("table", "json")) -> Any:
     return click.option(
         "--format", "fmt", type=click.Choice(choices), default=choices[0], help="Output on stdout."
@@ -250,8 +263,10 @@ def _status_lines(status: dict[str, Any]) -> list[str]:
 
 
 @cli.command()
-@click.option("--scan-id", default=None, help="The scan (default: the latest one).")
-@click.option("--profile", default=None, help="Latest scan of this profile.")
+@click.option(
+    "--scan-id", default=None, callback=_key_part, help="The scan (default: the latest one)."
+)
+@click.option("--profile", default=None, callback=_key_part, help="Latest scan of this profile.")
 @_format_option()
 @common_options
 @click.pass_context
@@ -280,8 +295,15 @@ def status(
 
 
 @cli.command()
-@click.option("--profile", default=None, help="Scan profile (default: scan.profile).")
-@click.option("--scan-id", default=None, help="A given queued scan instead of the latest.")
+@click.option(
+    "--profile", default=None, callback=_key_part, help="Scan profile (default: scan.profile)."
+)
+@click.option(
+    "--scan-id",
+    default=None,
+    callback=_key_part,
+    help="A given queued scan instead of the latest.",
+)
 @_format_option()
 @common_options
 @click.pass_context
@@ -592,7 +614,9 @@ def lock() -> None:
 
 
 @lock.command("clear")
-@click.option("--profile", default=None, help="Scan profile (default: scan.profile).")
+@click.option(
+    "--profile", default=None, callback=_key_part, help="Scan profile (default: scan.profile)."
+)
 @common_options
 @click.pass_context
 def lock_clear(

@@ -756,17 +756,29 @@ def job_overrides(overrides: dict[str, Any]) -> tuple[dict[str, Any], list[str]]
     """The ``--set`` pairs that may travel inside a job, and the ones held back.
 
     Connection settings (``redis.*``) and anything that looks like a secret stay on
-    this machine: a worker resolves those from its own config and environment.
+    this machine: a worker resolves those from its own config and environment. A table
+    value (``--set 'sinks.notify={webhook_url="..."}'``) is held back when any key inside
+    it looks like a secret.
     """
     kept: dict[str, Any] = {}
     dropped: list[str] = []
     for key, value in overrides.items():
-        leaf = key.rsplit(".", 1)[-1].lower()
-        if key.startswith("redis.") or any(word in leaf for word in _SECRET_WORDS):
+        if key == "redis" or key.startswith("redis.") or _holds_secret(key, value):
             dropped.append(key)
         else:
             kept[key] = value
     return kept, dropped
+
+
+def _holds_secret(key: str, value: Any) -> bool:
+    leaf = str(key).rsplit(".", 1)[-1].lower()
+    if any(word in leaf for word in _SECRET_WORDS):
+        return True
+    if isinstance(value, dict):
+        return any(_holds_secret(k, v) for k, v in value.items())
+    if isinstance(value, list):
+        return any(isinstance(v, dict) and _holds_secret("", v) for v in value)
+    return False
 
 
 def enqueue_scan(
