@@ -29,10 +29,10 @@ main()
 
 def test_a_3000_symbol_scan_stays_under_300_mib(record_property):
     symbols = ",".join(f"S{i:04d}" for i in range(SYMBOLS))
+    args = ["scan", "--provider", "sim", "--symbols", symbols, "--as-of", "2026-11-18T11:00"]
+    args += ["--format", "json", "--set", "providers.sim.latency_ms=0"]
     done = subprocess.run(
-        [sys.executable, "-c", _CHILD, "scan", "--provider", "sim", "--symbols", symbols]
-        + ["--as-of", "2026-11-18T11:00", "--format", "json"]
-        + ["--set", "providers.sim.latency_ms=0"],
+        [sys.executable, "-c", _CHILD, *args],
         capture_output=True,
         text=True,
         timeout=600,
