@@ -633,4 +633,8 @@ def test_symbol_failures_reach_the_status(redis, cfg, store, recorder):
     work(redis)
     status = store.status(scan_id)
     assert status["symbols_failed"] == 1 and "BTC-USD" in status["failures"]
+    assert "no listed options" in status["failures"]["BTC-USD"]
     assert any(isinstance(e, SymbolFailed) for e in recorder.events)
+    # and rq-dashboard, which shows job meta, shows it on the batch job too
+    batch = JsonJob.fetch(queueing.batch_job_id(scan_id, 0), connection=redis)
+    assert batch.meta["optscan"]["failures"] == {"BTC-USD": status["failures"]["BTC-USD"]}
