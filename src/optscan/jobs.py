@@ -327,9 +327,7 @@ def scan_batch(
         for symbol, why in env.store.status(scan_id)["failures"].items()
         if symbol in symbols
     }
-    env.set_meta(
-        scan_id=scan_id, symbols=symbols, scanned=len(todo), failures=failures, **snapshot
-    )
+    env.set_meta(scan_id=scan_id, symbols=symbols, scanned=len(todo), failures=failures, **snapshot)
     if fields.get("job_id"):
         mirror_meta(env.redis, fields["job_id"], {"state": fields.get("state"), **snapshot})
     return {"scan_id": scan_id, "symbols": symbols, "scanned": todo, "recorded": added, **snapshot}
