@@ -8,10 +8,15 @@ scan *ARGS:
 install:
     pip install -e '.[dev]' -e './plugins/optscan-marketdata[test]' -e './plugins/optscan-notify[test]'
 
-# The whole test suite: core and first-party plugins (starts its own redis-server
-# where a test needs one). Extra arguments go to pytest.
+# (Starts its own redis-server where a test needs one; extra arguments go to pytest.)
+# The whole test suite: core and first-party plugins.
 test *ARGS:
     python -m pytest -q {{ARGS}}
+
+# (`just test` runs them too, with the default soak of 100 scans.)
+# Fault, fuzz, scale and security suites, figures on stdout (docs/reliability.md).
+reliability *ARGS:
+    OPTSCAN_SOAK_SCANS=500 python -m pytest -q -s tests/test_reliability.py tests/test_faults.py tests/test_scale.py tests/test_security.py tests/test_queue_integration.py {{ARGS}}
 
 # Lint and format check.
 lint:

@@ -135,7 +135,7 @@ def _valid(symbol: str) -> bool:
 
 
 def test_flaky_provider_at_20_percent_scans_at_least_95_percent():
-    """The default retry policy (3 attempts, exponential backoff with jitter)."""
+    """The default retry policy: 4 attempts, exponential backoff with jitter."""
     symbols = [f"F{i:03d}" for i in range(100)]
     settings_ = load_settings(
         overrides={
