@@ -163,3 +163,14 @@ def test_strategy_tables_imply_type_and_keep_defaults():
         use_env=False,
     )
     assert custom.strategies["wild"].min_delta == -0.3
+
+
+def test_top_level_disabled_plugins_adds_to_plugins_disabled(tmp_path):
+    path = tmp_path / "mine.toml"
+    path.write_text('disabled_plugins = ["notify"]\n[plugins]\ndisabled = ["marketdata"]\n')
+    settings = load_settings(path, use_env=False)
+    assert settings.plugins.disabled == ["marketdata", "notify"]
+    only = load_settings(overrides={"disabled_plugins": ["x"]}, use_env=False)
+    assert only.plugins.disabled == ["x"]
+    with pytest.raises(ConfigError, match="disabled_plugins"):
+        load_settings(overrides={"disabled_plugins": "notify"}, use_env=False)

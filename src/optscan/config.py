@@ -199,6 +199,28 @@ class Settings(Section):
 
     @model_validator(mode="before")
     @classmethod
+    def _disabled_plugins(cls, data: Any) -> Any:
+        """A top-level ``disabled_plugins`` list (the original app's setting) is the same
+        as ``[plugins] disabled``; both lists apply."""
+        if not isinstance(data, dict) or "disabled_plugins" not in data:
+            return data
+        data = dict(data)
+        extra = data.pop("disabled_plugins")
+        if not isinstance(extra, list) or not all(isinstance(x, str) for x in extra):
+            raise ValueError("disabled_plugins must be a list of plugin names")
+        plugins = data.get("plugins", {})
+        if isinstance(plugins, BaseModel):
+            plugins = plugins.model_dump()
+        if not isinstance(plugins, dict):
+            return data  # the plugins section's own validation names the problem
+        disabled = plugins.get("disabled", [])
+        if isinstance(disabled, list):
+            plugins = {**plugins, "disabled": [*disabled, *(x for x in extra if x not in disabled)]}
+        data["plugins"] = plugins
+        return data
+
+    @model_validator(mode="before")
+    @classmethod
     def _strategy_types(cls, data: Any) -> Any:
         """``[strategies.csp]`` and ``[strategies.cc]`` imply their ``type``."""
         if isinstance(data, dict) and isinstance(data.get("strategies"), dict):
