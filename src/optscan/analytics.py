@@ -316,7 +316,7 @@ def _first_reasons(
     counts: Counter[str] = Counter()
     for reason, failing in checks:
         hit = alive & failing
-        count = int(hit.sum())
+        count = int(np.count_nonzero(hit))
         if count:
             counts[reason] += count
             alive &= ~hit
