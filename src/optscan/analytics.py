@@ -121,16 +121,20 @@ def compute_metrics(
     rate: float = 0.0,
     dividend_yield: float = 0.0,
     with_greeks: bool = True,
+    with_position: bool = True,
 ) -> Metrics:
     """Every metric for every contract, vectorized.
 
     ``with_greeks=False`` leaves delta and probability OTM as NaN: the screen then
     computes them with :func:`add_greeks` only for contracts still alive after the cheap
     checks, the scan's most expensive step done on a fraction of the chain.
+    ``with_position=False`` does the same for cushion, breakeven and collateral
+    (:func:`add_position_metrics`), which only a few strategies screen on.
     """
     spot = chain.underlying_price
     strike, bid, ask = chain.strike, chain.bid, chain.ask
     is_call = chain.is_call
+    n = len(strike)
     dte = days_to_expiry(chain.expiration, as_of)
     years = years_to_expiry(chain.expiration, as_of)
     with np.errstate(divide="ignore", invalid="ignore"):
@@ -139,27 +143,38 @@ def compute_metrics(
         days = np.maximum(dte, 1).astype(np.float64)
         base = np.where(is_call, spot, strike)
         annualized = bid / base * (365.0 / days) * 100.0
-        cushion = np.where(is_call, strike - spot, spot - strike) / spot * 100.0
-        breakeven = np.where(is_call, strike + bid, strike - bid)
-    provided = ~np.isnan(chain.delta)
     metrics = Metrics(
         dte=dte,
         years=years,
         mid=mid,
         spread_pct=spread_pct,
         annualized_return=annualized,
-        cushion_pct=cushion,
-        breakeven=breakeven,
-        collateral=strike * 100.0,
+        cushion_pct=np.full(n, np.nan),
+        breakeven=np.full(n, np.nan),
+        collateral=np.full(n, np.nan),
         delta=chain.delta.copy(),
-        delta_from_provider=provided,
-        prob_otm=np.full(len(strike), np.nan),
+        delta_from_provider=~np.isnan(chain.delta),
+        prob_otm=np.full(n, np.nan),
     )
+    everything = np.arange(n)
+    if with_position:
+        add_position_metrics(chain, metrics, everything)
     if with_greeks:
-        everything = np.arange(len(strike))
         add_greeks(chain, metrics, everything, rate, dividend_yield)
         add_prob_otm(chain, metrics, everything, rate, dividend_yield)
     return metrics
+
+
+def add_position_metrics(chain: OptionChain, metrics: Metrics, index: np.ndarray) -> None:
+    """Fill cushion, breakeven and collateral at ``index``."""
+    if len(index) == 0:
+        return
+    spot = chain.underlying_price
+    strike, bid, is_call = chain.strike[index], chain.bid[index], chain.is_call[index]
+    with np.errstate(invalid="ignore"):
+        metrics.cushion_pct[index] = np.where(is_call, strike - spot, spot - strike) / spot * 100
+        metrics.breakeven[index] = np.where(is_call, strike + bid, strike - bid)
+    metrics.collateral[index] = strike * 100.0
 
 
 def add_greeks(
@@ -223,16 +238,22 @@ def quality_gate(
 
 
 def is_iv_placeholder(iv: np.ndarray) -> np.ndarray:
-    """True where ``iv`` equals one of Yahoo's placeholders (to 1e-7 relative)."""
-    table = _PLACEHOLDERS_SORTED
-    right = np.clip(np.searchsorted(table, iv), 1, len(table) - 1)
-    nearest = np.where(
-        np.abs(table[right] - iv) < np.abs(iv - table[right - 1]), table[right], table[right - 1]
-    )
-    return np.abs(iv - nearest) <= nearest * 1e-7
+    """True where ``iv`` equals one of Yahoo's placeholders (to 1e-7 relative).
+
+    The placeholders are ``lo + (1 - lo) / 2**n`` (``lo = 1e-5``, ``n`` = 1 to 20) and
+    ``lo`` itself, so the nearest one is found arithmetically (``n`` from a base-2
+    logarithm) rather than by a search in :data:`YAHOO_IV_PLACEHOLDERS`.
+    """
+    lo = float(YAHOO_IV_PLACEHOLDERS[0])
+    with np.errstate(invalid="ignore", divide="ignore"):
+        x = (iv - lo) / (1.0 - lo)  # 2**-n at the n-th placeholder
+        candidate = (x > 0) & (x <= 0.5000001)
+        n = np.rint(-np.log2(np.where(candidate, x, 1.0)))
+        nearest = np.where(candidate & (n <= _PLACEHOLDER_STEPS), lo + (1 - lo) * np.exp2(-n), lo)
+        return np.abs(iv - nearest) <= nearest * 1e-7
 
 
-_PLACEHOLDERS_SORTED = np.sort(YAHOO_IV_PLACEHOLDERS)
+_PLACEHOLDER_STEPS = len(YAHOO_IV_PLACEHOLDERS) - 1
 
 
 def _max_call_delta(strategy: StrategySection, dte: np.ndarray) -> np.ndarray:
@@ -354,8 +375,17 @@ def screen_chain(
         return result
     dividend_yield = analytics.dividend_yields.get(chain.symbol, chain.dividend_yield or 0.0)
     rate = analytics.risk_free_rate
+    # cushion, breakeven and collateral for every contract only if the screen uses them
+    positional = strategy.min_cushion_pct is not None or (
+        strategy.max_collateral is not None and strategy.type != "cc"
+    )
     metrics = compute_metrics(
-        chain, as_of, rate=rate, dividend_yield=dividend_yield, with_greeks=False
+        chain,
+        as_of,
+        rate=rate,
+        dividend_yield=dividend_yield,
+        with_greeks=False,
+        with_position=positional,
     )
     checks = quality_gate(
         chain,
@@ -372,6 +402,8 @@ def screen_chain(
     counts.update(delta_counts)
     index = np.flatnonzero(alive)
     add_prob_otm(chain, metrics, index, rate, dividend_yield)  # survivors only
+    if not positional:
+        add_position_metrics(chain, metrics, index)
     if len(index):
         order = np.argsort(-rank_key(strategy, metrics, chain)[index], kind="stable")
         index = index[order]
