@@ -152,7 +152,13 @@ def test_liquidity_defaults_can_be_turned_off():
 
 def test_optional_csp_limits():
     c = chain([{"strike": 95.0}, {"strike": 99.0, "bid": 1.5, "ask": 1.6}])
-    assert len(run(c, min_cushion_pct=3.0).opportunities) == 1
+    (kept,) = run(c, min_cushion_pct=3.0).opportunities
+    # computed for the whole chain when the screen needs them, else for survivors only:
+    # the same numbers either way
+    (lazy,) = [o for o in run(c).opportunities if o.strike == 95.0]
+    for opp in (kept, lazy):
+        assert opp.strike == 95.0 and opp.cushion_pct == pytest.approx(5.0)
+        assert opp.breakeven == pytest.approx(94.0) and opp.collateral == pytest.approx(9500.0)
     assert len(run(c, max_collateral=9600).opportunities) == 1
     assert run(c, min_dte=7).rejected == {"dte_out_of_range": 2}
     assert run(c, min_bid=1.2).rejected["bid_below_min"] == 1
