@@ -253,7 +253,8 @@ def test_a_scheduled_scan_on_a_holiday_is_skipped(redis, cfg, store, recorder):
     assert "market closed" in status["message"]
     assert [type(e) for e in recorder.events] == [ScanSkipped]
     assert queueing.lock_holder(redis, store.keys, "default") is None
-    assert not [k for k in redis.keys("rq:job:*") if b"-b0" in k]  # no batch fanned out
+    batch = JsonJob.key_for(queueing.batch_job_id(scan_id, 0))
+    assert not redis.exists(batch)  # no batch fanned out
 
 
 def test_a_scheduled_scan_of_a_busy_profile_is_skipped(redis, cfg, store):
