@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import os
+import subprocess
 import time
 
 from .test_queue_integration import (  # noqa: F401  (fixtures)
@@ -44,17 +45,7 @@ def test_a_lock_left_by_a_dead_scan_expires_or_is_cleared(fleet: Fleet, record_p
     ttl_s = 5
     acquire_lock(client, keys, "default", "20261118T160000Z-dead00", ttl_s)
     died = time.monotonic()
-    refused = optscan(
-        fleet.env,
-        "enqueue",
-        "--provider",
-        "sim",
-        "--symbols",
-        symbols(2),
-        "--as-of",
-        AS_OF,
-        cwd=fleet.folder,
-    )
+    refused = _enqueue_two(fleet)
     assert refused.returncode == 1
     assert "20261118T160000Z-dead00" in refused.stderr and "lock clear" in refused.stderr
 
@@ -78,7 +69,14 @@ def test_a_lock_left_by_a_dead_scan_expires_or_is_cleared(fleet: Fleet, record_p
 
 
 def _try_enqueue(fleet: Fleet) -> str | None:
-    done = optscan(
+    """The new scan's id, or None when the profile is busy."""
+    done = _enqueue_two(fleet)
+    return json.loads(done.stdout)["scan_id"] if done.returncode == 0 else None
+
+
+def _enqueue_two(fleet: Fleet) -> subprocess.CompletedProcess[str]:
+    """``optscan enqueue`` of two symbols, JSON out."""
+    return optscan(
         fleet.env,
         "enqueue",
         "--provider",
@@ -91,7 +89,6 @@ def _try_enqueue(fleet: Fleet) -> str | None:
         "json",
         cwd=fleet.folder,
     )
-    return json.loads(done.stdout)["scan_id"] if done.returncode == 0 else None
 
 
 def test_a_batch_job_over_its_timeout_is_retried_then_reported(fleet: Fleet, record_property):

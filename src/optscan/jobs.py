@@ -322,11 +322,7 @@ def scan_batch(
     fields = env.store.get(scan_id)
     snapshot = {"done": done, "failed": failed, "total": int(fields.get("total") or 0)}
     # rq-dashboard shows a job's meta: say which of this batch's symbols failed, and why
-    failures = {
-        symbol: why
-        for symbol, why in env.store.status(scan_id)["failures"].items()
-        if symbol in symbols
-    }
+    failures = env.store.failures(scan_id, symbols)
     env.set_meta(scan_id=scan_id, symbols=symbols, scanned=len(todo), failures=failures, **snapshot)
     if fields.get("job_id"):
         mirror_meta(env.redis, fields["job_id"], {"state": fields.get("state"), **snapshot})

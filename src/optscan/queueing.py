@@ -398,21 +398,14 @@ return 0
 
 # KEYS: lock, scan hash. Like _REFRESH_LOCK, but only for a scan still queued/running,
 # so a late job of an ended scan (an orphaned work horse) never re-takes the lock.
-_KEEP_LOCK = """
+_KEEP_LOCK = (
+    """
 local state = redis.call('HGET', KEYS[2], 'state')
 if state ~= 'queued' and state ~= 'running' then
     return 0
-end
-local holder = redis.call('GET', KEYS[1])
-if holder == ARGV[1] then
-    redis.call('PEXPIRE', KEYS[1], ARGV[2])
-    return 1
-elseif not holder then
-    redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
-    return 2
-end
-return 0
-"""
+end"""
+    + _REFRESH_LOCK
+)
 
 _RELEASE_LOCK = """
 if redis.call('GET', KEYS[1]) == ARGV[1] then
@@ -683,6 +676,23 @@ class ScanStore:
 
     # -- reading
 
+    def failures(self, scan_id: str, symbols: list[str]) -> dict[str, str]:
+        """Why each of ``symbols`` that failed did (a batch's share of the failures)."""
+        if not symbols:
+            return {}
+        flags = self.redis.smismember(self.keys.failed(scan_id), symbols)
+        return self._reasons(scan_id, [s for s, f in zip(symbols, flags, strict=True) if f])
+
+    def _reasons(self, scan_id: str, failed: list[str]) -> dict[str, str]:
+        if not failed:
+            return {}
+        values = self.redis.hmget(self.keys.outcomes(scan_id), failed)
+        reasons: dict[str, str] = {}
+        for symbol, value in zip(failed, values, strict=True):
+            outcome = json.loads(value)["outcome"] if value else {}
+            reasons[symbol] = outcome.get("error") or outcome.get("reason") or "failed"
+        return reasons
+
     def status(self, scan_id: str, _attempts: int = 3) -> dict[str, Any]:
         """The document ``optscan status --format json`` prints.
 
@@ -720,13 +730,7 @@ class ScanStore:
                 state = "lost"
                 why = "expired" if holder is None else f"is held by scan {holder}"
                 error = f"nobody is working on this scan: its profile lock {why}"
-        failures: dict[str, str] = {}
-        if failed:
-            for symbol, value in zip(
-                failed, self.redis.hmget(keys.outcomes(scan_id), failed), strict=True
-            ):
-                outcome = json.loads(value)["outcome"] if value else {}
-                failures[symbol] = outcome.get("error") or outcome.get("reason") or "failed"
+        failures = self._reasons(scan_id, failed)
         total = int(info.get("total") or 0)
         return {
             "scan_id": scan_id,
