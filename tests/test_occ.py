@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import datetime as dt
+import re
 
 import numpy as np
 import pytest
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from optscan.occ import (
@@ -121,3 +122,58 @@ def test_mask_agrees_with_parser(
     assert bool(standard_root_mask(np.array([symbol]), root)[0])
     assert bool(standard_root_mask(np.array([symbol]), other)[0]) == (other == root)
     assert not standard_root_mask(np.array([root + "1" + symbol[len(root) :]]), root)[0]
+
+
+# Characters that look like, or narrow to, the ones an OCC symbol holds: "İ" is U+0130
+# (its low byte is "0"), "٣" an Arabic-Indic three, "Ｃ" a full-width C, "\x00" NUL.
+_TRICKY = "AMDXYZCP0123456789 /:\x00İ٣Ｃ\u0143\u0150"
+
+
+def _reference(symbol: str, root: str) -> bool:
+    """The plain definition: root, optional padding, 6 ASCII digits, C or P, 8 digits."""
+    return re.fullmatch(re.escape(root) + r" *[0-9]{6}[CP][0-9]{8}", symbol) is not None
+
+
+@st.composite
+def _near_occ(draw: st.DrawFn) -> tuple[str, str]:
+    """A root and a symbol that is often valid and otherwise one or two edits away."""
+    root = draw(st.sampled_from(["A", "AMD", "XYZ", "BRKB", "GOOGL", "ABCDEF"]))
+    pad = " " * (6 - len(root)) if draw(st.booleans()) else ""
+    date = draw(st.integers(0, 999_999))
+    strike = draw(st.integers(0, 99_999_999))
+    symbol = f"{root}{pad}{date:06d}{draw(st.sampled_from('CP'))}{strike:08d}"
+    for _ in range(draw(st.integers(0, 2))):
+        at = draw(st.integers(0, len(symbol)))
+        edit = draw(st.sampled_from(["replace", "insert", "delete"]))
+        char = draw(st.sampled_from(_TRICKY))
+        if edit == "replace" and at < len(symbol):
+            symbol = symbol[:at] + char + symbol[at + 1 :]
+        elif edit == "insert":
+            symbol = symbol[:at] + char + symbol[at:]
+        else:
+            symbol = symbol[:at] + symbol[at + 1 :]
+    return root, symbol
+
+
+@settings(max_examples=500, deadline=None)
+@given(st.lists(_near_occ(), min_size=1, max_size=8), st.text(_TRICKY, max_size=24))
+def test_mask_matches_the_plain_definition(cases: list[tuple[str, str]], noise: str) -> None:
+    """Byte tricks or not, the mask says what the regular expression says, per row."""
+    root = cases[0][0]
+    symbols = [symbol for _, symbol in cases] + [noise]
+    stored = np.array(symbols)  # numpy drops trailing NULs, so compare what it stores
+    expected = [_reference(s, root) for s in stored.tolist()]
+    assert standard_root_mask(stored, root).tolist() == expected
+
+
+def test_mask_rejects_characters_that_narrow_to_ascii() -> None:
+    good = "XYZ261120C00100000"
+    bad = [
+        good[:5] + "İ" + good[6:],  # U+0130: low byte is "0"
+        good[:5] + "٣" + good[6:],  # a digit, but not an ASCII one
+        good.replace("C", "\u0143"),  # U+0143: low byte is "C"
+        good + "\x00X",  # NUL inside, then more
+    ]
+    assert standard_root_mask(np.array([good, *bad]), "XYZ").tolist() == [True] + [False] * 4
+    with pytest.raises(ValueError):
+        parse_occ_symbol(good[:5] + "٣" + good[6:])
