@@ -260,3 +260,24 @@ def test_any_chain_screens_without_crashing_and_accounts_for_every_contract(rows
     for opp in result.opportunities:
         assert opp.bid > 0 and opp.iv is not None and opp.iv > 0
         assert math.isfinite(opp.delta) and math.isfinite(opp.annualized_return)
+
+
+def _placeholder_reference(value: float) -> bool:
+    return any(abs(value - p) <= p * 1e-7 for p in YAHOO_IV_PLACEHOLDERS)
+
+
+@settings(max_examples=400, deadline=None)
+@given(
+    st.one_of(
+        st.floats(allow_nan=True, allow_infinity=True),
+        st.floats(-1e-3, 2.0),
+        st.builds(
+            lambda i, rel: float(YAHOO_IV_PLACEHOLDERS[i]) * (1 + rel),
+            st.integers(0, len(YAHOO_IV_PLACEHOLDERS) - 1),
+            st.floats(-3e-7, 3e-7),
+        ),
+    )
+)
+def test_placeholder_test_agrees_with_the_plain_definition(value: float) -> None:
+    """The mantissa prefilter never drops a placeholder the plain comparison finds."""
+    assert bool(is_iv_placeholder(np.array([value]))[0]) == _placeholder_reference(value)

@@ -98,20 +98,25 @@ def years_to_expiry(expiration: np.ndarray, as_of: dt.datetime) -> np.ndarray:
 
     The close's UTC offset is taken per expiration date, so daylight-saving changes
     between now and expiry are honoured. Dates span a few hundred days at most, so the
-    closes are looked up in a table indexed by day (linear time, no sort).
+    answer is looked up in a table indexed by day (linear time, no sort).
     """
     if len(expiration) == 0:
         return np.zeros(0)
-    days = expiration.astype(np.int64)
+    days = expiration.astype("datetime64[D]").view(np.int64)
     first, last = int(days.min()), int(days.max())
     epoch = dt.date(1970, 1, 1)
-    closes = np.array(
-        [
-            dt.datetime.combine(epoch + dt.timedelta(days=d), dt.time(16), NEW_YORK).timestamp()
-            for d in range(first, last + 1)
-        ]
+    now = as_of.timestamp()
+    table = (
+        np.array(
+            [
+                dt.datetime.combine(epoch + dt.timedelta(days=d), dt.time(16), NEW_YORK).timestamp()
+                - now
+                for d in range(first, last + 1)
+            ]
+        )
+        / SECONDS_PER_YEAR
     )
-    return (closes[days - first] - as_of.timestamp()) / SECONDS_PER_YEAR
+    return table[days - first]
 
 
 def compute_metrics(
@@ -125,11 +130,10 @@ def compute_metrics(
 ) -> Metrics:
     """Every metric for every contract, vectorized.
 
-    ``with_greeks=False`` leaves delta and probability OTM as NaN: the screen then
-    computes them with :func:`add_greeks` only for contracts still alive after the cheap
-    checks, the scan's most expensive step done on a fraction of the chain.
-    ``with_position=False`` does the same for cushion, breakeven and collateral
-    (:func:`add_position_metrics`), which only a few strategies screen on.
+    ``with_greeks=False`` leaves delta and probability OTM as NaN, and
+    ``with_position=False`` cushion, breakeven and collateral (as read-only NaN views,
+    which cost nothing): :func:`screen_chain` computes those only for the contracts
+    that are still alive after the cheap checks, on a chain of just those.
     """
     spot = chain.underlying_price
     strike, bid, ask = chain.strike, chain.bid, chain.ask
@@ -138,75 +142,41 @@ def compute_metrics(
     dte = days_to_expiry(chain.expiration, as_of)
     years = years_to_expiry(chain.expiration, as_of)
     with np.errstate(divide="ignore", invalid="ignore"):
-        mid = (bid + ask) / 2.0
-        spread_pct = np.where(mid > 0, (ask - bid) / mid * 100.0, np.nan)
-        days = np.maximum(dte, 1).astype(np.float64)
-        base = np.where(is_call, spot, strike)
-        annualized = bid / base * (365.0 / days) * 100.0
+        mid = bid + ask
+        spread_pct = np.subtract(ask, bid)
+        spread_pct /= mid
+        spread_pct *= 200.0
+        mid *= 0.5  # bid and ask are >= 0 or NaN (OptionChain checks), so a zero mid
+        # means bid = ask = 0 and its spread is 0 / 0: NaN, no spread, as it should be
+        # bid / (strike for puts, spot for calls) * 365 / max(DTE, 1) * 100
+        annualized = np.maximum(dte, 1).astype(np.float64)
+        annualized *= np.where(is_call, spot, strike)
+        np.divide(bid, annualized, out=annualized)
+        annualized *= 365.0 * 100.0
+    nothing = np.broadcast_to(np.float64(np.nan), (n,))
     metrics = Metrics(
         dte=dte,
         years=years,
         mid=mid,
         spread_pct=spread_pct,
         annualized_return=annualized,
-        cushion_pct=np.full(n, np.nan),
-        breakeven=np.full(n, np.nan),
-        collateral=np.full(n, np.nan),
-        delta=chain.delta.copy(),
+        cushion_pct=nothing,
+        breakeven=nothing,
+        collateral=nothing,
+        delta=nothing,
         delta_from_provider=~np.isnan(chain.delta),
-        prob_otm=np.full(n, np.nan),
+        prob_otm=nothing,
     )
-    everything = np.arange(n)
     if with_position:
-        add_position_metrics(chain, metrics, everything)
+        with np.errstate(invalid="ignore"):
+            metrics.cushion_pct = np.where(is_call, strike - spot, spot - strike) / spot * 100
+            metrics.breakeven = np.where(is_call, strike + bid, strike - bid)
+        metrics.collateral = strike * 100.0
     if with_greeks:
-        add_greeks(chain, metrics, everything, rate, dividend_yield)
-        add_prob_otm(chain, metrics, everything, rate, dividend_yield)
+        computed = bs_delta(spot, strike, years, chain.iv, is_call, rate, dividend_yield)
+        metrics.delta = np.where(metrics.delta_from_provider, chain.delta, computed)
+        metrics.prob_otm = prob_otm(spot, strike, years, chain.iv, is_call, rate, dividend_yield)
     return metrics
-
-
-def add_position_metrics(chain: OptionChain, metrics: Metrics, index: np.ndarray) -> None:
-    """Fill cushion, breakeven and collateral at ``index``."""
-    if len(index) == 0:
-        return
-    spot = chain.underlying_price
-    strike, bid, is_call = chain.strike[index], chain.bid[index], chain.is_call[index]
-    with np.errstate(invalid="ignore"):
-        metrics.cushion_pct[index] = np.where(is_call, strike - spot, spot - strike) / spot * 100
-        metrics.breakeven[index] = np.where(is_call, strike + bid, strike - bid)
-    metrics.collateral[index] = strike * 100.0
-
-
-def add_greeks(
-    chain: OptionChain, metrics: Metrics, index: np.ndarray, rate: float, dividend_yield: float
-) -> None:
-    """Fill delta at ``index`` (the provider's where it gave one, else computed)."""
-    if len(index) == 0:
-        return
-    spot = chain.underlying_price
-    strike, iv, is_call = chain.strike[index], chain.iv[index], chain.is_call[index]
-    years = metrics.years[index]
-    computed = bs_delta(spot, strike, years, iv, is_call, rate, dividend_yield)
-    metrics.delta[index] = np.where(
-        metrics.delta_from_provider[index], chain.delta[index], computed
-    )
-
-
-def add_prob_otm(
-    chain: OptionChain, metrics: Metrics, index: np.ndarray, rate: float, dividend_yield: float
-) -> None:
-    """Fill the risk-neutral probability of expiring out of the money at ``index``."""
-    if len(index) == 0:
-        return
-    metrics.prob_otm[index] = prob_otm(
-        chain.underlying_price,
-        chain.strike[index],
-        metrics.years[index],
-        chain.iv[index],
-        chain.is_call[index],
-        rate,
-        dividend_yield,
-    )
 
 
 def quality_gate(
@@ -241,11 +211,32 @@ def is_iv_placeholder(iv: np.ndarray) -> np.ndarray:
     """True where ``iv`` equals one of Yahoo's placeholders (to 1e-7 relative).
 
     The placeholders are ``lo + (1 - lo) / 2**n`` (``lo = 1e-5``, ``n`` = 1 to 20) and
-    ``lo`` itself, so the nearest one is found arithmetically (``n`` from a base-2
-    logarithm) rather than by a search in :data:`YAHOO_IV_PLACEHOLDERS`.
+    ``lo`` itself: in ``x = (iv - lo) / (1 - lo)`` they are powers of two, whose binary
+    mantissa (``frexp``) is exactly 0.5, or a hair under 1 for a value a hair below.
+    That picks out the few candidates in two comparisons per contract; only those get
+    the exact test.
     """
+    iv = np.asarray(iv, dtype=np.float64)
     lo = float(YAHOO_IV_PLACEHOLDERS[0])
-    with np.errstate(invalid="ignore", divide="ignore"):
+    with np.errstate(invalid="ignore", over="ignore"):
+        mantissa, _ = np.frexp((iv - lo) * (1.0 / (1.0 - lo)))
+        near = (mantissa <= 0.5 + _MANTISSA_SLACK) | (mantissa >= 1.0 - _MANTISSA_SLACK)
+        near |= iv < 2 * lo
+    found = np.zeros(iv.shape, dtype=bool)
+    candidates = np.flatnonzero(near)
+    if len(candidates):
+        found.reshape(-1)[candidates] = _placeholder_exact(iv.reshape(-1)[candidates], lo)
+    return found
+
+
+# The 1e-7 tolerance on ``iv`` is at most 1.2e-6 relative on ``x`` (at n = 20, where
+# ``lo`` weighs most); the slack is wider, the exact test decides.
+_MANTISSA_SLACK = 4e-6
+
+
+def _placeholder_exact(iv: np.ndarray, lo: float) -> np.ndarray:
+    """The exact test: the nearest placeholder, found from a base-2 logarithm."""
+    with np.errstate(invalid="ignore", divide="ignore", over="ignore"):
         x = (iv - lo) / (1.0 - lo)  # 2**-n at the n-th placeholder
         candidate = (x > 0) & (x <= 0.5000001)
         n = np.rint(-np.log2(np.where(candidate, x, 1.0)))
@@ -315,13 +306,14 @@ def strategy_screen(
     return checks
 
 
-def delta_screen(metrics: Metrics, strategy: StrategySection) -> list[tuple[str, np.ndarray]]:
+def delta_screen(
+    delta: np.ndarray, dte: np.ndarray, strategy: StrategySection
+) -> list[tuple[str, np.ndarray]]:
     """The delta rules, applied last: delta is computed only for the survivors."""
-    delta = metrics.delta
     with np.errstate(invalid="ignore"):
         checks = [("delta_missing", np.isnan(delta))]
         if strategy.type == "cc":
-            checks.append(("delta_out_of_range", delta > _max_call_delta(strategy, metrics.dte)))
+            checks.append(("delta_out_of_range", delta > _max_call_delta(strategy, dte)))
         elif strategy.min_delta is not None:
             checks.append(("delta_out_of_range", delta < strategy.min_delta))
         if strategy.max_delta is not None and strategy.type == "csp":
@@ -368,7 +360,14 @@ def screen_chain(
     market_open: bool = True,
     cost_basis: float | None = None,
 ) -> ChainScreen:
-    """Metrics, gate and screen over a whole chain; models only for the survivors."""
+    """Metrics, gate and screen over a whole chain; models only for the survivors.
+
+    The cheap chain-wide metrics, the gate and the strategy's rules run on every
+    contract; delta is then computed only for the contracts still alive (a few percent
+    of a real chain) and the delta rules applied to them; and every other metric
+    (probability OTM, the position metrics the screen did not need) only for the few
+    that passed, on a chain of just those.
+    """
     n = len(chain)
     result = ChainScreen(contracts_seen=n)
     if n == 0:
@@ -379,14 +378,7 @@ def screen_chain(
     positional = strategy.min_cushion_pct is not None or (
         strategy.max_collateral is not None and strategy.type != "cc"
     )
-    metrics = compute_metrics(
-        chain,
-        as_of,
-        rate=rate,
-        dividend_yield=dividend_yield,
-        with_greeks=False,
-        with_position=positional,
-    )
+    metrics = compute_metrics(chain, as_of, with_greeks=False, with_position=positional)
     checks = quality_gate(
         chain,
         metrics,
@@ -397,22 +389,39 @@ def screen_chain(
     )
     checks += strategy_screen(chain, metrics, strategy, cost_basis=cost_basis)
     alive, counts = _first_reasons(checks, n)
-    add_greeks(chain, metrics, np.flatnonzero(alive), rate, dividend_yield)
-    alive, delta_counts = _first_reasons(delta_screen(metrics, strategy), n, alive)
-    counts.update(delta_counts)
     index = np.flatnonzero(alive)
-    add_prob_otm(chain, metrics, index, rate, dividend_yield)  # survivors only
-    if not positional:
-        add_position_metrics(chain, metrics, index)
-    if len(index):
-        order = np.argsort(-rank_key(strategy, metrics, chain)[index], kind="stable")
-        index = index[order]
-        if strategy.top_per_symbol and len(index) > strategy.top_per_symbol:
-            counts["rank_cut"] += len(index) - strategy.top_per_symbol
-            index = index[: strategy.top_per_symbol]
+    delta = _delta_at(chain, index, metrics, rate, dividend_yield)
+    alive, delta_counts = _first_reasons(
+        delta_screen(delta, metrics.dte[index], strategy), len(index)
+    )
+    counts.update(delta_counts)
+    # every metric, for the few that passed, on a chain of just those
+    survivors = chain.select(index[alive])
+    metrics = compute_metrics(survivors, as_of, rate=rate, dividend_yield=dividend_yield)
+    index = np.argsort(-rank_key(strategy, metrics, survivors), kind="stable")
+    if strategy.top_per_symbol and len(index) > strategy.top_per_symbol:
+        counts["rank_cut"] += len(index) - strategy.top_per_symbol
+        index = index[: strategy.top_per_symbol]
     result.rejected = counts
-    result.opportunities = build_opportunities(chain, metrics, index)
+    result.opportunities = build_opportunities(survivors, metrics, index)
     return result
+
+
+def _delta_at(
+    chain: OptionChain, index: np.ndarray, metrics: Metrics, rate: float, dividend_yield: float
+) -> np.ndarray:
+    """Delta of the contracts at ``index``: the provider's where it gave one, else computed."""
+    given = chain.delta[index]
+    computed = bs_delta(
+        chain.underlying_price,
+        chain.strike[index],
+        metrics.years[index],
+        chain.iv[index],
+        chain.is_call[index],
+        rate,
+        dividend_yield,
+    )
+    return np.where(np.isnan(given), computed, given)
 
 
 def _opt(value: float) -> float | None:
