@@ -63,6 +63,21 @@ def make_chain(n: int, seed: int = 7):
     )
 
 
+def as_columnar_answer(chain) -> dict[str, list]:
+    """A chain as a columnar JSON answer (marketdata.app's shape), the loops' input."""
+    epoch = (chain.expiration.astype("datetime64[s]").astype(np.int64) + 16 * 3600).tolist()
+    return {
+        "optionSymbol": chain.contract_symbol.tolist(),
+        "side": chain.kind.tolist(),
+        "strike": chain.strike.tolist(),
+        "bid": chain.bid.tolist(),
+        "ask": chain.ask.tolist(),
+        "iv": chain.iv.tolist(),
+        "openInterest": chain.open_interest.tolist(),
+        "expiration": epoch,
+    }
+
+
 def original_loop(data: dict, spot: float, now: dt.datetime) -> list[dict]:
     """Per contract, the way the original scanner worked on a columnar API answer.
 
@@ -123,12 +138,12 @@ def original_loop_same_work(
     """The same job as ``screen_chain``, written per contract in the original's style.
 
     Where :func:`original_loop` does only what the original did, this one also does
-    what optscan's screen does on every contract - the data-quality gate (expired,
+    what optscan's screen does - on every contract the data-quality gate (expired,
     non-standard OCC root, no bid, ask below bid, IV missing, Yahoo placeholder or above
-    the cap), every metric (mid, spread, annualized return, cushion, breakeven,
-    collateral, time to the 16:00 New York close), the strategy's rules, delta for the
-    survivors and rejections counted by first reason - so the two rates compare the
-    same work done two ways.
+    the cap), the metrics the screen uses (mid, spread, annualized return, time to the
+    16:00 New York close), the strategy's rules and rejections counted by first
+    reason; delta only for the contracts still alive, cushion, breakeven and collateral
+    only for those that pass - so the two rates compare the same work done two ways.
     """
     import re
     from statistics import NormalDist
@@ -183,16 +198,7 @@ def original_loop_same_work(
         mid = (bid + ask) / 2
         spread = (ask - bid) / mid * 100 if mid > 0 else math.nan
         annualized = bid / (spot if is_call else strike) * 365 / max(dte, 1) * 100
-        cushion = ((strike - spot) if is_call else (spot - strike)) / spot * 100
-        option.update(
-            mid=mid,
-            spread_pct=spread,
-            annualized_return=annualized,
-            cushion_pct=cushion,
-            breakeven=strike + bid if is_call else strike - bid,
-            collateral=strike * 100,
-            dte=dte,
-        )
+        option.update(mid=mid, spread_pct=spread, annualized_return=annualized, dte=dte)
         if is_call:
             rejected["wrong_kind"] += 1
             continue
@@ -210,9 +216,24 @@ def original_loop_same_work(
         if delta < -0.20:
             rejected["delta_out_of_range"] += 1
             continue
-        option["delta"] = round(delta, 4)
+        option.update(  # the position metrics only for what passed, as screen_chain does
+            delta=round(delta, 4),
+            cushion_pct=(spot - strike) / spot * 100,
+            breakeven=strike - bid,
+            collateral=strike * 100,
+        )
         results.append(option)
     return results, rejected
+
+
+def _best_of(runs: int, work) -> float:
+    """The shortest of ``runs`` timings of ``work()``, in seconds (the least disturbed)."""
+    best = math.inf
+    for _ in range(runs):
+        t0 = time.perf_counter()
+        work()
+        best = min(best, time.perf_counter() - t0)
+    return best
 
 
 def run(quick: bool = False) -> list[tuple[str, str, str]]:
@@ -239,36 +260,28 @@ def _measure(quick: bool) -> list[tuple[str, str, str]]:
     screen_chain(
         chain.select(np.arange(1000)), strategy=strategy, analytics=settings.analytics, as_of=AS_OF
     )  # warm-up
+    fields = {name: getattr(chain, name) for name in type(chain).model_fields}
     best = math.inf
-    for _ in range(3):
+    for _ in range(5):
+        fresh = type(chain).model_construct(**fields)  # no per-chain cache carried over
         t0 = time.perf_counter()
-        result = screen_chain(chain, strategy=strategy, analytics=settings.analytics, as_of=AS_OF)
+        result = screen_chain(fresh, strategy=strategy, analytics=settings.analytics, as_of=AS_OF)
         best = min(best, time.perf_counter() - t0)
     vector_rate = n / best
 
     m = 50_000
     part = chain.select(np.arange(m))
-    epoch = (part.expiration.astype("datetime64[s]").astype(np.int64) + 16 * 3600).tolist()
-    data = {  # the same contracts as a columnar JSON answer (marketdata.app's shape)
-        "optionSymbol": part.contract_symbol.tolist(),
-        "side": part.kind.tolist(),
-        "strike": part.strike.tolist(),
-        "bid": part.bid.tolist(),
-        "ask": part.ask.tolist(),
-        "iv": part.iv.tolist(),
-        "openInterest": part.open_interest.tolist(),
-        "expiration": epoch,
-    }
-    t0 = time.perf_counter()
-    original_loop(data, chain.underlying_price, AS_OF)
-    loop_rate = m / (time.perf_counter() - t0)
-    t0 = time.perf_counter()
-    same, _ = original_loop_same_work(data, chain.symbol, chain.underlying_price, AS_OF)
-    same_rate = m / (time.perf_counter() - t0)
+    data = as_columnar_answer(part)
+    loop_rate = m / _best_of(3, lambda: original_loop(data, chain.underlying_price, AS_OF))
+    same_rate = m / _best_of(
+        3, lambda: original_loop_same_work(data, chain.symbol, chain.underlying_price, AS_OF)
+    )
+    same, rejected = original_loop_same_work(data, chain.symbol, chain.underlying_price, AS_OF)
     expected = screen_chain(part, strategy=strategy, analytics=settings.analytics, as_of=AS_OF)
     assert sorted(o["symbol"] for o in same) == sorted(
         o.contract_symbol for o in expected.opportunities
     ), "the per-contract loop must find what screen_chain finds"
+    assert rejected == expected.rejected, "and reject the rest for the same reasons"
     return [
         (
             f"screen_chain over {n:,} contracts",
@@ -276,14 +289,14 @@ def _measure(quick: bool) -> list[tuple[str, str, str]]:
             f"{vector_rate / 1e6:.2f} M contracts/s (target >= 2)",
         ),
         (
-            "original per-contract loop (50,000 contracts)",
-            f"{loop_rate / 1e6:.3f} M/s",
-            f"vectorized is {vector_rate / loop_rate:.0f}x (target >= 50x)",
-        ),
-        (
-            "same checks and metrics per contract (50,000)",
+            "per-contract loop, same work (50,000 contracts)",
             f"{same_rate / 1e6:.3f} M/s",
             f"vectorized is {vector_rate / same_rate:.0f}x (target >= 50x)",
+        ),
+        (
+            "per-contract loop, the original's narrower checks",
+            f"{loop_rate / 1e6:.3f} M/s",
+            f"vectorized is {vector_rate / loop_rate:.0f}x (reference: no gate, less work)",
         ),
         ("opportunities found", str(len(result.opportunities)), ""),
     ]
