@@ -281,3 +281,13 @@ def _placeholder_reference(value: float) -> bool:
 def test_placeholder_test_agrees_with_the_plain_definition(value: float) -> None:
     """The mantissa prefilter never drops a placeholder the plain comparison finds."""
     assert bool(is_iv_placeholder(np.array([value]))[0]) == _placeholder_reference(value)
+
+
+def test_is_call_reads_the_kind_column() -> None:
+    c = chain([{"kind": "put"}, {"kind": "call"}, {"kind": "call"}, {"kind": "put"}])
+    assert c.is_call.tolist() == [False, True, True, False]
+    picked = c.select(np.array([3, 1]))
+    assert picked.is_call.tolist() == [False, True]
+    fields = {name: getattr(c, name) for name in OptionChain.model_fields}
+    wide = OptionChain(**{**fields, "kind": np.array(["put", "call", "call", "put"], "<U8")})
+    assert wide.is_call.tolist() == [False, True, True, False]
