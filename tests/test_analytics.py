@@ -96,6 +96,15 @@ def test_time_runs_to_the_4pm_new_york_close():
     assert years_to_expiry(exp, before)[0] * 365 * 24 == pytest.approx(7 * 24 + 1)
 
 
+def test_sparse_and_dense_expirations_give_the_same_years():
+    """A few dates spread over years take the distinct-date path, a full chain the table."""
+    sparse = np.array(["2028-01-21", "2026-11-20", "2027-03-19", "2026-11-20"], "datetime64[D]")
+    every_day = np.arange(np.datetime64("2026-11-18"), np.datetime64("2028-01-22"))
+    dense = years_to_expiry(np.concatenate([sparse, every_day]), AS_OF)[: len(sparse)]
+    np.testing.assert_array_equal(years_to_expiry(sparse, AS_OF), dense)
+    assert dense[1] == dense[3] and dense[1] < dense[2] < dense[0]
+
+
 def test_missing_data_never_passes():
     rows = [
         {"bid": math.nan},  # no bid (the original made it 0.01)

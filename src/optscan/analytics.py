@@ -27,7 +27,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections import Counter
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
 
@@ -48,6 +48,9 @@ SECONDS_PER_YEAR = 365.0 * 86400.0
 # low end (1e-5 + (1 - 1e-5) / 2**n: 0.500005, 0.2500075, 0.12500875, 0.062509375, ...)
 # plus the lower bound 1e-5 itself.
 YAHOO_IV_PLACEHOLDERS = np.array([1e-5] + [1e-5 + (1 - 1e-5) / 2**n for n in range(1, 21)])
+
+_NAN = np.full(1, np.nan)
+_NAN.flags.writeable = False  # one NaN behind every "not computed" column
 
 GATE_REASONS = (
     "expired",
@@ -86,6 +89,10 @@ class Metrics:
     delta_from_provider: np.ndarray
     prob_otm: np.ndarray
 
+    def take(self, index: np.ndarray) -> Metrics:
+        """The metrics of the contracts at ``index``, in that order."""
+        return Metrics(**{f.name: getattr(self, f.name)[index] for f in fields(self)})
+
 
 def days_to_expiry(expiration: np.ndarray, as_of: dt.datetime) -> np.ndarray:
     """Calendar days from the as-of date (in New York) to each expiration."""
@@ -97,26 +104,30 @@ def years_to_expiry(expiration: np.ndarray, as_of: dt.datetime) -> np.ndarray:
     """Years (of 365 days) from ``as_of`` to each expiration's 16:00 New York close.
 
     The close's UTC offset is taken per expiration date, so daylight-saving changes
-    between now and expiry are honoured. Dates span a few hundred days at most, so the
-    answer is looked up in a table indexed by day (linear time, no sort).
+    between now and expiry are honoured. Each distinct date is converted once: through
+    a table indexed by day when the dates are dense (linear time, no sort), else
+    through the sorted distinct dates (a small chain spanning years).
     """
     if len(expiration) == 0:
         return np.zeros(0)
     days = expiration.astype("datetime64[D]").view(np.int64)
     first, last = int(days.min()), int(days.max())
+    if last - first + 1 <= len(days):
+        wanted, where = range(first, last + 1), days - first
+    else:
+        distinct, where = np.unique(days, return_inverse=True)
+        wanted = distinct.tolist()
     epoch = dt.date(1970, 1, 1)
     now = as_of.timestamp()
-    table = (
-        np.array(
-            [
-                dt.datetime.combine(epoch + dt.timedelta(days=d), dt.time(16), NEW_YORK).timestamp()
-                - now
-                for d in range(first, last + 1)
-            ]
-        )
-        / SECONDS_PER_YEAR
+    table = np.array(
+        [
+            dt.datetime.combine(epoch + dt.timedelta(days=d), dt.time(16), NEW_YORK).timestamp()
+            - now
+            for d in wanted
+        ]
     )
-    return table[days - first]
+    table /= SECONDS_PER_YEAR
+    return table[where]
 
 
 def compute_metrics(
@@ -153,7 +164,7 @@ def compute_metrics(
         annualized *= np.where(is_call, spot, strike)
         np.divide(bid, annualized, out=annualized)
         annualized *= 365.0 * 100.0
-    nothing = np.broadcast_to(np.float64(np.nan), (n,))
+    nothing = np.ndarray((n,), dtype=np.float64, buffer=_NAN, strides=(0,))  # read-only
     metrics = Metrics(
         dte=dte,
         years=years,
@@ -168,15 +179,62 @@ def compute_metrics(
         prob_otm=nothing,
     )
     if with_position:
-        with np.errstate(invalid="ignore"):
-            metrics.cushion_pct = np.where(is_call, strike - spot, spot - strike) / spot * 100
-            metrics.breakeven = np.where(is_call, strike + bid, strike - bid)
-        metrics.collateral = strike * 100.0
+        metrics.cushion_pct, metrics.breakeven, metrics.collateral = _position(
+            spot, strike, bid, is_call
+        )
     if with_greeks:
         computed = bs_delta(spot, strike, years, chain.iv, is_call, rate, dividend_yield)
         metrics.delta = np.where(metrics.delta_from_provider, chain.delta, computed)
         metrics.prob_otm = prob_otm(spot, strike, years, chain.iv, is_call, rate, dividend_yield)
     return metrics
+
+
+def _position(
+    spot: float, strike: np.ndarray, bid: np.ndarray, is_call: np.ndarray
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Cushion (% out of the money), breakeven and collateral (strike x 100)."""
+    with np.errstate(invalid="ignore"):
+        cushion = np.where(is_call, strike - spot, spot - strike) / spot * 100
+        breakeven = np.where(is_call, strike + bid, strike - bid)
+    return cushion, breakeven, strike * 100.0
+
+
+def _survivor_metrics(
+    chain: OptionChain,
+    metrics: Metrics,
+    rows: np.ndarray,
+    delta: np.ndarray,
+    rate: float,
+    dividend_yield: float,
+) -> Metrics:
+    """Every metric for the contracts at ``rows``, as arrays aligned with ``rows``.
+
+    The chain-wide metrics are gathered; delta (already computed for the delta rules)
+    is reused; probability OTM and the position metrics are computed for these
+    contracts only.
+    """
+    spot = chain.underlying_price
+    strike, bid, iv, is_call = (
+        chain.strike[rows],
+        chain.bid[rows],
+        chain.iv[rows],
+        chain.is_call[rows],
+    )
+    years = metrics.years[rows]
+    cushion, breakeven, collateral = _position(spot, strike, bid, is_call)
+    return Metrics(
+        dte=metrics.dte[rows],
+        years=years,
+        mid=metrics.mid[rows],
+        spread_pct=metrics.spread_pct[rows],
+        annualized_return=metrics.annualized_return[rows],
+        cushion_pct=cushion,
+        breakeven=breakeven,
+        collateral=collateral,
+        delta=delta,
+        delta_from_provider=metrics.delta_from_provider[rows],
+        prob_otm=prob_otm(spot, strike, years, iv, is_call, rate, dividend_yield),
+    )
 
 
 def quality_gate(
@@ -336,8 +394,13 @@ def _first_reasons(
     return alive, counts
 
 
-def rank_key(strategy: StrategySection, metrics: Metrics, chain: OptionChain) -> np.ndarray:
-    """Bigger is better for every ranking key but DTE (shorter first)."""
+def rank_key(
+    strategy: StrategySection, metrics: Metrics, chain: OptionChain, rows: np.ndarray
+) -> np.ndarray:
+    """Bigger is better for every ranking key but DTE (shorter first).
+
+    ``metrics`` is aligned with ``rows``, the contracts' positions in ``chain``.
+    """
     key = strategy.rank_by
     if key == "dte":
         return -metrics.dte.astype(np.float64)
@@ -345,8 +408,8 @@ def rank_key(strategy: StrategySection, metrics: Metrics, chain: OptionChain) ->
         "annualized_return": metrics.annualized_return,
         "prob_otm": metrics.prob_otm,
         "cushion_pct": metrics.cushion_pct,
-        "bid": chain.bid,
-        "open_interest": chain.open_interest,
+        "bid": chain.bid[rows],
+        "open_interest": chain.open_interest[rows],
     }[key]
     return np.nan_to_num(source, nan=-np.inf)
 
@@ -395,15 +458,14 @@ def screen_chain(
         delta_screen(delta, metrics.dte[index], strategy), len(index)
     )
     counts.update(delta_counts)
-    # every metric, for the few that passed, on a chain of just those
-    survivors = chain.select(index[alive])
-    metrics = compute_metrics(survivors, as_of, rate=rate, dividend_yield=dividend_yield)
-    index = np.argsort(-rank_key(strategy, metrics, survivors), kind="stable")
-    if strategy.top_per_symbol and len(index) > strategy.top_per_symbol:
-        counts["rank_cut"] += len(index) - strategy.top_per_symbol
-        index = index[: strategy.top_per_symbol]
+    rows = index[alive]
+    metrics = _survivor_metrics(chain, metrics, rows, delta[alive], rate, dividend_yield)
+    order = np.argsort(-rank_key(strategy, metrics, chain, rows), kind="stable")
+    if strategy.top_per_symbol and len(order) > strategy.top_per_symbol:
+        counts["rank_cut"] += len(order) - strategy.top_per_symbol
+        order = order[: strategy.top_per_symbol]
     result.rejected = counts
-    result.opportunities = build_opportunities(survivors, metrics, index)
+    result.opportunities = build_opportunities(chain, rows[order], metrics.take(order))
     return result
 
 
@@ -433,38 +495,38 @@ def _rounded(values: np.ndarray, digits: int) -> list[float]:
 
 
 def build_opportunities(
-    chain: OptionChain, metrics: Metrics, index: np.ndarray
+    chain: OptionChain, rows: np.ndarray, metrics: Metrics
 ) -> list[Opportunity]:
-    """Models for the selected contracts (the only per-contract Python work).
+    """Models for the contracts at ``rows`` (the only per-contract Python work).
 
-    Columns are sliced once and turned into Python lists, so each model costs one
-    pydantic validation and nothing else.
+    ``metrics`` is aligned with ``rows``. Columns are turned into Python lists once, so
+    each model costs one pydantic validation and nothing else.
     """
     from optscan.models import Opportunity
 
-    if len(index) == 0:
+    if len(rows) == 0:
         return []
     columns = {
-        "contract_symbol": chain.contract_symbol[index].tolist(),
-        "kind": chain.kind[index].tolist(),
-        "expiration": chain.expiration[index].astype(dt.date).tolist(),
-        "dte": metrics.dte[index].tolist(),
-        "strike": chain.strike[index].tolist(),
-        "bid": chain.bid[index].tolist(),
-        "ask": chain.ask[index].tolist(),
-        "mid": metrics.mid[index].tolist(),
-        "last": chain.last[index].tolist(),
-        "volume": chain.volume[index].tolist(),
-        "open_interest": chain.open_interest[index].tolist(),
-        "iv": chain.iv[index].tolist(),
-        "delta": _rounded(metrics.delta[index], 6),
-        "provided": metrics.delta_from_provider[index].tolist(),
-        "annualized_return": _rounded(metrics.annualized_return[index], 4),
-        "spread_pct": _rounded(metrics.spread_pct[index], 4),
-        "cushion_pct": _rounded(metrics.cushion_pct[index], 4),
-        "breakeven": _rounded(metrics.breakeven[index], 4),
-        "collateral": metrics.collateral[index].tolist(),
-        "prob_otm": _rounded(metrics.prob_otm[index], 6),
+        "contract_symbol": chain.contract_symbol[rows].tolist(),
+        "kind": chain.kind[rows].tolist(),
+        "expiration": chain.expiration[rows].astype(dt.date).tolist(),
+        "dte": metrics.dte.tolist(),
+        "strike": chain.strike[rows].tolist(),
+        "bid": chain.bid[rows].tolist(),
+        "ask": chain.ask[rows].tolist(),
+        "mid": metrics.mid.tolist(),
+        "last": chain.last[rows].tolist(),
+        "volume": chain.volume[rows].tolist(),
+        "open_interest": chain.open_interest[rows].tolist(),
+        "iv": chain.iv[rows].tolist(),
+        "delta": _rounded(metrics.delta, 6),
+        "provided": metrics.delta_from_provider.tolist(),
+        "annualized_return": _rounded(metrics.annualized_return, 4),
+        "spread_pct": _rounded(metrics.spread_pct, 4),
+        "cushion_pct": _rounded(metrics.cushion_pct, 4),
+        "breakeven": _rounded(metrics.breakeven, 4),
+        "collateral": metrics.collateral.tolist(),
+        "prob_otm": _rounded(metrics.prob_otm, 6),
     }
     shared = {
         "symbol": chain.symbol,
