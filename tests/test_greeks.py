@@ -15,6 +15,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from optscan.greeks import (
+    _SCALAR_CUTOFF,
     _norm_cdf,
     bs_delta,
     bs_gamma,
@@ -70,6 +71,16 @@ def test_norm_cdf_matches_math_erfc_on_many_points() -> None:
     # beyond the 1e-7 the scan needs.
     normal = want > 1e-300
     np.testing.assert_allclose(got[normal], want[normal], rtol=1e-12, atol=0)
+
+
+def test_small_and_large_arrays_agree() -> None:
+    """Small arrays go through ``math.erfc``, large ones through the vectorized port;
+    a contract's delta must not depend on how big its chain was."""
+    x = np.linspace(-38.0, 38.0, 4 * _SCALAR_CUTOFF + 3)
+    whole = _norm_cdf(x)  # vectorized
+    pieces = np.concatenate([_norm_cdf(part) for part in np.array_split(x, 16)])  # scalar
+    assert len(x) // 16 <= _SCALAR_CUTOFF < len(x)
+    np.testing.assert_allclose(whole, pieces, rtol=1e-12, atol=2e-16)
 
 
 def test_norm_cdf_edges_symmetry_and_monotonicity() -> None:

@@ -110,12 +110,24 @@ def _poly(coefficients: tuple[float, ...], v: FloatArray) -> FloatArray:
     return out
 
 
+# Below this many elements libm's scalar ``erfc`` per element is faster than the three
+# vectorized rational functions (about a hundred numpy calls, whatever the size): a scan
+# screens hundreds of small chains, a few dozen contracts each reaching the greeks.
+_SCALAR_CUTOFF = 512
+
+
 def _half_erfc(y: FloatArray) -> FloatArray:
     """``erfc(y) / 2`` for a 1-d array of ``y >= 0`` (NaN stays NaN).
 
     Each of Cody's three ranges is evaluated only on its own elements, so the cost is
-    one rational function per element rather than three.
+    one rational function per element rather than three. Small arrays use
+    ``math.erfc``, the reference the vectorized port is tested against.
     """
+    if y.size <= _SCALAR_CUTOFF:
+        erfc = math.erfc
+        out = np.array([erfc(v) for v in y.tolist()], dtype=np.float64)
+        out *= 0.5
+        return out
     out = np.empty_like(y)
     small = y <= _ERF_SMALL
     big = y > _ERFC_MID
@@ -180,6 +192,16 @@ def _norm_pdf(x: FloatArray) -> FloatArray:
 # ------------------------------------------------------------------------ shared setup
 
 
+def _broadcast_shape(*shapes: tuple[int, ...]) -> tuple[int, ...]:
+    """``np.broadcast_shapes``, with a shortcut for the usual case of one shape
+    (arrays of one length and scalars), where numpy's version costs more than the math.
+    """
+    distinct = {shape for shape in shapes if shape}
+    if len(distinct) <= 1:
+        return distinct.pop() if distinct else ()
+    return np.broadcast_shapes(*shapes)
+
+
 class _Model:
     """The float64 inputs with ``d1`` and the validity mask, computed once per call.
 
@@ -217,7 +239,7 @@ class _Model:
             np.asarray(v, dtype=np.float64) for v in (spot, strike, years, iv, rate, dividend_yield)
         ]
         call = np.asarray(is_call, dtype=bool)
-        self.shape = np.broadcast_shapes(call.shape, *(v.shape for v in values))
+        self.shape = _broadcast_shape(call.shape, *(v.shape for v in values))
         values = [v.reshape(1) if v.ndim == 0 else v for v in values]
         call = call.reshape(1) if call.ndim == 0 else call
         self.spot, self.strike, self.years, self.iv, self.rate, self.q = values
@@ -247,7 +269,7 @@ class _Model:
 
     def flip_puts(self, d: FloatArray) -> FloatArray:
         """``d`` for calls and ``-d`` for puts, at full shape (may reuse ``d``)."""
-        full = np.broadcast_shapes(d.shape, self.call.shape)
+        full = _broadcast_shape(d.shape, self.call.shape)
         out = d if d.shape == full else np.broadcast_to(d, full).copy()
         np.negative(out, out=out, where=~self.call)
         return out
