@@ -144,7 +144,7 @@ def compute_metrics(
     ``with_greeks=False`` leaves delta and probability OTM as NaN, and
     ``with_position=False`` cushion, breakeven and collateral (as read-only NaN views,
     which cost nothing): :func:`screen_chain` computes those only for the contracts
-    that are still alive after the cheap checks, on a chain of just those.
+    still alive after the cheap checks.
     """
     spot = chain.underlying_price
     strike, bid, ask = chain.strike, chain.bid, chain.ask
@@ -153,12 +153,13 @@ def compute_metrics(
     dte = days_to_expiry(chain.expiration, as_of)
     years = years_to_expiry(chain.expiration, as_of)
     with np.errstate(divide="ignore", invalid="ignore"):
+        # (ask - bid) / mid * 100, in place. Bid and ask are >= 0 or NaN (OptionChain
+        # checks), so a zero mid means bid = ask = 0: 0 / 0 is NaN, no spread.
         mid = bid + ask
         spread_pct = np.subtract(ask, bid)
         spread_pct /= mid
         spread_pct *= 200.0
-        mid *= 0.5  # bid and ask are >= 0 or NaN (OptionChain checks), so a zero mid
-        # means bid = ask = 0 and its spread is 0 / 0: NaN, no spread, as it should be
+        mid *= 0.5
         # bid / (strike for puts, spot for calls) * 365 / max(DTE, 1) * 100
         annualized = np.maximum(dte, 1).astype(np.float64)
         annualized *= np.where(is_call, spot, strike)
@@ -429,7 +430,7 @@ def screen_chain(
     contract; delta is then computed only for the contracts still alive (a few percent
     of a real chain) and the delta rules applied to them; and every other metric
     (probability OTM, the position metrics the screen did not need) only for the few
-    that passed, on a chain of just those.
+    that passed.
     """
     n = len(chain)
     result = ChainScreen(contracts_seen=n)
