@@ -11,6 +11,7 @@ from __future__ import annotations
 import logging
 import re
 import sys
+import threading
 from typing import Any
 
 import structlog
@@ -39,6 +40,38 @@ def _mask_processor(_logger: Any, _name: str, event: dict[str, Any]) -> dict[str
     return event
 
 
+class StderrLogger:
+    """Writes each rendered line to ``sys.stderr`` as it is *now*.
+
+    structlog's ``PrintLogger`` keeps the stream it was given; when that was a
+    temporary one (a test runner's capture, click's ``CliRunner``) and it gets closed,
+    every later log call would raise. Looking the stream up per line avoids that, and a
+    stream that cannot be written (closed, broken pipe) costs the line, never the scan.
+    """
+
+    _lock = threading.Lock()
+
+    def msg(self, message: str) -> None:
+        stream = sys.stderr
+        if stream is None:  # pythonw, or a daemon that closed it
+            return
+        try:
+            with self._lock:
+                print(message, file=stream, flush=True)
+        except (ValueError, OSError):
+            pass  # a closed or broken stderr must not fail the work being logged
+
+    log = debug = info = warn = warning = msg
+    fatal = failure = err = error = critical = exception = msg
+
+
+_STDERR_LOGGER = StderrLogger()
+
+
+def _stderr_logger(*_args: Any) -> StderrLogger:
+    return _STDERR_LOGGER
+
+
 def configure_logging(level: str = "warning", fmt: str = "console") -> None:
     """Set structlog up once per process (idempotent)."""
     renderer: Any
@@ -55,7 +88,7 @@ def configure_logging(level: str = "warning", fmt: str = "console") -> None:
             renderer,
         ],
         wrapper_class=structlog.make_filtering_bound_logger(_LEVELS.get(level, logging.WARNING)),
-        logger_factory=structlog.PrintLoggerFactory(file=sys.stderr),
+        logger_factory=_stderr_logger,
         cache_logger_on_first_use=False,
     )
 
