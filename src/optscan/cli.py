@@ -10,6 +10,7 @@ Only click is imported at module level; everything else is imported inside comma
 
 from __future__ import annotations
 
+import functools
 import json
 import sys
 from collections.abc import Callable
@@ -56,6 +57,31 @@ def common_options(fn: Callable[..., Any]) -> Callable[..., Any]:
     return fn
 
 
+def passes_env(fn: Callable[..., Any]) -> Callable[..., Any]:
+    """Call ``fn`` with ``env=Env(...)`` in place of the four common option values."""
+
+    @functools.wraps(fn)
+    def command(
+        *args: Any,
+        config_path: str | None,
+        set_pairs: tuple[str, ...],
+        log_format: str | None,
+        log_level: str | None,
+        **kwargs: Any,
+    ) -> Any:
+        ctx = click.get_current_context()
+        env = Env(ctx, config_path, set_pairs, log_format, log_level)
+        return fn(*args, env=env, **kwargs)
+
+    return command
+
+
+def with_env(fn: Callable[..., Any]) -> Callable[..., Any]:
+    """The common options on a command, which receives them resolved as ``env``: the
+    settings loaded (a bad key exits 2 naming it) and logging set up, before its body."""
+    return common_options(passes_env(fn))
+
+
 class Env:
     """Settings and plugins resolved from the common options (and the group's)."""
 
@@ -80,8 +106,9 @@ class Env:
         except ConfigError as exc:
             configure_logging()
             _fail(str(exc))
+        self.log_level = log_level or root.get("log_level") or self.settings.logging.level
         configure_logging(
-            log_level or root.get("log_level") or self.settings.logging.level,
+            self.log_level,
             log_format or root.get("log_format") or self.settings.logging.format,
         )
         self.config_path = config_path
@@ -228,22 +255,16 @@ def build_request(env: Env, **opts: Any) -> Any:
     default="table",
     help="Output on stdout.",
 )
-@common_options
-@click.pass_context
+@with_env
 def scan(
-    ctx: click.Context,
     fmt: str,
-    config_path: str | None,
-    set_pairs: tuple[str, ...],
-    log_format: str | None,
-    log_level: str | None,
+    env: Env,
     **opts: Any,
 ) -> None:
     """Scan option chains in this process (no Redis needed) and print the opportunities."""
     from optscan.errors import ConfigError, OptscanError, UsageError
     from optscan.scan import perform_scan
 
-    env = Env(ctx, config_path, set_pairs, log_format, log_level)
     request = build_request(env, **opts)
     listeners = []
     if fmt == "table" and sys.stderr.isatty():
@@ -260,6 +281,11 @@ def scan(
     finally:
         for listener in listeners:
             listener.close()
+    finish_scan(result, fmt)
+
+
+def finish_scan(result: Any, fmt: str) -> NoReturn:
+    """Print a scan's result and exit with its code (0 ok, 1 failed, 3 market closed)."""
     _print_result(result, fmt)
     if result.skipped:
         click.echo(f"optscan: {result.message}; use --force to scan anyway", err=True)
@@ -285,18 +311,12 @@ def _print_result(result: Any, fmt: str) -> None:
 
 @cli.command()
 @click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table")
-@common_options
-@click.pass_context
+@with_env
 def plugins(
-    ctx: click.Context,
     fmt: str,
-    config_path: str | None,
-    set_pairs: tuple[str, ...],
-    log_format: str | None,
-    log_level: str | None,
+    env: Env,
 ) -> None:
     """List plugins: name, version, hooks, what they provide, and load failures."""
-    env = Env(ctx, config_path, set_pairs, log_format, log_level)
     info = env.host().describe()
     if fmt == "json":
         click.echo(json.dumps(info, indent=2))
@@ -338,21 +358,15 @@ def config() -> None:
 
 @config.command("show")
 @click.option("--format", "fmt", type=click.Choice(["toml", "json"]), default="json")
-@common_options
-@click.pass_context
+@with_env
 def config_show(
-    ctx: click.Context,
     fmt: str,
-    config_path: str | None,
-    set_pairs: tuple[str, ...],
-    log_format: str | None,
-    log_level: str | None,
+    env: Env,
 ) -> None:
     """Print the effective config (file + environment + --set) with secrets masked."""
     from optscan.config import masked
     from optscan.errors import ConfigError, UsageError
 
-    env = Env(ctx, config_path, set_pairs, log_format, log_level)
     host = env.host()
     try:
         warnings = host.validate_settings(env.settings)
@@ -390,24 +404,18 @@ def config_show(
     "--calendar", "calendar_name", default=None, help="Calendar name (default: scan.calendar)."
 )
 @click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table")
-@common_options
-@click.pass_context
+@with_env
 def market(
-    ctx: click.Context,
     at: str | None,
     calendar_name: str | None,
     fmt: str,
-    config_path: str | None,
-    set_pairs: tuple[str, ...],
-    log_format: str | None,
-    log_level: str | None,
+    env: Env,
 ) -> None:
     """Is the market open? Session, early close, open/close times and the next open."""
     import datetime as dt
 
     from optscan.errors import UsageError
 
-    env = Env(ctx, config_path, set_pairs, log_format, log_level)
     instant = _parse_instant(at, "--at") or dt.datetime.now(dt.UTC)
     try:
         calendar = env.host().calendar(calendar_name or env.settings.scan.calendar)

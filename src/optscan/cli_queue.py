@@ -27,11 +27,12 @@ from optscan.cli import (
     EXIT_OK,
     Env,
     _fail,
-    _print_result,
     build_request,
     cli,
-    common_options,
+    finish_scan,
+    passes_env,
     scan_options,
+    with_env,
 )
 
 _EXIT_BY_STATE = {
@@ -157,16 +158,11 @@ def _wait(store: Any, scan_id: str) -> dict[str, Any]:
 @scan_options
 @click.option("--wait", is_flag=True, help="Wait for the scan to end (progress bar on stderr).")
 @_format_option()
-@common_options
-@click.pass_context
+@with_env
 def enqueue(
-    ctx: click.Context,
     wait: bool,
     fmt: str,
-    config_path: str | None,
-    set_pairs: tuple[str, ...],
-    log_format: str | None,
-    log_level: str | None,
+    env: Env,
     **opts: Any,
 ) -> None:
     """Queue a scan for RQ workers (`optscan worker`); print its scan_id and job_id.
@@ -175,7 +171,6 @@ def enqueue(
     secrets from their own config. One scan runs per profile at a time: a second one
     is refused (exit 1). With --wait, exit codes follow `optscan scan`.
     """
-    env = Env(ctx, config_path, set_pairs, log_format, log_level)
     request = build_request(env, **opts)
     store, scan_id, job_id = _enqueue(env, request)
     doc: dict[str, Any] = {"scan_id": scan_id, "job_id": job_id}
@@ -189,18 +184,13 @@ def enqueue(
 
 
 def _scan_on_queue(
-    ctx: click.Context,
     fmt: str,
-    config_path: str | None,
-    set_pairs: tuple[str, ...],
-    log_format: str | None,
-    log_level: str | None,
+    env: Env,
     **opts: Any,
 ) -> None:
     """``optscan scan --queue``: enqueue, wait, and print like the embedded scan."""
     from optscan.models import ScanResult
 
-    env = Env(ctx, config_path, set_pairs, log_format, log_level)
     request = build_request(env, **opts)
     store, scan_id, _job_id = _enqueue(env, request)
     status = _wait(store, scan_id)
@@ -209,12 +199,7 @@ def _scan_on_queue(
         reason = status.get("error") or status.get("message") or "no result"
         _fail(f"scan {scan_id} ended {status['state']}: {reason}", EXIT_FAILED)
     data.pop("scanned_count", None)
-    result = ScanResult.model_validate(data)
-    _print_result(result, fmt)
-    if result.skipped:
-        click.echo(f"optscan: {result.message}; use --force to scan anyway", err=True)
-        sys.exit(EXIT_CLOSED)
-    sys.exit(EXIT_OK if result.success else EXIT_FAILED)
+    finish_scan(ScanResult.model_validate(data), fmt)
 
 
 def _add_queue_flag_to_scan() -> None:
@@ -237,7 +222,7 @@ def _add_queue_flag_to_scan() -> None:
     def callback(*args: Any, queue: bool = False, **kwargs: Any) -> Any:
         if not queue:
             return original(*args, **kwargs)
-        return _scan_on_queue(click.get_current_context(), **kwargs)
+        return passes_env(_scan_on_queue)(**kwargs)
 
     command.callback = callback
 
@@ -268,20 +253,14 @@ def _status_lines(status: dict[str, Any]) -> list[str]:
 )
 @click.option("--profile", default=None, callback=_key_part, help="Latest scan of this profile.")
 @_format_option()
-@common_options
-@click.pass_context
+@with_env
 def status(
-    ctx: click.Context,
     scan_id: str | None,
     profile: str | None,
     fmt: str,
-    config_path: str | None,
-    set_pairs: tuple[str, ...],
-    log_format: str | None,
-    log_level: str | None,
+    env: Env,
 ) -> None:
     """A queued scan's state: queued, running, finished, failed, skipped or lost."""
-    env = Env(ctx, config_path, set_pairs, log_format, log_level)
     store = _store(env)
     scan_id = scan_id or store.latest(profile)
     if scan_id is None:
@@ -305,23 +284,17 @@ def status(
     help="A given queued scan instead of the latest.",
 )
 @_format_option()
-@common_options
-@click.pass_context
+@with_env
 def results(
-    ctx: click.Context,
     profile: str | None,
     scan_id: str | None,
     fmt: str,
-    config_path: str | None,
-    set_pairs: tuple[str, ...],
-    log_format: str | None,
-    log_level: str | None,
+    env: Env,
 ) -> None:
     """The latest results of a profile from Redis (the `redis` sink, else the last
     queued scan); JSON is the scan's own format."""
     from optscan.redis_sink import read_result
 
-    env = Env(ctx, config_path, set_pairs, log_format, log_level)
     store = _store(env)
     profile = profile or env.settings.scan.profile
     data = None
@@ -404,18 +377,13 @@ def _reap_children() -> None:
 )
 @click.option("--name", default=None, help="Worker name (default: random).")
 @click.option("--max-jobs", type=int, default=None, help="Quit after this many jobs.")
-@common_options
-@click.pass_context
+@with_env
 def worker(
-    ctx: click.Context,
     burst: bool,
     queue_names: tuple[str, ...],
     name: str | None,
     max_jobs: int | None,
-    config_path: str | None,
-    set_pairs: tuple[str, ...],
-    log_format: str | None,
-    log_level: str | None,
+    env: Env,
 ) -> None:
     """Run an RQ worker for queued scans (JSON jobs, retries, its scheduler on).
 
@@ -429,8 +397,7 @@ def worker(
 
     from optscan.queueing import OptscanWorker, display_url, warm_up
 
-    env = Env(ctx, config_path, set_pairs, log_format, log_level)
-    level = log_level or ctx.find_root().params.get("log_level") or env.settings.logging.level
+    level = env.log_level
     _python_logging(level)
     redis, cfg, _prefix = _connect(env)
     names = [n.strip() for item in queue_names for n in item.split(",") if n.strip()]
@@ -470,16 +437,11 @@ def schedule() -> None:
 @click.option("--cron", required=True, help='Cron string in New York time, e.g. "*/30 * * * 1-5".')
 @scan_options
 @_format_option()
-@common_options
-@click.pass_context
+@with_env
 def schedule_add(
-    ctx: click.Context,
     cron: str,
     fmt: str,
-    config_path: str | None,
-    set_pairs: tuple[str, ...],
-    log_format: str | None,
-    log_level: str | None,
+    env: Env,
     **opts: Any,
 ) -> None:
     """Add a schedule; the same profile, cron and options twice keep one schedule.
@@ -489,7 +451,6 @@ def schedule_add(
     """
     from optscan.queueing import QueueError, add_schedule, list_schedules
 
-    env = Env(ctx, config_path, set_pairs, log_format, log_level)
     request = _job_request(build_request(env, **opts))
     redis, cfg, prefix = _connect(env)
     try:
@@ -509,20 +470,14 @@ def schedule_add(
 
 @schedule.command("list")
 @_format_option()
-@common_options
-@click.pass_context
+@with_env
 def schedule_list(
-    ctx: click.Context,
     fmt: str,
-    config_path: str | None,
-    set_pairs: tuple[str, ...],
-    log_format: str | None,
-    log_level: str | None,
+    env: Env,
 ) -> None:
     """List optscan's schedules with their next run."""
     from optscan.queueing import list_schedules
 
-    env = Env(ctx, config_path, set_pairs, log_format, log_level)
     redis, cfg, _prefix = _connect(env)
     items = list_schedules(redis, cfg)
     lines = [
@@ -534,20 +489,14 @@ def schedule_list(
 
 @schedule.command("remove")
 @click.argument("schedule_id")
-@common_options
-@click.pass_context
+@with_env
 def schedule_remove(
-    ctx: click.Context,
     schedule_id: str,
-    config_path: str | None,
-    set_pairs: tuple[str, ...],
-    log_format: str | None,
-    log_level: str | None,
+    env: Env,
 ) -> None:
     """Remove a schedule by id (see `optscan schedule list`)."""
     from optscan.queueing import remove_schedule
 
-    env = Env(ctx, config_path, set_pairs, log_format, log_level)
     redis, cfg, _prefix = _connect(env)
     if not remove_schedule(redis, cfg, schedule_id):
         _fail(f"no schedule {schedule_id!r}", EXIT_FAILED)
@@ -556,21 +505,15 @@ def schedule_remove(
 
 @cli.command()
 @click.option("--burst", is_flag=True, help="Enqueue what is due, then quit.")
-@common_options
-@click.pass_context
+@with_env
 def scheduler(
-    ctx: click.Context,
     burst: bool,
-    config_path: str | None,
-    set_pairs: tuple[str, ...],
-    log_format: str | None,
-    log_level: str | None,
+    env: Env,
 ) -> None:
     """Run rq-scheduler (JSON jobs; cron read in New York time whatever TZ says)."""
     from optscan.queueing import run_scheduler
 
-    env = Env(ctx, config_path, set_pairs, log_format, log_level)
-    level = log_level or ctx.find_root().params.get("log_level") or env.settings.logging.level
+    level = env.log_level
     _python_logging(level)
     redis, cfg, _prefix = _connect(env)
     run_scheduler(redis, cfg, burst=burst)
@@ -582,22 +525,16 @@ def scheduler(
 @cli.command()
 @click.option("--host", default="127.0.0.1", show_default=True, help="Address to bind.")
 @click.option("--port", default=9181, show_default=True, type=int, help="Port to bind.")
-@common_options
-@click.pass_context
+@with_env
 def dashboard(
-    ctx: click.Context,
     host: str,
     port: int,
-    config_path: str | None,
-    set_pairs: tuple[str, ...],
-    log_format: str | None,
-    log_level: str | None,
+    env: Env,
 ) -> None:
     """Serve rq-dashboard for the configured Redis (JSON jobs on every page)."""
     from optscan.dashboard import make_app
     from optscan.queueing import display_url
 
-    env = Env(ctx, config_path, set_pairs, log_format, log_level)
     _connect(env)  # fail early and clearly when Redis is down
     url = env.settings.redis.url.get_secret_value()
     app = make_app(url)
@@ -617,20 +554,14 @@ def lock() -> None:
 @click.option(
     "--profile", default=None, callback=_key_part, help="Scan profile (default: scan.profile)."
 )
-@common_options
-@click.pass_context
+@with_env
 def lock_clear(
-    ctx: click.Context,
     profile: str | None,
-    config_path: str | None,
-    set_pairs: tuple[str, ...],
-    log_format: str | None,
-    log_level: str | None,
+    env: Env,
 ) -> None:
     """Drop a profile's scan lock (for operators, after a dead scan)."""
     from optscan.queueing import clear_lock
 
-    env = Env(ctx, config_path, set_pairs, log_format, log_level)
     store = _store(env)
     profile = profile or env.settings.scan.profile
     holder = clear_lock(store.redis, store.keys, profile)
