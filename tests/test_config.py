@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import pytest
@@ -45,6 +46,19 @@ def test_unknown_key_is_named(tmp_path: Path):
     cfg.write_text("[scan]\nconcurency = 4\n")
     with pytest.raises(ConfigError, match=r"scan\.concurency: unknown key"):
         load_settings(cfg, use_env=False)
+
+
+def test_a_bad_override_is_not_blamed_on_a_good_file(tmp_path: Path):
+    cfg = tmp_path / "c.toml"
+    cfg.write_text("[scan]\nconcurrency = 4\n")
+    with pytest.raises(ConfigError) as caught:
+        load_settings(cfg, {"scan.concurency": 3}, use_env=False)
+    message = str(caught.value)
+    assert "from --set or OPTSCAN_* variables" in message and str(cfg) not in message
+    assert "scan.concurency: unknown key" in message
+    cfg.write_text("[scan]\nconcurrency = 'many'\n")
+    with pytest.raises(ConfigError, match=rf"\(in {re.escape(str(cfg))}\)"):
+        load_settings(cfg, {"scan.max_dte": 30}, use_env=False)
 
 
 def test_bad_value_names_key_and_expectation(tmp_path: Path):

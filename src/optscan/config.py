@@ -373,12 +373,21 @@ def load_settings(
             raise ConfigError(f"{file}: cannot read: {exc}") from None
     merged = dict(env_overrides()) if use_env else {}
     merged.update(overrides or {})
-    data = apply_overrides(data, merged)
     try:
-        return Settings.model_validate(data)
+        return Settings.model_validate(apply_overrides(data, merged))
     except ValidationError as exc:
-        where = f" (in {file})" if file else ""
+        where = _blame(file, data, bool(merged))
         raise ConfigError(f"config error{where}: {format_validation_error(exc)}") from None
+
+
+def _blame(file: Path | None, data: dict[str, Any], overridden: bool) -> str:
+    """Where a bad value came from: the file if it fails on its own, else the overrides."""
+    if file is not None:
+        try:
+            Settings.model_validate(data)
+        except ValidationError:
+            return f" (in {file})"
+    return " (from --set or OPTSCAN_* variables)" if overridden else ""
 
 
 def masked(value: Any, key: str = "") -> Any:
