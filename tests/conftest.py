@@ -9,6 +9,8 @@ from pathlib import Path
 
 import pytest
 
+from optscan.hookspecs import hookimpl
+
 REPO = Path(__file__).resolve().parents[1]
 SHARED_MARKET = REPO.parent / "shared" / "data" / "market"
 NEW_YORK = dt.timezone(dt.timedelta(hours=-5))  # fixed offset: tests pin instants
@@ -56,3 +58,14 @@ def host():
 
 # A Wednesday, mid-session, so every calendar is open and sim's weeklies are near.
 OPEN_INSTANT = dt.datetime(2026, 11, 18, 11, 0, tzinfo=dt.timezone(dt.timedelta(hours=-5)))
+
+
+class Recorder:
+    """A plugin that records every lifecycle event, in order."""
+
+    def __init__(self) -> None:
+        self.events: list = []
+
+    @hookimpl
+    def optscan_event(self, event):
+        self.events.append(event)

@@ -216,6 +216,12 @@ def wait_until(predicate, timeout: float, what: str, poll: float = 0.2) -> Any:
 
 
 def enqueue(fleet: Fleet, n: int, latency_ms: int, *extra: str) -> str:
+    """Queue a scan of ``n`` sim symbols; its scan id."""
+    return enqueue_doc(fleet, n, latency_ms, *extra)["scan_id"]
+
+
+def enqueue_doc(fleet: Fleet, n: int, latency_ms: int, *extra: str) -> dict[str, Any]:
+    """Queue a scan of ``n`` sim symbols; ``optscan enqueue``'s JSON answer."""
     out = optscan(
         fleet.env,
         "enqueue",
@@ -232,8 +238,8 @@ def enqueue(fleet: Fleet, n: int, latency_ms: int, *extra: str) -> str:
         *extra,
         cwd=fleet.folder,
     )
-    assert out.returncode == 0, out.stderr
-    return json.loads(out.stdout)["scan_id"]
+    assert out.returncode == 0, out.stderr + fleet.logs()
+    return json.loads(out.stdout)
 
 
 def assert_complete(store: Any, scan_id: str, n: int) -> dict[str, Any]:
@@ -268,26 +274,7 @@ def test_two_workers_share_a_scan_and_account_for_every_symbol(fleet):
     from optscan.queueing import JsonJob, batch_job_id
 
     fleet.start(2)
-    out = optscan(
-        fleet.env,
-        "enqueue",
-        "--provider",
-        "sim",
-        "--symbols",
-        symbols(40),
-        "--as-of",
-        AS_OF,
-        "--set",
-        "providers.sim.latency_ms=100",
-        "--sink",
-        "redis",
-        "--wait",
-        "--format",
-        "json",
-        cwd=fleet.folder,
-    )
-    assert out.returncode == 0, out.stderr + fleet.logs()
-    doc = json.loads(out.stdout)
+    doc = enqueue_doc(fleet, 40, 100, "--sink", "redis", "--wait")
     store = store_for(fleet.url)
     result = assert_complete(store, doc["scan_id"], 40)
     assert result["opportunities"] == embedded_opportunities(40)

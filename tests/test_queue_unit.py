@@ -18,10 +18,9 @@ import pytest
 from click.testing import CliRunner
 
 from optscan.events import ScanFinished, ScanSkipped, ScanStarted, SymbolFailed, SymbolScanned
-from optscan.hookspecs import hookimpl
 from optscan.models import ScanRequest
 
-from .conftest import OPEN_INSTANT, make_settings
+from .conftest import OPEN_INSTANT, Recorder, make_settings
 
 fakeredis = pytest.importorskip("fakeredis")
 pytest.importorskip("lupa")
@@ -59,15 +58,6 @@ def cfg():
 @pytest.fixture
 def store(redis, cfg):
     return ScanStore(redis, Keys(PREFIX), cfg)
-
-
-class Recorder:
-    def __init__(self) -> None:
-        self.events: list = []
-
-    @hookimpl
-    def optscan_event(self, event):
-        self.events.append(event)
 
 
 @pytest.fixture

@@ -15,20 +15,9 @@ from optscan.plugins import PluginHost
 from optscan.providers.sim import SimProvider
 from optscan.scan import perform_scan
 
-from .conftest import OPEN_INSTANT, make_settings
+from .conftest import OPEN_INSTANT, Recorder, make_settings
 
 SATURDAY = dt.datetime(2026, 11, 21, 11, 0, tzinfo=dt.timezone(dt.timedelta(hours=-5)))
-
-
-class Recorder:
-    """Records every lifecycle event, in order."""
-
-    def __init__(self) -> None:
-        self.events: list = []
-
-    @hookimpl
-    def optscan_event(self, event):
-        self.events.append(event)
 
 
 def _scan(symbols, *, plugins=(), as_of=OPEN_INSTANT, **overrides):
