@@ -25,7 +25,7 @@ def make_chain(n: int, seed: int = 7):
     """A realistic chain: strikes +-50% around the spot, expiries out to two years,
     Black-Scholes prices with a spread, open interest concentrated near the money, some
     missing IVs. Like a real chain, only a few percent of it passes a put screen."""
-    from optscan.greeks import bs_price
+    from optscan.analytics.greeks import bs_price
     from optscan.models import OptionChain
 
     rng = np.random.default_rng(seed)
@@ -252,7 +252,7 @@ def run(quick: bool = False) -> list[tuple[str, str, str]]:
 
 
 def _measure(quick: bool) -> list[tuple[str, str, str]]:
-    from optscan.analytics import screen_chain
+    from optscan.analytics.screen import screen_chain
     from optscan.config import load_settings
 
     n = 200_000 if quick else 1_000_000

@@ -15,7 +15,7 @@ from zoneinfo import ZoneInfo
 
 
 def run(quick: bool = False) -> list[tuple[str, str, str]]:
-    from optscan.calendars.nyse import NyseCalendar
+    from optscan.default_plugins.calendars.nyse import NyseCalendar
 
     t0 = time.perf_counter()
     import exchange_calendars  # noqa: F401  # timed apart: most of the first answer

@@ -33,7 +33,7 @@ def make_inputs(n: int, seed: int = 20240208) -> dict[str, np.ndarray]:
 
 
 def run(quick: bool = False) -> list[tuple[str, str, str]]:
-    from optscan.greeks import bs_delta
+    from optscan.analytics.greeks import bs_delta
 
     n = 200_000 if quick else 1_000_000
     inputs = make_inputs(n)

@@ -92,8 +92,10 @@ def _stop_workers(workers: list[subprocess.Popen[bytes]]) -> None:
 def _queued_scan(url: str, symbols: list[str]) -> tuple[float, int]:
     from redis import Redis
 
+    from optscan.config import QueueSection as QueueConfig
     from optscan.models import ScanRequest
-    from optscan.queueing import Keys, QueueConfig, ScanStore, enqueue_scan, wait_for_scan
+    from optscan.queue.connection import Keys
+    from optscan.queue.store import ScanStore, enqueue_scan, wait_for_scan
 
     cfg = QueueConfig()
     redis = Redis.from_url(url)
@@ -116,7 +118,7 @@ def _job_round_trips(url: str, count: int) -> list[float]:
     """Enqueue-to-result of ``optscan.jobs.ping`` through a forking worker, one at a time."""
     from redis import Redis
 
-    from optscan.queueing import JsonQueue
+    from optscan.queue.rq import JsonQueue
 
     queue = JsonQueue("optscan", connection=Redis.from_url(url))
     times = []

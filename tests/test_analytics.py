@@ -10,13 +10,9 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from optscan.analytics import (
-    YAHOO_IV_PLACEHOLDERS,
-    compute_metrics,
-    is_iv_placeholder,
-    screen_chain,
-    years_to_expiry,
-)
+from optscan.analytics.gate import YAHOO_IV_PLACEHOLDERS, is_iv_placeholder
+from optscan.analytics.metrics import compute_metrics, years_to_expiry
+from optscan.analytics.screen import screen_chain
 from optscan.config import load_settings
 from optscan.models import OptionChain
 
@@ -190,7 +186,7 @@ def test_covered_calls_cost_basis_and_delta_table():
 
 def test_call_delta_cap_grows_with_dte():
     strat, _ = strategy("cc")
-    from optscan.analytics import _max_call_delta
+    from optscan.analytics.rules import _max_call_delta
 
     caps = _max_call_delta(strat, np.array([0, 7, 8, 14, 21, 28, 29, 400]))
     assert caps.tolist() == [0.20, 0.20, 0.24, 0.24, 0.28, 0.32, 0.36, 0.36]

@@ -16,7 +16,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from optscan.analytics import YAHOO_IV_PLACEHOLDERS, screen_chain
+from optscan.analytics.gate import YAHOO_IV_PLACEHOLDERS
+from optscan.analytics.screen import screen_chain
 from optscan.config import load_settings
 from optscan.models import OptionChain
 

@@ -21,14 +21,17 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import optscan.hookspecs
-from optscan.calendars import CALENDAR_NAMES, BuiltinCalendars, builtin_calendar
-from optscan.calendars.buffers import within_scan_window
-from optscan.calendars.expirations import standard_weekly_expiration, weekly_expirations
-from optscan.calendars.nyse import NyseCalendar
-from optscan.calendars.simple import AlwaysOpenCalendar, WeekdaysCalendar
+from optscan.default_plugins.calendars import CALENDAR_NAMES, BuiltinCalendars, builtin_calendar
+from optscan.default_plugins.calendars.expirations import (
+    standard_weekly_expiration,
+    weekly_expirations,
+)
+from optscan.default_plugins.calendars.nyse import NyseCalendar
+from optscan.default_plugins.calendars.simple import AlwaysOpenCalendar, WeekdaysCalendar
 from optscan.hookspecs import hookimpl
 from optscan.models import MarketStatus
 from optscan.protocols import MarketCalendar
+from optscan.scan.window import within_scan_window
 
 NY = ZoneInfo("America/New_York")
 SRC = Path(__file__).resolve().parents[1] / "src"
@@ -381,9 +384,10 @@ def test_firstresult_lookup_and_replacement():
 
 def test_calendar_library_is_imported_lazily():
     code = (
-        "import optscan.calendars, optscan.calendars.nyse, optscan.calendars.simple, "
-        "optscan.calendars.expirations, optscan.calendars.buffers, sys\n"
-        "import optscan.calendars as c\n"
+        "import optscan.default_plugins.calendars, optscan.default_plugins.calendars.nyse, "
+        "optscan.default_plugins.calendars.simple, optscan.default_plugins.calendars.expirations, "
+        "optscan.scan.window, sys\n"
+        "import optscan.default_plugins.calendars as c\n"
         "c.builtin_calendar('nyse')\n"
         "assert 'exchange_calendars' not in sys.modules, 'imported at module import'\n"
         "assert 'pandas' not in sys.modules, 'pandas imported at module import'\n"

@@ -12,11 +12,11 @@ from optscan.config import (
     Settings,
     env_overrides,
     load_settings,
-    masked,
     parse_set,
 )
 from optscan.errors import ConfigError
 from optscan.plugins import PluginHost
+from optscan.secrets import mask as masked
 
 from .conftest import REPO
 

@@ -37,7 +37,8 @@ SOAK_SCANS = int(os.environ.get("OPTSCAN_SOAK_SCANS", "100"))
 def test_a_lock_left_by_a_dead_scan_expires_or_is_cleared(fleet: Fleet, record_property):
     """A scan that died holding its profile's lock blocks the profile only until the
     lock's TTL runs out, or until an operator clears it."""
-    from optscan.queueing import Keys, acquire_lock
+    from optscan.queue.connection import Keys
+    from optscan.queue.lock import acquire_lock
 
     fleet.start(1)
     client = redis_py.Redis.from_url(fleet.url)
@@ -159,8 +160,9 @@ def test_consecutive_scheduled_scans_leave_nothing_behind(fleet: Fleet, record_p
     """A soak of scheduled scans (some on a holiday, so skipped) through rq-scheduler's
     path: afterwards no lock, no queued or started job, no failed job, and every key
     optscan or RQ left has a TTL, so nothing accumulates over weeks of schedules."""
+    from optscan.config import QueueSection as QueueConfig
     from optscan.models import ScanRequest
-    from optscan.queueing import JsonQueue, QueueConfig
+    from optscan.queue.rq import JsonQueue
 
     fleet.start(2)
     client = redis_py.Redis.from_url(fleet.url)
@@ -212,7 +214,7 @@ def _ended(client) -> int:
 def _busy(client, name: str) -> bool:
     from rq.registry import DeferredJobRegistry, FailedJobRegistry, StartedJobRegistry
 
-    from optscan.queueing import JsonQueue
+    from optscan.queue.rq import JsonQueue
 
     queue = JsonQueue(name, connection=client)
     assert FailedJobRegistry(queue=queue).count == 0, "a job failed during the soak"

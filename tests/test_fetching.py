@@ -8,13 +8,13 @@ from pathlib import Path
 import pytest
 
 from optscan.config import load_settings
+from optscan.default_plugins.providers.sim import SimConfig, SimProvider
 from optscan.errors import RateLimitedError, TransientProviderError
-from optscan.fetching import Fetcher
 from optscan.models import ScanRequest
 from optscan.plugins import PluginHost
-from optscan.providers.sim import SimConfig, SimProvider
-from optscan.recording import RecordingProvider, ReplayProvider
 from optscan.scan import perform_scan
+from optscan.scan.fetch import ProviderClient
+from optscan.scan.replay import RecordingProvider, ReplayProvider
 
 from .conftest import OPEN_INSTANT
 
@@ -28,7 +28,7 @@ def test_rate_limit_is_never_exceeded_in_any_one_second_window():
     rate = 20
     provider = SimProvider(SimConfig(rate_limit_per_s=rate))
     provider.as_of = OPEN_INSTANT
-    fetcher = Fetcher(provider, provider.config, plugin="test")
+    fetcher = ProviderClient(provider, provider.config, plugin="test")
     from concurrent.futures import ThreadPoolExecutor
 
     with ThreadPoolExecutor(16) as pool:
@@ -57,7 +57,7 @@ def test_retries_back_off_then_report():
             raise TransientProviderError("down")
 
     provider = AlwaysDown(SimConfig(retry_attempts=4, retry_initial_s=0.0, retry_max_s=0.0))
-    fetcher = Fetcher(provider, provider.config, plugin="test")
+    fetcher = ProviderClient(provider, provider.config, plugin="test")
     with pytest.raises(TransientProviderError):
         fetcher.expirations("AAPL")
     assert provider.requests == 4 and fetcher.retries == 3
@@ -139,7 +139,7 @@ def test_redis_shared_rate_limit_holds_across_limiters():
 
     import fakeredis
 
-    from optscan.fetching import redis_limiter
+    from optscan.queue.limits import redis_limiter
 
     server = fakeredis.FakeServer()
     a = redis_limiter(5, fakeredis.FakeRedis(server=server), "optscan:ratelimit:sim")

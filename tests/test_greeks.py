@@ -1,4 +1,4 @@
-"""Tests for :mod:`optscan.greeks`: the normal CDF, textbook values, shapes, invalid
+"""Tests for :mod:`optscan.analytics.greeks`: the normal CDF, textbook values, shapes, invalid
 input, Hypothesis properties, and agreement with the greeks vendors published on real
 recorded chains (``../shared/data/market``, skipped when absent)."""
 
@@ -14,7 +14,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from optscan.greeks import (
+from optscan.analytics.greeks import (
     _SCALAR_CUTOFF,
     _norm_cdf,
     bs_delta,
@@ -24,7 +24,7 @@ from optscan.greeks import (
     bs_vega,
     prob_otm,
 )
-from optscan.occ import occ_root, standard_root_mask
+from optscan.analytics.occ import occ_root, standard_root_mask
 from tests.market_data import (
     MARKET_DIR,
     RecordedChain,

@@ -1,4 +1,4 @@
-"""Tests for :mod:`optscan.occ`: OCC symbol parsing and the vectorized root check."""
+"""Tests for :mod:`optscan.analytics.occ`: OCC symbol parsing and the vectorized root check."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from optscan.occ import (
+from optscan.analytics.occ import (
     OccSymbol,
     expected_root,
     occ_root,

@@ -200,7 +200,9 @@ def optscan(env: dict[str, str], *args: str, cwd: Path) -> subprocess.CompletedP
 
 
 def store_for(url: str) -> Any:
-    from optscan.queueing import Keys, QueueConfig, ScanStore
+    from optscan.config import QueueSection as QueueConfig
+    from optscan.queue.connection import Keys
+    from optscan.queue.store import ScanStore
 
     return ScanStore(redis_py.Redis.from_url(url), Keys(PREFIX), QueueConfig())
 
@@ -271,7 +273,8 @@ def embedded_opportunities(n: int) -> list[dict[str, Any]]:
 
 
 def test_two_workers_share_a_scan_and_account_for_every_symbol(fleet):
-    from optscan.queueing import JsonJob, batch_job_id
+    from optscan.queue.connection import batch_job_id
+    from optscan.queue.rq import JsonJob
 
     fleet.start(2)
     doc = enqueue_doc(fleet, 40, 100, "--sink", "redis", "--wait")
@@ -290,7 +293,8 @@ def test_two_workers_share_a_scan_and_account_for_every_symbol(fleet):
 
 
 def test_a_killed_worker_and_horse_lose_nothing(fleet, record_property):
-    from optscan.queueing import JsonJob, batch_job_id
+    from optscan.queue.connection import batch_job_id
+    from optscan.queue.rq import JsonJob
 
     fleet.start(2)
     client = redis_py.Redis.from_url(fleet.url)
@@ -409,7 +413,7 @@ def test_two_scans_at_once_one_runs_the_other_is_refused(fleet):
 
 
 def test_dashboard_json_endpoints_answer_while_a_json_job_runs(fleet):
-    from optscan.queueing import JsonJob
+    from optscan.queue.rq import JsonJob
 
     fleet.start(1)
     enqueue(fleet, 8, 3000)  # one batch job, busy for several seconds

@@ -28,16 +28,34 @@ pytest.importorskip("lupa")
 from rq.serializers import JSONSerializer  # noqa: E402
 from rq.worker import SimpleWorker  # noqa: E402
 
-from optscan import queueing  # noqa: E402
-from optscan.queueing import (  # noqa: E402
-    JsonJob,
-    JsonQueue,
+from optscan.config import QueueSection as QueueConfig  # noqa: E402
+from optscan.queue import enqueue as queue_enqueue  # noqa: E402
+from optscan.queue import store as queue_store  # noqa: E402
+from optscan.queue.connection import (  # noqa: E402
     Keys,
-    OptscanWorker,
-    QueueConfig,
+    QueueError,
     ScanBusyError,
-    ScanStore,
+    batch_job_id,
+    coordinator_job_id,
 )
+from optscan.queue.enqueue import enqueue_scan, job_overrides  # noqa: E402
+from optscan.queue.lock import (  # noqa: E402
+    acquire_lock,
+    clear_lock,
+    keep_lock,
+    lock_holder,
+    refresh_lock,
+    release_lock,
+)
+from optscan.queue.rq import JsonJob, JsonQueue  # noqa: E402
+from optscan.queue.schedule import (  # noqa: E402
+    add_schedule,
+    list_schedules,
+    make_scheduler,
+    remove_schedule,
+)
+from optscan.queue.store import ScanStore  # noqa: E402
+from optscan.queue.worker import OptscanWorker  # noqa: E402
 
 NY = dt.timezone(dt.timedelta(hours=-5))
 THANKSGIVING = dt.datetime(2026, 11, 26, 11, 0, tzinfo=NY)  # NYSE closed
@@ -108,10 +126,10 @@ def test_queued_scan_matches_the_embedded_scan(redis, cfg, store, recorder):
     from optscan.scan import perform_scan
 
     req = request(symbols=[*SYMBOLS, "BAD$SYM"])
-    scan_id, job_id = queueing.enqueue_scan(redis, req, prefix=PREFIX, cfg=cfg)
-    assert job_id == queueing.coordinator_job_id(scan_id)
+    scan_id, job_id = enqueue_scan(redis, req, prefix=PREFIX, cfg=cfg)
+    assert job_id == coordinator_job_id(scan_id)
     assert store.status(scan_id)["state"] == "queued"
-    assert queueing.lock_holder(redis, store.keys, "default") == scan_id
+    assert lock_holder(redis, store.keys, "default") == scan_id
 
     work(redis)
 
@@ -119,7 +137,7 @@ def test_queued_scan_matches_the_embedded_scan(redis, cfg, store, recorder):
     assert status["state"] == "finished", status
     assert status["symbols_total"] == status["symbols_done"] == 8
     assert status["symbols_failed"] == 0
-    assert queueing.lock_holder(redis, store.keys, "default") is None  # released
+    assert lock_holder(redis, store.keys, "default") is None  # released
     result = store.result(scan_id)
     embedded = perform_scan(
         req.model_copy(update={"symbols": [*SYMBOLS, "BAD$SYM"]}),
@@ -145,15 +163,15 @@ def test_queued_scan_matches_the_embedded_scan(redis, cfg, store, recorder):
 
 
 def test_redis_sink_keeps_the_latest_result_per_profile(redis, cfg, store):
-    from optscan.redis_sink import read_result, results_key
+    from optscan.default_plugins.redis_sink import read_result
 
-    scan_id, _ = queueing.enqueue_scan(
+    scan_id, _ = enqueue_scan(
         redis, request(sinks=["redis"], profile="fast"), prefix=PREFIX, cfg=cfg
     )
     work(redis)
     stored = read_result(redis, PREFIX, "fast")
     assert stored == store.result(scan_id)
-    key = results_key(PREFIX, "fast")
+    key = Keys(PREFIX).results("fast")
     assert 0 < redis.ttl(key) <= 2700  # redis.result_ttl_s
     first_symbol = stored["opportunities"][0]["symbol"]
     per_symbol = json.loads(redis.hget(key, f"symbol:{first_symbol}"))
@@ -162,8 +180,8 @@ def test_redis_sink_keeps_the_latest_result_per_profile(redis, cfg, store):
 
 
 def test_redis_sink_replaces_atomically(redis):
+    from optscan.default_plugins.redis_sink import read_result, write_result
     from optscan.plugins import PluginHost
-    from optscan.redis_sink import read_result, write_result
     from optscan.scan import perform_scan
 
     def scan(symbols):
@@ -180,18 +198,18 @@ def test_redis_sink_replaces_atomically(redis):
 
 
 def test_a_failed_batch_job_fails_only_its_symbols(redis, store, monkeypatch):
-    import optscan.scan
+    import optscan.queue.jobs.batch
 
-    original = optscan.scan.run_symbols
+    original = optscan.queue.jobs.batch.run_symbols
 
     def run_symbols(ctx, symbols, on_done):
         if "S004" in symbols:
             raise RuntimeError("boom")
         return original(ctx, symbols, on_done)
 
-    monkeypatch.setattr(optscan.scan, "run_symbols", run_symbols)
+    monkeypatch.setattr(optscan.queue.jobs.batch, "run_symbols", run_symbols)
     cfg = QueueConfig(batch_size=3, retry_max=0)
-    scan_id, _ = queueing.enqueue_scan(redis, request(), prefix=PREFIX, cfg=cfg)
+    scan_id, _ = enqueue_scan(redis, request(), prefix=PREFIX, cfg=cfg)
     work(redis)
     status = ScanStore(redis, Keys(PREFIX), cfg).status(scan_id)
     assert status["state"] == "finished"  # the aggregator ran despite the failure
@@ -204,7 +222,7 @@ def test_a_failed_batch_job_fails_only_its_symbols(redis, store, monkeypatch):
 
 
 def test_a_rerun_coordinator_does_not_fan_out_twice(redis, cfg, store):
-    scan_id, _ = queueing.enqueue_scan(redis, request(), prefix=PREFIX, cfg=cfg)
+    scan_id, _ = enqueue_scan(redis, request(), prefix=PREFIX, cfg=cfg)
     queue = JsonQueue(cfg.name, connection=redis)
     SimpleWorker([queue], connection=redis, serializer=JSONSerializer).work(burst=True, max_jobs=1)
     jobs_after_first = sorted(k for k in redis.keys("rq:job:*"))
@@ -242,43 +260,43 @@ def test_a_scheduled_scan_on_a_holiday_is_skipped(redis, cfg, store, recorder):
     assert status["scheduled"] is True
     assert "market closed" in status["message"]
     assert [type(e) for e in recorder.events] == [ScanSkipped]
-    assert queueing.lock_holder(redis, store.keys, "default") is None
-    batch = JsonJob.key_for(queueing.batch_job_id(scan_id, 0))
+    assert lock_holder(redis, store.keys, "default") is None
+    batch = JsonJob.key_for(batch_job_id(scan_id, 0))
     assert not redis.exists(batch)  # no batch fanned out
 
 
 def test_a_scheduled_scan_of_a_busy_profile_is_skipped(redis, cfg, store):
-    queueing.acquire_lock(redis, store.keys, "default", "someone-else", 60)
+    acquire_lock(redis, store.keys, "default", "someone-else", 60)
     enqueue_coordinator(redis, cfg, request(scheduled=True))
     work(redis)
     status = store.status(store.latest())
     assert status["state"] == "skipped"
     assert "already has a scan in progress" in status["error"]
-    assert queueing.lock_holder(redis, store.keys, "default") == "someone-else"
+    assert lock_holder(redis, store.keys, "default") == "someone-else"
 
 
 def test_a_second_scan_of_a_profile_is_refused(redis, cfg):
-    scan_id, _ = queueing.enqueue_scan(redis, request(), prefix=PREFIX, cfg=cfg)
+    scan_id, _ = enqueue_scan(redis, request(), prefix=PREFIX, cfg=cfg)
     with pytest.raises(ScanBusyError, match="already has a scan in progress") as info:
-        queueing.enqueue_scan(redis, request(), prefix=PREFIX, cfg=cfg)
+        enqueue_scan(redis, request(), prefix=PREFIX, cfg=cfg)
     assert info.value.holder == scan_id
     # another profile runs alongside
-    queueing.enqueue_scan(redis, request(profile="other"), prefix=PREFIX, cfg=cfg)
+    enqueue_scan(redis, request(profile="other"), prefix=PREFIX, cfg=cfg)
 
 
 def test_lock_is_compare_and_delete(redis):
     keys = Keys(PREFIX)
-    assert queueing.acquire_lock(redis, keys, "p", "a", 30) == "a"
-    assert queueing.acquire_lock(redis, keys, "p", "b", 30) == "a"
-    assert queueing.acquire_lock(redis, keys, "p", "a", 30) == "a"  # re-entrant refresh
-    assert not queueing.release_lock(redis, keys, "p", "b")
-    assert queueing.lock_holder(redis, keys, "p") == "a"
-    assert queueing.refresh_lock(redis, keys, "p", "a", 30)
+    assert acquire_lock(redis, keys, "p", "a", 30) == "a"
+    assert acquire_lock(redis, keys, "p", "b", 30) == "a"
+    assert acquire_lock(redis, keys, "p", "a", 30) == "a"  # re-entrant refresh
+    assert not release_lock(redis, keys, "p", "b")
+    assert lock_holder(redis, keys, "p") == "a"
+    assert refresh_lock(redis, keys, "p", "a", 30)
     assert 25_000 < redis.pttl(keys.lock("p")) <= 30_000
-    assert queueing.release_lock(redis, keys, "p", "a")
-    assert queueing.refresh_lock(redis, keys, "p", "c", 30)  # re-taken when free
-    assert queueing.clear_lock(redis, keys, "p") == "c"
-    assert queueing.lock_holder(redis, keys, "p") is None
+    assert release_lock(redis, keys, "p", "a")
+    assert refresh_lock(redis, keys, "p", "c", 30)  # re-taken when free
+    assert clear_lock(redis, keys, "p") == "c"
+    assert lock_holder(redis, keys, "p") is None
 
 
 # --------------------------------------------------------------------------- progress
@@ -298,7 +316,7 @@ def test_completion_is_idempotent_per_symbol(store):
 
 def test_a_flushed_scan_is_lost_and_never_half_rewritten(redis, store):
     store.create("s1", "default", state="running", job_id="j")
-    queueing.acquire_lock(redis, store.keys, "default", "s1", 60)
+    acquire_lock(redis, store.keys, "default", "s1", 60)
     assert store.status("s1")["state"] == "running"
     redis.flushall()
     status = store.status("s1")
@@ -313,7 +331,7 @@ def test_a_running_scan_without_its_lock_is_lost_but_a_queued_one_waits(redis, c
     store.create("s1", "default", state="running", job_id="j")
     assert store.status("s1")["state"] == "lost"
     assert "lock expired" in store.status("s1")["error"]
-    scan_id, _ = queueing.enqueue_scan(redis, request(profile="q"), prefix=PREFIX, cfg=cfg)
+    scan_id, _ = enqueue_scan(redis, request(profile="q"), prefix=PREFIX, cfg=cfg)
     redis.delete(store.keys.lock("q"))  # expired while waiting for a worker
     assert store.status(scan_id)["state"] == "queued"
     work(redis)  # the coordinator re-takes the lock
@@ -323,31 +341,31 @@ def test_a_running_scan_without_its_lock_is_lost_but_a_queued_one_waits(redis, c
 def test_a_scan_finishing_while_its_status_is_read_is_not_lost(redis, store, monkeypatch):
     """The hash and the lock are two reads: the aggregator may finish in between."""
     store.create("s1", "default", state="running", job_id="j")
-    queueing.acquire_lock(redis, store.keys, "default", "s1", 60)
-    real_holder = queueing.lock_holder
+    acquire_lock(redis, store.keys, "default", "s1", 60)
+    real_holder = lock_holder
 
     def holder_after_the_finish(*args):
         store.finish("s1", "default", state="finished", message="done", result={"n": 1})
         return real_holder(*args)
 
-    monkeypatch.setattr(queueing, "lock_holder", holder_after_the_finish)
+    monkeypatch.setattr(queue_store, "lock_holder", holder_after_the_finish)
     assert store.status("s1")["state"] == "finished"
 
 
 def test_jobs_keep_the_lock_only_while_their_scan_runs(store, redis):
     store.create("s1", "default", state="running", job_id="j")
-    assert queueing.keep_lock(redis, store.keys, "default", "s1", 30)  # re-taken: it lapsed
-    assert queueing.lock_holder(redis, store.keys, "default") == "s1"
+    assert keep_lock(redis, store.keys, "default", "s1", 30)  # re-taken: it lapsed
+    assert lock_holder(redis, store.keys, "default") == "s1"
     store.finish("s1", "default", state="finished", message="done")
-    assert queueing.lock_holder(redis, store.keys, "default") is None
+    assert lock_holder(redis, store.keys, "default") is None
     # an orphaned work horse finishing late must not lock the profile again
-    assert not queueing.keep_lock(redis, store.keys, "default", "s1", 30)
-    assert queueing.lock_holder(redis, store.keys, "default") is None
+    assert not keep_lock(redis, store.keys, "default", "s1", 30)
+    assert lock_holder(redis, store.keys, "default") is None
 
 
 def test_finish_happens_once(store, redis):
     store.create("s1", "default", state="running", job_id="j")
-    queueing.acquire_lock(redis, store.keys, "default", "s1", 60)
+    acquire_lock(redis, store.keys, "default", "s1", 60)
     assert store.finish("s1", "default", state="finished", message="done", result={"n": 1}) == 1
     assert store.finish("s1", "default", state="failed", message="again", result={"n": 2}) == 0
     assert store.result("s1") == {"n": 1}
@@ -396,7 +414,7 @@ def test_json_classes_default_to_json(redis):
 
 
 def test_job_overrides_keep_secrets_and_connections_on_the_worker():
-    kept, dropped = queueing.job_overrides(
+    kept, dropped = job_overrides(
         {
             "scan.concurrency": 4,
             "providers.sim.latency_ms": 10,
@@ -420,9 +438,8 @@ def test_queue_config_comes_from_the_queue_section():
     from optscan.errors import ConfigError
 
     settings = load_settings(overrides={"queue.batch_size": 9}, use_env=False)
-    assert QueueConfig.from_settings(None).batch_size == 8
-    assert QueueConfig.from_settings(settings).batch_size == 9
-    assert QueueConfig.from_settings(settings, {"lock_ttl_s": 30}).lock_ttl_s == 30
+    assert QueueConfig().batch_size == 8
+    assert settings.queue.batch_size == 9
     with pytest.raises(ValueError):
         QueueConfig(worker_ttl_s=10)
     with pytest.raises(ConfigError, match=r"queue\.worker_ttl_s"):
@@ -431,9 +448,11 @@ def test_queue_config_comes_from_the_queue_section():
         load_settings(overrides={"queue.batch_sise": 3}, use_env=False)
 
 
-def test_display_url_masks_the_password():
-    assert queueing.display_url("redis://:s3cret@h:6379/0") == "redis://:***@h:6379/0"
-    assert "s3cret" not in queueing.display_url("redis://user:s3cret@h/1")
+def test_mask_url_masks_the_password():
+    from optscan.secrets import mask_url
+
+    assert mask_url("redis://:s3cret@h:6379/0") == "redis://:***@h:6379/0"
+    assert "s3cret" not in mask_url("redis://user:s3cret@h/1")
 
 
 # --------------------------------------------------------------------------- schedules
@@ -450,10 +469,10 @@ def tokyo(monkeypatch):
 
 def test_schedules_have_deterministic_ids_and_new_york_cron(redis, cfg, tokyo):
     req = request(symbols=None, as_of=None)
-    first = queueing.add_schedule(redis, req, "30 10 * * 1-5", prefix=PREFIX, cfg=cfg)
-    again = queueing.add_schedule(redis, req, " 30  10 * * 1-5", prefix=PREFIX, cfg=cfg)
+    first = add_schedule(redis, req, "30 10 * * 1-5", prefix=PREFIX, cfg=cfg)
+    again = add_schedule(redis, req, " 30  10 * * 1-5", prefix=PREFIX, cfg=cfg)
     assert first["id"] == again["id"] and again["replaced"] and not first["replaced"]
-    listed = queueing.list_schedules(redis, cfg)
+    listed = list_schedules(redis, cfg)
     assert [s["id"] for s in listed] == [first["id"]]
     when = dt.datetime.fromisoformat(listed[0]["next_run_new_york"])
     assert (when.hour, when.minute, when.weekday() < 5) == (10, 30, True)
@@ -461,21 +480,21 @@ def test_schedules_have_deterministic_ids_and_new_york_cron(redis, cfg, tokyo):
     job = JsonJob.fetch(first["id"], connection=redis)
     assert job.result_ttl == -1  # never expires out of the schedule
     assert job.kwargs["request"]["scheduled"] is True
-    other = queueing.add_schedule(redis, req, "0 15 * * 1-5", prefix=PREFIX, cfg=cfg)
-    assert len(queueing.list_schedules(redis, cfg)) == 2
-    assert queueing.remove_schedule(redis, cfg, other["id"])
-    assert not queueing.remove_schedule(redis, cfg, other["id"])
-    assert [s["id"] for s in queueing.list_schedules(redis, cfg)] == [first["id"]]
-    with pytest.raises(queueing.QueueError, match="--cron"):
-        queueing.add_schedule(redis, req, "not a cron", prefix=PREFIX, cfg=cfg)
+    other = add_schedule(redis, req, "0 15 * * 1-5", prefix=PREFIX, cfg=cfg)
+    assert len(list_schedules(redis, cfg)) == 2
+    assert remove_schedule(redis, cfg, other["id"])
+    assert not remove_schedule(redis, cfg, other["id"])
+    assert [s["id"] for s in list_schedules(redis, cfg)] == [first["id"]]
+    with pytest.raises(QueueError, match="--cron"):
+        add_schedule(redis, req, "not a cron", prefix=PREFIX, cfg=cfg)
 
 
 def test_rq_scheduler_enqueues_json_jobs_that_run(redis, cfg, store, tokyo):
     req = request(as_of=THANKSGIVING, overrides={"providers.sim.ignore_market_hours": False})
-    sid = queueing.add_schedule(redis, req, "0 10 * * *", prefix=PREFIX, cfg=cfg)["id"]
+    sid = add_schedule(redis, req, "0 10 * * *", prefix=PREFIX, cfg=cfg)["id"]
     redis.zadd("rq:scheduler:scheduled_jobs", {sid: 0})  # due now
-    queueing.make_scheduler(redis, cfg).enqueue_jobs()
-    when = dt.datetime.fromisoformat(queueing.list_schedules(redis, cfg)[0]["next_run_new_york"])
+    make_scheduler(redis, cfg).enqueue_jobs()
+    when = dt.datetime.fromisoformat(list_schedules(redis, cfg)[0]["next_run_new_york"])
     assert (when.hour, when.minute) == (10, 0)  # rescheduled in New York time, not Tokyo's
     work(redis)
     assert store.status(store.latest())["state"] == "skipped"
@@ -487,9 +506,9 @@ def test_rq_scheduler_enqueues_json_jobs_that_run(redis, cfg, store, tokyo):
 def test_dashboard_pages_read_json_jobs(redis, cfg, monkeypatch):
     from rq_dashboard import web
 
-    from optscan.dashboard import make_app
+    from optscan.queue.dashboard import make_app
 
-    scan_id, job_id = queueing.enqueue_scan(redis, request(), prefix=PREFIX, cfg=cfg)
+    scan_id, job_id = enqueue_scan(redis, request(), prefix=PREFIX, cfg=cfg)
     monkeypatch.setattr(web, "from_url", lambda *a, **k: (None, redis))
     worker = OptscanWorker(["optscan"], connection=redis)
     worker.register_birth()
@@ -521,7 +540,9 @@ def test_dashboard_pages_read_json_jobs(redis, cfg, monkeypatch):
 
 @pytest.fixture
 def cli_redis(redis, monkeypatch):
-    monkeypatch.setattr(queueing, "connect", lambda settings, url=None: redis)
+    from optscan.queue import connection
+
+    monkeypatch.setattr(connection, "connect", lambda settings, url=None: redis)
     return redis
 
 
@@ -553,19 +574,19 @@ def test_cli_enqueue_status_results_and_lock(cli_redis):
     table = run_cli("results")
     assert table.exit_code == 0 and "S00" in table.stdout
     assert run_cli("status", "--scan-id", "nope").stdout.count("lost") == 1
-    queueing.acquire_lock(cli_redis, Keys(PREFIX), "default", "dead-scan", 60)
+    acquire_lock(cli_redis, Keys(PREFIX), "default", "dead-scan", 60)
     cleared = run_cli("lock", "clear")
     assert json.loads(cleared.stdout) == {"profile": "default", "cleared": "dead-scan"}
 
 
 def test_cli_scan_queue_prints_like_the_embedded_scan(cli_redis, monkeypatch):
-    real_wait = queueing.wait_for_scan
+    real_wait = queue_enqueue.wait_for_scan
 
     def wait(store, scan_id, **kwargs):
         work(cli_redis)
         return real_wait(store, scan_id, **kwargs)
 
-    monkeypatch.setattr(queueing, "wait_for_scan", wait)
+    monkeypatch.setattr(queue_enqueue, "wait_for_scan", wait)
     queued = run_cli("scan", "--queue", *SCAN_ARGS, "--format", "json")
     assert queued.exit_code == 0, queued.output
     embedded = run_cli("scan", *SCAN_ARGS, "--format", "json")
@@ -608,14 +629,14 @@ def test_help_never_imports_redis_or_rq():
 
 def test_batch_jobs_share_the_provider_rate_limit_in_redis(redis, cfg, store):
     req = request(overrides={"providers.sim.rate_limit_per_s": 200})
-    scan_id, _ = queueing.enqueue_scan(redis, req, prefix=PREFIX, cfg=cfg)
+    scan_id, _ = enqueue_scan(redis, req, prefix=PREFIX, cfg=cfg)
     work(redis)
     assert store.status(scan_id)["state"] == "finished"
     assert redis.exists(f"{PREFIX}ratelimit:sim")  # one budget for the whole fleet
 
 
 def test_symbol_failures_reach_the_status(redis, cfg, store, recorder):
-    scan_id, _ = queueing.enqueue_scan(
+    scan_id, _ = enqueue_scan(
         redis,
         request(symbols=["S001", "BTC-USD"]),  # sim lists no options for BTC-USD
         prefix=PREFIX,
@@ -627,5 +648,5 @@ def test_symbol_failures_reach_the_status(redis, cfg, store, recorder):
     assert "no listed options" in status["failures"]["BTC-USD"]
     assert any(isinstance(e, SymbolFailed) for e in recorder.events)
     # and rq-dashboard, which shows job meta, shows it on the batch job too
-    batch = JsonJob.fetch(queueing.batch_job_id(scan_id, 0), connection=redis)
+    batch = JsonJob.fetch(batch_job_id(scan_id, 0), connection=redis)
     assert batch.meta["optscan"]["failures"] == {"BTC-USD": status["failures"]["BTC-USD"]}

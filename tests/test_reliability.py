@@ -125,7 +125,7 @@ def test_any_symbol_list_scans_the_good_ones(symbols):
 
 
 def _valid(symbol: str) -> bool:
-    from optscan.models import normalize_symbol
+    from optscan.symbols import normalize_symbol
 
     try:
         normalize_symbol(symbol)
@@ -196,8 +196,8 @@ def test_mutated_yahoo_payloads_fail_per_symbol(field, value):
         row.pop(field, None)
     else:
         row[field] = value
-    from optscan.fetching import Fetcher
-    from optscan.providers.yfinance import YFinanceConfig, YFinanceProvider
+    from optscan.default_plugins.providers.yfinance import YFinanceConfig, YFinanceProvider
+    from optscan.scan.fetch import ProviderClient
 
     class Canned(YFinanceProvider):
         def extract_expirations(self, symbol):
@@ -207,7 +207,7 @@ def test_mutated_yahoo_payloads_fail_per_symbol(field, value):
             return body
 
     provider = Canned(YFinanceConfig())
-    fetcher = Fetcher(provider, provider.config, plugin="optscan.providers")
+    fetcher = ProviderClient(provider, provider.config, plugin="optscan.providers")
     from optscan.errors import PluginError, ProviderError
 
     try:
@@ -241,7 +241,7 @@ SIM_COLUMNS = [
 def test_mutated_sim_payloads_fail_per_symbol_and_the_rest_scan(field, how):
     """Every built-in provider's transform meets a damaged payload with a per-symbol
     error or a valid chain, never a crash; a scan with one damaged symbol scans the rest."""
-    from optscan.providers.sim import SimProvider
+    from optscan.default_plugins.providers.sim import SimProvider
 
     class Damaged(SimProvider):
         name = "damaged"

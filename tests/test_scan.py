@@ -8,11 +8,11 @@ import time
 
 import pytest
 
+from optscan.default_plugins.providers.sim import SimProvider
 from optscan.errors import SymbolNotFoundError, TransientProviderError, UsageError
 from optscan.hookspecs import hookimpl
 from optscan.models import ScanRequest
 from optscan.plugins import PluginHost
-from optscan.providers.sim import SimProvider
 from optscan.scan import perform_scan
 
 from .conftest import OPEN_INSTANT, Recorder, make_settings

@@ -621,7 +621,7 @@ def test_queued_scan_stores_no_pickle(queued_scan: QueuedScan) -> None:
     assert dumped.jobs and dumped.results
     for key, fields in dumped.jobs.items():
         call = json.loads(zlib.decompress(fields[b"data"]))
-        assert isinstance(call, list) and call[0].startswith("optscan.jobs."), (key, call)
+        assert isinstance(call, list) and call[0].startswith("optscan.queue.jobs."), (key, call)
         assert isinstance(json.loads(fields[b"meta"]), dict), key
     for entries in dumped.results.values():
         for entry in entries:
@@ -685,7 +685,7 @@ def test_bad_scan_ids_and_profiles_are_refused_before_redis(
 
 def test_scan_ids_have_the_validated_shape() -> None:
     """The CLI refuses ids that do not match the pattern: the ids optscan makes must."""
-    from optscan.models import SCAN_ID_PATTERN
+    from optscan.symbols import SCAN_ID_PATTERN
     from optscan.scan import new_scan_id
 
     scan_id = new_scan_id(dt.datetime(2026, 11, 29, 6, 26, 51, tzinfo=dt.UTC))

@@ -8,9 +8,9 @@ from typing import ClassVar
 
 import pytest
 
+from optscan.default_plugins.providers.sim import SimProvider
 from optscan.models import OptionChain
 from optscan.protocols import ProviderConfig
-from optscan.providers.sim import SimProvider
 from optscan.testing import check_provider, check_provider_class
 
 from .conftest import OPEN_INSTANT

@@ -37,6 +37,7 @@ from urllib.parse import parse_qs, urlsplit
 import numpy as np
 import pytest
 
+from optscan.default_plugins.providers.yfinance import YFinanceConfig, YFinanceProvider
 from optscan.errors import (
     ExpirationNotListedError,
     MalformedPayloadError,
@@ -46,7 +47,6 @@ from optscan.errors import (
     SymbolNotFoundError,
     TransientProviderError,
 )
-from optscan.providers.yfinance import YFinanceConfig, YFinanceProvider
 
 from .conftest import shared_market_dir
 
@@ -365,7 +365,7 @@ def test_contract_pins_the_yfinance_seam(serve, tmp_path):
     import yfinance.exceptions
 
     moved = (
-        "optscan.providers.yfinance calls yfinance.data.YfData.get(url=, timeout=) and "
+        "optscan.default_plugins.providers.yfinance calls yfinance.data.YfData.get(url=, timeout=) and "
         "its tests replace that method; re-read yfinance's data.py/ticker.py and "
         "update the provider and this seam before moving the pin"
     )
@@ -428,7 +428,7 @@ def test_config_defaults_and_keys():
 
 def test_importing_the_provider_imports_neither_yfinance_nor_numpy():
     code = (
-        "import sys, optscan.providers.yfinance as m; m.YFinanceProvider.Config(); "
+        "import sys, optscan.default_plugins.providers.yfinance as m; m.YFinanceProvider.Config(); "
         "heavy = [x for x in ('yfinance', 'numpy', 'pandas', 'curl_cffi') "
         "if x in sys.modules]; assert not heavy, heavy"
     )
@@ -643,9 +643,9 @@ def test_earnings_timestamp_is_the_fallback(tmp_path):
 
 @pytest.mark.parametrize("name", WITH_OPTIONS)
 def test_pre_market_payload_is_rejected_by_the_gate_with_reasons(name, tmp_path):
-    from optscan.analytics import screen_chain
+    from optscan.analytics.occ import standard_root_mask
+    from optscan.analytics.screen import screen_chain
     from optscan.config import load_settings
-    from optscan.occ import standard_root_mask
 
     body = recorded(name)
     symbol = result_of(body)["underlyingSymbol"]
@@ -681,7 +681,7 @@ def test_pre_market_payload_is_rejected_by_the_gate_with_reasons(name, tmp_path)
 
 def test_placeholder_ivs_with_a_bid_are_rejected_somewhere_in_the_recordings(tmp_path):
     """Across all recorded expirations, some quotes have a bid but a placeholder IV."""
-    from optscan.analytics import screen_chain
+    from optscan.analytics.screen import screen_chain
     from optscan.config import load_settings
 
     settings = load_settings(use_env=False)
@@ -739,7 +739,7 @@ def test_scan_through_record_and_replay_of_recorded_bodies(serve, tmp_path):
 
 
 def test_record_replay_gives_identical_option_chains(serve, tmp_path):
-    from optscan.recording import RecordingProvider, ReplayProvider
+    from optscan.scan.replay import RecordingProvider, ReplayProvider
 
     body = recorded("SPOT_recorded-2025-02-24T0924Z.json")
     serve.add(body, "SPOT")

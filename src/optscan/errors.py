@@ -1,10 +1,25 @@
 """Exception types shared by the core and plugins.
 
 Providers raise :class:`ProviderError` subclasses; the core turns them into per-symbol
-outcomes. ``retryable`` tells the fetch layer whether a retry with backoff may help.
+outcomes whose ``reason`` is the class's ``reason``. Three of them carry policy that the
+core, not each provider, applies (see :mod:`optscan.scan.fetch`):
+
+* ``retryable`` errors (:class:`TransientProviderError` and :class:`RateLimitedError`)
+  are retried with exponential backoff, up to the provider's ``retry_attempts``;
+* :class:`RateLimitedError` with ``retry_after`` (seconds) makes every request to that
+  provider wait at least that long before it starts, on every worker of a queued scan;
+  a wait over ``max_retry_after_s`` fails the request as ``rate_limited`` at once;
+* :class:`AuthenticationError` is fatal for the provider in this scan: no further
+  request to it starts, and every symbol not yet scanned fails ``auth_failed`` with the
+  same message.
+
+:func:`optscan.http_answers.error_for_status` maps an HTTP status and headers onto
+these, for providers that speak HTTP.
 """
 
 from __future__ import annotations
+
+import math
 
 
 class OptscanError(Exception):
@@ -28,7 +43,11 @@ class PluginError(OptscanError):
 
 
 class ProviderError(OptscanError):
-    """A provider could not serve one request; affects one symbol or expiration only."""
+    """A provider could not serve one request; affects one symbol or expiration only.
+
+    ``reason`` is the machine-readable word a :class:`~optscan.models.SymbolOutcome`
+    carries; ``retryable`` says whether a retry with backoff may help.
+    """
 
     retryable: bool = False
     reason: str = "provider_error"
@@ -42,9 +61,32 @@ class TransientProviderError(ProviderError):
 
 
 class RateLimitedError(TransientProviderError):
-    """The source answered "too many requests" (HTTP 429)."""
+    """The source answered "too many requests" (HTTP 429).
+
+    ``retry_after`` is the source's own "come back in" figure, in seconds (``None``
+    when it gave none: the core's backoff applies). The core pauses every request to
+    the provider for at least that long, outside the concurrency slots and, in a
+    queued scan, through Redis on every worker; a figure over the provider's
+    ``max_retry_after_s`` fails the request at once instead of waiting.
+    """
 
     reason = "rate_limited"
+
+    def __init__(self, message: str = "rate limited", *, retry_after: float | None = None) -> None:
+        super().__init__(message)
+        if retry_after is not None and not (math.isfinite(retry_after) and retry_after >= 0):
+            raise ValueError(f"retry_after must be finite seconds >= 0, got {retry_after!r}")
+        self.retry_after = retry_after
+
+
+class AuthenticationError(ProviderError):
+    """The source refused the credentials (HTTP 401/403, a missing or expired token).
+
+    Not retryable, and fatal for the provider in this scan: the core starts no further
+    request to it, so one bad token costs one request, not one per symbol.
+    """
+
+    reason = "auth_failed"
 
 
 class SymbolNotFoundError(ProviderError):
@@ -75,7 +117,3 @@ class NotRecordedError(ProviderError):
     """``--replay``: the recording holds no payload for this request."""
 
     reason = "not_recorded"
-
-
-class MarketClosedError(OptscanError):
-    """The market is closed and the scan was not forced."""

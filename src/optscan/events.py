@@ -9,7 +9,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Literal
 
-from optscan.models import Frozen, MarketStatus
+from optscan.models import Frozen, MarketStatus, SafeText
 
 
 class ScanEvent(Frozen):
@@ -19,6 +19,8 @@ class ScanEvent(Frozen):
 
 
 class ScanStarted(ScanEvent):
+    """Symbols are resolved; the first request is about to start."""
+
     type: Literal["scan_started"] = "scan_started"
     profile: str
     provider: str
@@ -28,6 +30,8 @@ class ScanStarted(ScanEvent):
 
 
 class SymbolScanned(ScanEvent):
+    """A symbol finished ``ok``; ``done`` of ``total`` symbols are finished."""
+
     type: Literal["symbol_scanned"] = "symbol_scanned"
     symbol: str
     done: int
@@ -42,12 +46,14 @@ class SymbolFailed(ScanEvent):
     type: Literal["symbol_failed"] = "symbol_failed"
     symbol: str
     status: Literal["failed", "skipped"]
-    error: str
+    error: SafeText
     done: int
     total: int
 
 
 class ScanFinished(ScanEvent):
+    """The result was published to the sinks; ``duration_s`` in seconds."""
+
     type: Literal["scan_finished"] = "scan_finished"
     success: bool
     symbols_ok: int
@@ -71,4 +77,4 @@ class PluginFailed(ScanEvent):
     type: Literal["plugin_failed"] = "plugin_failed"
     plugin: str
     hook: str
-    error: str
+    error: SafeText

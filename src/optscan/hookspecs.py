@@ -29,7 +29,7 @@ def register_stock_sources(register: Callable[[type[StockSource]], None]) -> Non
     """Register :class:`~optscan.protocols.StockSource` classes by calling ``register``.
 
     Every implementation is called. A source is used when its ``name`` is listed in
-    ``scan.sources``; its config section is ``[sources.<name>]``.
+    ``sources.enabled``; its config section is ``[sources.<name>]``.
     """
 
 
@@ -46,7 +46,7 @@ def register_option_providers(register: Callable[[type[OptionProvider]], None]) 
 def register_result_sinks(register: Callable[[type[ResultSink]], None]) -> None:
     """Register :class:`~optscan.protocols.ResultSink` classes by calling ``register``.
 
-    Every implementation is called. Sinks listed in ``scan.sinks`` receive each finished
+    Every implementation is called. Sinks listed in ``sinks.enabled`` receive each finished
     scan; their config section is ``[sinks.<name>]``.
     """
 

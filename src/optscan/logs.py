@@ -2,22 +2,22 @@
 
 Readable key=value lines on a terminal, JSON lines with ``--log-format json``. Every
 log line inside a scan carries its ``scan_id`` (bound with structlog's context vars).
-A processor masks anything that looks like a secret, as a last line of defence: code
-should never log secrets in the first place.
+A processor masks secret-named fields and scrubs every string of credentials
+(:mod:`optscan.secrets`), as a last line of defence: code should never log secrets in
+the first place.
 """
 
 from __future__ import annotations
 
 import logging
-import re
 import sys
 import threading
 from typing import Any
 
 import structlog
 
-_SECRET_KEYS = re.compile(r"(password|token|secret|api_?key|authorization)", re.I)
-_URL_PASSWORD = re.compile(r"(?P<scheme>[a-z][a-z0-9+.\-]*://)(?P<user>[^:@/\s]*):[^@/\s]+@", re.I)
+from optscan.secrets import is_secret, is_url_key, mask_url, scrub
+
 _LEVELS = {
     "debug": logging.DEBUG,
     "info": logging.INFO,
@@ -26,17 +26,16 @@ _LEVELS = {
 }
 
 
-def mask_secrets_in_text(text: str) -> str:
-    """Replace the password part of ``scheme://user:password@host`` URLs."""
-    return _URL_PASSWORD.sub(r"\g<scheme>\g<user>:***@", text)
-
-
 def _mask_processor(_logger: Any, _name: str, event: dict[str, Any]) -> dict[str, Any]:
     for key, value in list(event.items()):
-        if _SECRET_KEYS.search(key) and value:
+        if isinstance(value, str) and is_url_key(key):
+            event[key] = scrub(mask_url(value))
+        elif value and is_secret(key):
             event[key] = "***"
         elif isinstance(value, str):
-            event[key] = mask_secrets_in_text(value)
+            event[key] = scrub(value)
+        elif isinstance(value, BaseException):
+            event[key] = scrub(repr(value))
     return event
 
 
@@ -84,6 +83,8 @@ def configure_logging(level: str = "warning", fmt: str = "console") -> None:
             structlog.contextvars.merge_contextvars,
             structlog.processors.add_log_level,
             structlog.processors.TimeStamper(fmt="iso", utc=True),
+            # tracebacks become text first, so the mask processor scrubs them too
+            structlog.processors.format_exc_info,
             _mask_processor,
             renderer,
         ],

@@ -1,33 +1,33 @@
-"""Typed data models: what plugins hand to the core and what a scan publishes.
+"""Typed data models: what a scan is asked, and what it publishes.
 
-Every model is frozen and forbids unknown fields, so a plugin that returns a typo or
-garbage fails validation with a message naming the field, and the core can attribute
-the failure to the plugin.
+Every model is frozen and forbids unknown fields, so data that does not fit fails
+validation with a message naming the field. Every number says its unit: **percent**
+fields end in ``_pct`` or are ``annualized_return`` (21.3 means 21.3 %), **fractions**
+are ``iv``, ``delta`` and ``prob_otm`` (0.83 means 83 %); prices are **per share**
+unless the field says **per contract** (100 shares); days are calendar days.
 
-:class:`OptionChain` is *columnar*: one numpy array per field. A chain of thousands of
-contracts is validated once as a whole (array lengths, dtypes, value ranges), never
-contract by contract; analytics run on the arrays directly. Only contracts that pass
-the screen become :class:`Opportunity` models.
+Error texts (:data:`SafeText`) are scrubbed of credentials when a model is built, so
+a secret quoted by some library's exception never reaches a sink, Redis or a page.
+
+The columnar :class:`~optscan.chain.OptionChain` lives in :mod:`optscan.chain`;
+``from optscan.models import OptionChain`` still works for plugins written for 0.1.0.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-import re
-from functools import cached_property
-from typing import TYPE_CHECKING, Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator
 
-if TYPE_CHECKING:
-    import numpy as np
-
-SYMBOL_PATTERN = re.compile(r"^[A-Z][A-Z0-9.\-]{0,9}$")
-SCAN_ID_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_\-]{0,63}$")
+from optscan.secrets import scrub
+from optscan.symbols import check_key_part
 
 Kind = Literal["put", "call"]
 SymbolStatus = Literal["ok", "failed", "skipped"]
 DeltaSource = Literal["provider", "computed"]
+SafeText = Annotated[str, AfterValidator(scrub)]
+"""Text that may quote an exception: credentials are scrubbed on validation."""
 
 
 class Frozen(BaseModel):
@@ -36,274 +36,93 @@ class Frozen(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
 
-def normalize_symbol(raw: str) -> str:
-    """Upper-case and validate a ticker symbol; raise ``ValueError`` with the reason.
+def __getattr__(name: str) -> Any:
+    """``OptionChain`` moved to :mod:`optscan.chain`; imported on first use (numpy)."""
+    if name == "OptionChain":
+        from optscan.chain import OptionChain
 
-    The pattern (a letter, then up to nine letters, digits, dots or dashes) admits
-    class shares (``BRK.B``, ``BRK-B``) and crypto pairs (``BTC-USD``), and rejects
-    anything that could be a path, a shell fragment or a Redis key trick.
-    """
-    if not isinstance(raw, str):
-        raise ValueError(f"symbol must be text, got {type(raw).__name__}")
-    symbol = raw.strip().upper()
-    if not symbol:
-        raise ValueError("empty symbol")
-    if not SYMBOL_PATTERN.fullmatch(symbol):
-        shown = symbol if len(symbol) <= 24 else symbol[:21] + "..."
-        raise ValueError(
-            f"invalid symbol {shown!r}: expected a letter followed by up to 9 letters, "
-            "digits, '.' or '-'"
-        )
-    return symbol
-
-
-# --------------------------------------------------------------------------- chains
-
-_FLOAT_COLUMNS = ("strike", "bid", "ask", "last", "volume", "open_interest", "iv", "delta")
-_OPTIONAL_FLOAT_COLUMNS = ("last", "volume", "open_interest", "delta", "last_trade_time")
-
-
-class OptionChain(BaseModel):
-    """One provider answer: the contracts of one symbol (usually one expiration), columnar.
-
-    Missing values are ``NaN`` in the float columns (never a default that could pass a
-    screen). ``last_trade_time`` holds POSIX seconds of each contract's last quote or
-    trade, ``NaN`` when unknown. ``expiration`` is ``datetime64[D]``.
-    """
-
-    model_config = ConfigDict(frozen=True, extra="forbid", arbitrary_types_allowed=True)
-
-    symbol: str
-    provider: str
-    underlying_price: float = Field(gt=0)
-    quote_time: dt.datetime
-    data_delay_s: float = Field(default=0.0, ge=0)
-    synthetic: bool = False
-    earnings_start: dt.date | None = None
-    earnings_end: dt.date | None = None
-    ex_dividend_date: dt.date | None = None
-    dividend_yield: float | None = Field(default=None, ge=0)
-
-    contract_symbol: Any
-    kind: Any
-    expiration: Any
-    strike: Any
-    bid: Any
-    ask: Any
-    last: Any = None
-    volume: Any = None
-    open_interest: Any = None
-    iv: Any
-    delta: Any = None
-    last_trade_time: Any = None
-
-    @field_validator("symbol")
-    @classmethod
-    def _symbol(cls, value: str) -> str:
-        return normalize_symbol(value)
-
-    @field_validator("quote_time")
-    @classmethod
-    def _aware(cls, value: dt.datetime) -> dt.datetime:
-        if value.tzinfo is None:
-            raise ValueError("quote_time must carry a time zone")
-        return value
-
-    @model_validator(mode="before")
-    @classmethod
-    def _columns(cls, data: Any) -> Any:
-        """Coerce every column to a read-only numpy array and check it once, as a whole."""
-        import numpy as np
-
-        if not isinstance(data, dict):
-            return data
-        data = dict(data)
-        symbols = data.get("contract_symbol")
-        n = 0 if symbols is None else len(symbols)
-        for name in (*_FLOAT_COLUMNS, "last_trade_time"):
-            value = data.get(name)
-            if value is None:
-                if name not in _OPTIONAL_FLOAT_COLUMNS:
-                    raise ValueError(f"column {name!r} is required")
-                value = np.full(n, np.nan)
-            try:
-                arr = np.asarray(value, dtype=np.float64)
-            except (TypeError, ValueError) as exc:
-                raise ValueError(f"column {name!r} must be numeric: {exc}") from None
-            data[name] = arr
-        data["contract_symbol"] = np.asarray(() if symbols is None else symbols, dtype=np.str_)
-        data["kind"] = np.asarray(data.get("kind", ()), dtype=np.str_)
-        try:
-            data["expiration"] = np.asarray(data.get("expiration", ()), dtype="datetime64[D]")
-        except (TypeError, ValueError) as exc:
-            raise ValueError(f"column 'expiration' must hold dates: {exc}") from None
-
-        columns = ("contract_symbol", "kind", "expiration", *_FLOAT_COLUMNS, "last_trade_time")
-        for name in columns:
-            arr = data[name]
-            if arr.ndim != 1 or len(arr) != n:
-                raise ValueError(f"column {name!r} has {arr.size} values, contract_symbol has {n}")
-        if n:
-            _check_ranges(data)
-        for name in columns:
-            data[name].flags.writeable = False
-        return data
-
-    def __len__(self) -> int:
-        return len(self.contract_symbol)
-
-    @cached_property
-    def is_call(self) -> np.ndarray:
-        """``kind == "call"``, computed once per chain.
-
-        ``kind`` holds only "put" or "call" (checked on construction), so the first
-        character decides: one code point per contract is compared instead of a string
-        (about 10x faster on a million contracts).
-        """
-        import numpy as np
-
-        kind = self.kind
-        if kind.dtype.kind != "U" or not kind.flags.c_contiguous or kind.size == 0:
-            return kind == "call"
-        first = kind.view(np.uint32).reshape(kind.size, kind.dtype.itemsize // 4)[:, 0]
-        return first == ord("c")
-
-    def select(self, mask: np.ndarray) -> OptionChain:
-        """A new chain holding only the contracts where ``mask`` is true."""
-        columns = {name: getattr(self, name)[mask] for name in _ARRAY_FIELDS}
-        scalars = {k: getattr(self, k) for k in type(self).model_fields if k not in columns}
-        return OptionChain(**scalars, **columns)
-
-    @classmethod
-    def concat(cls, chains: list[OptionChain]) -> OptionChain:
-        """Join chains of one symbol (e.g. one per expiration) into one."""
-        import numpy as np
-
-        if not chains:
-            raise ValueError("nothing to concatenate")
-        first = chains[0]
-        if len(chains) == 1:
-            return first
-        columns = {
-            name: np.concatenate([getattr(c, name) for c in chains]) for name in _ARRAY_FIELDS
-        }
-        scalars = {k: getattr(first, k) for k in cls.model_fields if k not in columns}
-        scalars["quote_time"] = max(c.quote_time for c in chains)
-        scalars["data_delay_s"] = max(c.data_delay_s for c in chains)
-        return cls(**scalars, **columns)
-
-    def equals(self, other: OptionChain) -> bool:
-        """Value equality (NaN equal to NaN), for record/replay checks."""
-        import numpy as np
-
-        for name in type(self).model_fields:
-            a, b = getattr(self, name), getattr(other, name)
-            if name in _ARRAY_FIELDS:
-                if a.dtype.kind == "f":
-                    if not np.array_equal(a, b, equal_nan=True):
-                        return False
-                elif not np.array_equal(a, b):
-                    return False
-            elif a != b:
-                return False
-        return True
-
-
-_ARRAY_FIELDS = (
-    "contract_symbol",
-    "kind",
-    "expiration",
-    *_FLOAT_COLUMNS,
-    "last_trade_time",
-)
-
-
-def _check_ranges(data: dict[str, Any]) -> None:
-    import numpy as np
-
-    kinds = data["kind"]
-    bad = ~np.isin(kinds, ("put", "call"))
-    if bad.any():
-        raise ValueError(f"column 'kind' must be 'put' or 'call', got {kinds[bad][0]!r}")
-    if (np.char.str_len(data["contract_symbol"]) == 0).any():
-        raise ValueError("column 'contract_symbol' has an empty value")
-    if np.isnat(data["expiration"]).any():
-        raise ValueError("column 'expiration' has a missing date")
-    strike = data["strike"]
-    if not (np.isfinite(strike) & (strike > 0)).all():
-        raise ValueError("column 'strike' must be finite and > 0")
-    for name in ("bid", "ask", "last", "volume", "open_interest"):
-        col = data[name]
-        if (col < 0).any() or np.isinf(col).any():
-            raise ValueError(f"column {name!r} must be >= 0 (NaN for missing)")
-    if np.isinf(data["iv"]).any():
-        raise ValueError("column 'iv' must be finite (NaN for missing)")
-    delta = data["delta"]
-    if (np.abs(delta) > 1.0000001).any():
-        raise ValueError("column 'delta' must lie within [-1, 1] (NaN for missing)")
+        return OptionChain
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 # --------------------------------------------------------------------------- market
 
 
 class MarketStatus(Frozen):
-    """What a market calendar says about one instant."""
+    """What a market calendar says about one instant (all datetimes aware)."""
 
-    calendar: str
-    at: dt.datetime
-    is_open: bool
-    session: dt.date | None = None
-    early_close: bool = False
-    opens_at: dt.datetime | None = None
-    closes_at: dt.datetime | None = None
-    next_open: dt.datetime | None = None
+    calendar: str = Field(description="The calendar's name (nyse, weekdays, ...).")
+    at: dt.datetime = Field(description="The instant asked about, in the exchange's zone.")
+    is_open: bool = Field(description="Whether the market is open at ``at``.")
+    session: dt.date | None = Field(default=None, description="Today's session, if any.")
+    early_close: bool = Field(default=False, description="Whether the session closes early.")
+    opens_at: dt.datetime | None = Field(default=None, description="The session's open.")
+    closes_at: dt.datetime | None = Field(default=None, description="The session's close.")
+    next_open: dt.datetime | None = Field(default=None, description="The next open after ``at``.")
 
 
 # --------------------------------------------------------------------------- results
 
 
 class Opportunity(Frozen):
-    """One contract that passed the data-quality gate and the strategy's screen."""
+    """One contract that passed the data-quality gate and the strategy's screen.
 
-    symbol: str
-    contract_symbol: str
-    kind: Kind
-    expiration: dt.date
-    dte: int
-    strike: float
-    bid: float
-    ask: float | None
-    mid: float | None
-    last: float | None
-    volume: float | None
-    open_interest: float | None
-    iv: float | None
-    delta: float
-    delta_source: DeltaSource
-    annualized_return: float
-    spread_pct: float | None
-    cushion_pct: float
-    breakeven: float
-    collateral: float
-    prob_otm: float | None
-    underlying_price: float
-    quote_time: dt.datetime
-    data_delay_s: float
-    provider: str
+    Formulas (see the README, "Numbers and conventions"): ``annualized_return`` is
+    ``bid / collateral base x 365 / max(dte, 1) x 100`` with the strike as base for
+    puts and the underlying's price for calls; ``cushion_pct`` is how far out of the
+    money the strike is, in percent of the underlying's price; ``breakeven`` is
+    ``strike - bid`` (puts) or ``strike + bid`` (calls).
+    """
+
+    symbol: str = Field(description="The underlying's ticker.")
+    contract_symbol: str = Field(description="The contract's OCC symbol.")
+    kind: Kind = Field(description='"put" or "call".')
+    expiration: dt.date = Field(description="Expiration date.")
+    dte: int = Field(description="Days to expiry: calendar days from the as-of date (NY).")
+    strike: float = Field(description="Strike, per share.")
+    bid: float = Field(description="Bid, per share: the premium a seller receives.")
+    ask: float | None = Field(description="Ask, per share.")
+    mid: float | None = Field(description="(bid + ask) / 2, per share.")
+    last: float | None = Field(description="Last trade, per share.")
+    volume: float | None = Field(description="Contracts traded today.")
+    open_interest: float | None = Field(description="Open contracts.")
+    iv: float | None = Field(description="Implied volatility, annualized, a fraction.")
+    delta: float = Field(description="Delta per share, a fraction in [-1, 1].")
+    delta_source: DeltaSource = Field(description="Published by the provider, or computed.")
+    annualized_return: float = Field(description="Premium's annualized return, percent.")
+    spread_pct: float | None = Field(description="(ask - bid) / mid, percent.")
+    cushion_pct: float = Field(description="Out-of-the-money distance, percent of price.")
+    breakeven: float = Field(description="Underlying price at expiry with zero P&L, per share.")
+    collateral: float = Field(description="Cash secured: strike x 100, per contract.")
+    prob_otm: float | None = Field(description="Probability of expiring OTM, a fraction.")
+    underlying_price: float = Field(description="The underlying's price, per share.")
+    quote_time: dt.datetime = Field(description="When the quotes were taken.")
+    data_delay_s: float = Field(description="How late the quotes are, seconds.")
+    provider: str = Field(description="The provider's name.")
 
 
 class SymbolOutcome(Frozen):
-    """How one symbol fared in a scan; every requested symbol gets exactly one."""
+    """How one symbol fared in a scan; every requested symbol gets exactly one.
 
-    symbol: str
-    status: SymbolStatus
-    error: str | None = None
-    reason: str | None = None
-    contracts_seen: int = 0
-    rejected: dict[str, int] = Field(default_factory=dict)
-    opportunities: int = 0
-    expirations: list[dt.date] = Field(default_factory=list)
-    failed_expirations: dict[str, str] = Field(default_factory=dict)
+    ``contracts_seen == opportunities + sum(rejected.values())``: every contract the
+    provider returned inside the expiration window is counted once.
+    """
+
+    symbol: str = Field(description="The ticker (as given, cut to 24 characters if invalid).")
+    status: SymbolStatus = Field(description="ok, failed or skipped.")
+    error: SafeText | None = Field(default=None, description="Why it failed or was skipped.")
+    reason: str | None = Field(default=None, description="The failure's machine word.")
+    contracts_seen: int = Field(default=0, description="Contracts in the expiration window.")
+    rejected: dict[str, int] = Field(
+        default_factory=dict, description="Contracts rejected, counted by first reason."
+    )
+    opportunities: int = Field(default=0, description="Contracts that passed.")
+    expirations: list[dt.date] = Field(
+        default_factory=list, description="Expirations scanned (inside the DTE window)."
+    )
+    failed_expirations: dict[str, SafeText] = Field(
+        default_factory=dict, description="ISO date -> why that expiration failed."
+    )
 
 
 class ScanRequest(Frozen):
@@ -313,25 +132,23 @@ class ScanRequest(Frozen):
     secrets stay on the worker and never travel inside a job.
     """
 
-    scan_id: str | None = None
-    profile: str = "default"
-    provider: str | None = None
-    strategy: str | None = None
-    symbols: list[str] | None = None
-    sinks: list[str] | None = None
-    force: bool = False
-    as_of: dt.datetime | None = None
-    overrides: dict[str, Any] = Field(default_factory=dict)
-    scheduled: bool = False
-    record_dir: str | None = None
-    replay_dir: str | None = None
+    scan_id: str | None = Field(default=None, description="Given, or made at the start.")
+    profile: str = Field(default="default", description="Names the lock and stored results.")
+    provider: str | None = Field(default=None, description="Default: scan.provider.")
+    strategy: str | None = Field(default=None, description="Default: scan.strategy.")
+    symbols: list[str] | None = Field(default=None, description="Default: the sources'.")
+    sinks: list[str] | None = Field(default=None, description="Default: sinks.enabled.")
+    force: bool = Field(default=False, description="Scan even when the market is closed.")
+    as_of: dt.datetime | None = Field(default=None, description="Pinned clock; default now.")
+    overrides: dict[str, Any] = Field(default_factory=dict, description="--set pairs.")
+    scheduled: bool = Field(default=False, description="Started by a schedule.")
+    record_dir: str | None = Field(default=None, description="--record DIR.")
+    replay_dir: str | None = Field(default=None, description="--replay DIR.")
 
     @field_validator("scan_id", "profile")
     @classmethod
     def _safe_id(cls, value: str | None) -> str | None:
-        if value is not None and not SCAN_ID_PATTERN.fullmatch(value):
-            raise ValueError("must be 1-64 letters, digits, '_' or '-' (it is used in Redis keys)")
-        return value
+        return None if value is None else check_key_part(value)
 
 
 class ScanResult(Frozen):
@@ -339,23 +156,26 @@ class ScanResult(Frozen):
 
     scan_id: str
     profile: str
-    as_of: dt.datetime
+    as_of: dt.datetime = Field(description="The scan's clock (DTE and greeks use it).")
     started_at: dt.datetime
     finished_at: dt.datetime
     provider: str
     strategy: str
-    synthetic: bool = False
-    outside_market_hours: bool = False
+    synthetic: bool = Field(default=False, description="The provider's data is made up.")
+    outside_market_hours: bool = Field(default=False, description="Taken while closed.")
     market: MarketStatus
-    success: bool
-    skipped: bool = False
-    message: str
-    symbols: list[SymbolOutcome]
-    opportunities: list[Opportunity]
-    errors: list[str] = Field(default_factory=list)
+    success: bool = Field(description="At least one symbol was scanned.")
+    skipped: bool = Field(default=False, description="Not run: the market is closed.")
+    message: SafeText = Field(description="One-line summary.")
+    symbols: list[SymbolOutcome] = Field(description="One outcome per requested symbol.")
+    opportunities: list[Opportunity] = Field(description="Ranked best first.")
+    errors: list[SafeText] = Field(
+        default_factory=list, description="Failures outside symbols (sinks, listeners...)."
+    )
 
     @property
     def scanned_count(self) -> int:
+        """Symbols whose status is ``ok``."""
         return sum(1 for s in self.symbols if s.status == "ok")
 
     def to_json_dict(self) -> dict[str, Any]:

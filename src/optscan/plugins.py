@@ -1,45 +1,51 @@
-"""The plugin host: builds a pluggy manager, loads plugins, and isolates every call.
+"""The plugin host: builds a pluggy manager, loads plugins, and calls hooks in isolation.
 
-Built-in plugins are listed in :data:`DEFAULT_PLUGINS` and registered exactly like
-third-party ones; third-party plugins come only from installed packages' entry points in
-the ``optscan`` group (never from paths or the config). Each entry point is loaded on its
-own inside ``try``: a plugin that fails to import or to register is recorded in
-:attr:`PluginHost.failures` and shown by ``optscan plugins``, and the rest work.
-``OPTSCAN_STRICT_PLUGINS=1`` (or ``plugins.strict``) makes such a failure fatal.
+Built-in plugins are listed in :data:`optscan.default_plugins.DEFAULT_PLUGINS` and
+registered exactly like third-party ones; third-party plugins come only from installed
+packages' entry points in the ``optscan`` group (never from paths or the config). Each
+entry point is loaded on its own inside ``try``: a plugin that fails to import or to
+register is recorded in :attr:`PluginHost.failures` and shown by ``optscan plugins``,
+and the rest work. ``OPTSCAN_STRICT_PLUGINS=1`` (or ``plugins.strict``) makes such a
+failure fatal.
 
 There is no global manager: every :class:`PluginHost` is independent, so tests build
-their own. Every call into plugin code goes through :meth:`PluginHost.call_each` (or
-the scan's wrappers), which runs implementations one at a time and names the plugin
-that failed.
+their own. Every hook call goes through :meth:`PluginHost.call`, which calls pluggy's
+hook (tracing and ``wrapper=True`` implementations work) on guarded views of the
+plugins (:mod:`optscan.hookcalls`), so one failing implementation is recorded with its
+plugin's name and the others still run.
 """
 
 from __future__ import annotations
 
 import importlib
 import os
-from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
+import threading
+from collections.abc import Iterable
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Literal
 
 import pluggy
 
 from optscan import hookspecs
+from optscan.default_plugins import DEFAULT_PLUGINS
 from optscan.errors import ConfigError, PluginError, UsageError
-from optscan.protocols import OptionProvider, PluginConfig, ResultSink, StockSource
+from optscan.hookcalls import Guards, PluginFailure, collecting, current_plugin
+from optscan.protocols import (
+    MarketCalendar,
+    OptionProvider,
+    PluginConfig,
+    ResultSink,
+    StockSource,
+)
+from optscan.secrets import remember, scrub_exception
 
 if TYPE_CHECKING:
     from optscan.config import Settings
     from optscan.events import ScanEvent
-    from optscan.protocols import MarketCalendar
+
+__all__ = ["ENTRY_POINT_GROUP", "Family", "HookResult", "PluginFailure", "PluginHost"]
 
 ENTRY_POINT_GROUP = "optscan"
-DEFAULT_PLUGINS: tuple[str, ...] = (
-    "optscan.sources",
-    "optscan.providers",
-    "optscan.sinks",
-    "optscan.calendars",
-    "optscan.redis_sink",
-)
 Family = Literal["providers", "sinks", "sources"]
 _BASES: dict[str, type] = {
     "providers": OptionProvider,
@@ -54,20 +60,17 @@ _HOOKS: dict[str, str] = {
 
 
 @dataclass(frozen=True)
-class PluginFailure:
-    """A plugin that could not be loaded, registered, or that misbehaved."""
+class HookResult:
+    """What :meth:`PluginHost.call` returns: pluggy's answer and the plugins that failed."""
 
-    plugin: str
-    stage: str
-    error: str
+    value: Any
+    failures: list[PluginFailure]
 
 
-@dataclass
-class PluginInfo:
-    name: str
-    version: str | None
-    builtin: bool
-    hooks: list[str] = field(default_factory=list)
+def _check_calendar(answer: Any) -> str | None:
+    if isinstance(answer, MarketCalendar):
+        return None
+    return f"returned {type(answer).__name__}, not a MarketCalendar"
 
 
 def _strict_from_env() -> bool:
@@ -94,14 +97,17 @@ class PluginHost:
         self.failures: list[PluginFailure] = []
         self.versions: dict[str, str | None] = {}
         self.builtin: set[str] = set()
+        self._failures_lock = threading.Lock()
+        self._guards = Guards(
+            self._record, {"market_calendar": _check_calendar}, strict=self.strict
+        )
         self._registry: dict[str, dict[str, type]] | None = None
         self._owners: dict[tuple[str, str], str] = {}
 
-        for module_name in DEFAULT_PLUGINS:
+        for name, module_name in DEFAULT_PLUGINS:
             module = importlib.import_module(module_name)
-            plugin = getattr(module, "plugin", module)
-            self._add(plugin, module_name, version=_own_version())
-            self.builtin.add(module_name)
+            self._add(getattr(module, "plugin", module), name, version=_own_version())
+            self.builtin.add(name)
         if load_entrypoints:
             self._load_entrypoints()
         for extra in plugins:
@@ -109,6 +115,7 @@ class PluginHost:
 
     @classmethod
     def from_settings(cls, settings: Settings, **kwargs: Any) -> PluginHost:
+        """A host honouring ``[plugins]`` (disabled, allow, strict)."""
         strict = settings.plugins.strict or _strict_from_env()
         return cls(
             disabled=settings.plugins.disabled,
@@ -119,24 +126,31 @@ class PluginHost:
 
     # ------------------------------------------------------------------ loading
 
-    def _fail(self, plugin: str, stage: str, exc: BaseException | str) -> None:
-        error = exc if isinstance(exc, str) else f"{type(exc).__name__}: {exc}"
-        self.failures.append(PluginFailure(plugin, stage, error))
+    def _record(self, failure: PluginFailure) -> None:
+        with self._failures_lock:
+            self.failures.append(failure)
         from optscan.logs import get_logger
 
-        get_logger().warning("plugin_failed", plugin=plugin, stage=stage, error=error)
+        get_logger().warning(
+            "plugin_failed", plugin=failure.plugin, stage=failure.stage, error=failure.error
+        )
+
+    def _fail(self, plugin: str, stage: str, exc: BaseException | str) -> None:
+        error = exc if isinstance(exc, str) else scrub_exception(exc)
+        self._record(PluginFailure(plugin, stage, error))
         if self.strict:
             raise PluginError(plugin, f"{stage} failed: {error}")
 
     def _add(self, plugin: object, name: str, version: str | None) -> bool:
         if name in self.disabled:
             return False
+        view = self._guards.view(self.pm, plugin, name)
         try:
-            self.pm.register(plugin, name=name)
+            self.pm.register(view, name=name)
             self.pm.check_pending()
         except Exception as exc:  # a misspelt hook or a bad hookimpl
-            if self.pm.is_registered(plugin):
-                self.pm.unregister(plugin)
+            if self.pm.is_registered(view):
+                self.pm.unregister(view)
             self._fail(name, "register", exc)
             return False
         self.versions[name] = version
@@ -162,56 +176,28 @@ class PluginHost:
 
     # ------------------------------------------------------------------ calling
 
-    def call_each(self, hook_name: str, **kwargs: Any) -> list[tuple[str, Any]]:
-        """Call every implementation of a hook on its own; failures are recorded.
+    def call(self, hook_name: str, **kwargs: Any) -> HookResult:
+        """Call a hook through pluggy, every implementation isolated (module docstring).
 
-        Returns ``(plugin name, result)`` pairs in pluggy's call order. A failing
-        implementation is reported with its plugin's name and skipped.
+        Returns pluggy's answer (a list, or the first non-``None`` answer of a
+        ``firstresult`` hook) and the failures of this call, which are also in
+        :attr:`failures`. In strict mode a failure raises :class:`PluginError`.
         """
-        hook = getattr(self.pm.hook, hook_name)
-        results = []
-        for impl in reversed(hook.get_hookimpls()):
-            args = {k: kwargs[k] for k in impl.argnames}
-            try:
-                results.append((impl.plugin_name, impl.function(**args)))
-            except Exception as exc:
-                self._fail(impl.plugin_name, hook_name, exc)
-        return results
+        with collecting() as failures:
+            value = getattr(self.pm.hook, hook_name)(**kwargs)
+        return HookResult(value, failures)
 
     def emit(self, event: ScanEvent) -> list[PluginFailure]:
         """Deliver a lifecycle event to every listener; return the listeners that failed."""
-        hook = self.pm.hook.optscan_event
-        failed = []
-        for impl in reversed(hook.get_hookimpls()):
-            try:
-                impl.function(**{k: event for k in impl.argnames})
-            except Exception as exc:
-                failure = PluginFailure(impl.plugin_name, "optscan_event", f"{exc!r}")
-                failed.append(failure)
-                from optscan.logs import get_logger
-
-                get_logger().warning(
-                    "event_listener_failed", plugin=impl.plugin_name, error=repr(exc)
-                )
-        return failed
+        return self.call("optscan_event", event=event).failures
 
     def calendar(self, name: str) -> MarketCalendar:
-        """The calendar called ``name`` (``firstresult`` over plugins, isolated)."""
-        hook = self.pm.hook.market_calendar
-        for impl in reversed(hook.get_hookimpls()):
-            try:
-                answer = impl.function(**{k: name for k in impl.argnames})
-            except Exception as exc:
-                self._fail(impl.plugin_name, "market_calendar", exc)
-                continue
-            if answer is not None:
-                from optscan.protocols import MarketCalendar
-
-                if not isinstance(answer, MarketCalendar):
-                    self._fail(impl.plugin_name, "market_calendar", "returned a non-calendar")
-                    continue
-                return answer
-        raise UsageError(f"unknown market calendar {name!r}")
+        """The calendar called ``name``: the first plugin that answers for it."""
+        answer = self.call("market_calendar", name=name).value
+        if answer is None:
+            raise UsageError(f"unknown market calendar {name!r}")
+        calendar: MarketCalendar = answer
+        return calendar
 
     # ------------------------------------------------------------------ registries
 
@@ -220,50 +206,51 @@ class PluginHost:
             return self._registry
         registry: dict[str, dict[str, type]] = {family: {} for family in _BASES}
         self._owners = {}
+        order = {name: i for i, (name, _) in enumerate(self.pm.list_name_plugin())}
         for family, hook_name in _HOOKS.items():
-            hook = getattr(self.pm.hook, hook_name)
-            # Registration order (built-ins first): the first plugin to claim a name
-            # keeps it, and a later claim is reported rather than silently winning.
-            for impl in hook.get_hookimpls():
-                owner = impl.plugin_name
-                self._call_register(impl, family, owner, registry[family])
+            claims: list[tuple[str, type]] = []
+
+            def register(cls: type, claims: list[tuple[str, type]] = claims) -> None:
+                claims.append((current_plugin() or "?", cls))
+
+            self.call(hook_name, register=register)
+            # pluggy calls the newest plugin first; the first *registered* plugin to
+            # claim a name keeps it (built-ins first), and a later claim is reported.
+            claims.sort(key=lambda claim: order.get(claim[0], len(order)))
+            for owner, cls in claims:
+                self._register(family, owner, cls, registry[family])
         self._registry = registry
         return registry
 
-    def _call_register(self, impl: Any, family: str, owner: str, target: dict[str, type]) -> None:
+    def _register(self, family: str, owner: str, cls: type, target: dict[str, type]) -> None:
+        """Check one class a plugin registered and file it under its name."""
         base = _BASES[family]
-        staged: list[type] = []
-
-        def register(cls: type) -> None:
-            staged.append(cls)
-
-        try:
-            impl.function(**{k: register for k in impl.argnames})
-        except Exception as exc:  # keep what it registered before failing
-            self._fail(owner, _HOOKS[family], exc)
-        for cls in staged:
-            name = getattr(cls, "name", None)
-            if not (isinstance(cls, type) and issubclass(cls, base)):
-                self._fail(owner, _HOOKS[family], f"registered {cls!r}, not a {base.__name__}")
-            elif not isinstance(name, str) or not name:
-                self._fail(owner, _HOOKS[family], f"{cls.__name__} has no name")
-            elif not (isinstance(cls.Config, type) and issubclass(cls.Config, PluginConfig)):
-                self._fail(owner, _HOOKS[family], f"{cls.__name__}.Config is not a PluginConfig")
-            elif name in target:
-                first = self._owners[(family, name)]
-                self._fail(owner, _HOOKS[family], f"{family[:-1]} {name!r} already from {first!r}")
-            else:
-                target[name] = cls
-                self._owners[(family, name)] = owner
+        hook = _HOOKS[family]
+        name = getattr(cls, "name", None)
+        if not (isinstance(cls, type) and issubclass(cls, base)):
+            self._fail(owner, hook, f"registered {cls!r}, not a {base.__name__}")
+        elif not isinstance(name, str) or not name:
+            self._fail(owner, hook, f"{cls.__name__} has no name")
+        elif not (isinstance(cls.Config, type) and issubclass(cls.Config, PluginConfig)):
+            self._fail(owner, hook, f"{cls.__name__}.Config is not a PluginConfig")
+        elif name in target:
+            first = self._owners[(family, name)]
+            self._fail(owner, hook, f"{family[:-1]} {name!r} already from {first!r}")
+        else:
+            target[name] = cls
+            self._owners[(family, name)] = owner
 
     def names(self, family: Family) -> list[str]:
+        """The registered names of a family, sorted."""
         return sorted(self._collect()[family])
 
     def owner(self, family: Family, name: str) -> str:
+        """The plugin that registered ``name`` in ``family`` (``?`` if none)."""
         self._collect()
         return self._owners.get((family, name), "?")
 
     def get_class(self, family: Family, name: str) -> type:
+        """The registered class; :class:`UsageError` listing the names if unknown."""
         registry = self._collect()[family]
         if name not in registry:
             available = ", ".join(sorted(registry)) or "none"
@@ -278,19 +265,24 @@ class PluginHost:
 
         cls = self.get_class(family, name)
         try:
-            return cls.Config.model_validate(settings.plugin_section(family, name))
+            config: PluginConfig = cls.Config.model_validate(settings.plugin_section(family, name))
         except ValidationError as exc:
             raise ConfigError(
                 f"config error: {format_validation_error(exc, f'{family}.{name}')}"
             ) from None
+        remember(config)
+        return config
 
     def instantiate(self, family: Family, name: str, settings: Settings) -> Any:
+        """The plugin's class built with its validated config."""
         cls = self.get_class(family, name)
         config = self.plugin_config(family, name, settings)
         try:
             return cls(config)
         except Exception as exc:
-            raise PluginError(self.owner(family, name), f"{cls.__name__}(): {exc}") from exc
+            raise PluginError(
+                self.owner(family, name), f"{cls.__name__}(): {scrub_exception(exc)}"
+            ) from exc
 
     def validate_settings(self, settings: Settings) -> list[str]:
         """Check every plugin section and every enabled name; return warnings.
@@ -299,19 +291,21 @@ class PluginHost:
         must not break optscan); enabled names that no plugin provides are errors.
         """
         warnings = []
-        for family in ("providers", "sinks", "sources"):
+        families: tuple[Family, ...] = ("providers", "sinks", "sources")
+        for family in families:
             section = getattr(settings, family)
             known = self._collect()[family]
             for name in section:
                 if name == "enabled" and family != "providers":
                     continue
                 if name in known:
-                    self.plugin_config(family, name, settings)  # type: ignore[arg-type]
+                    self.plugin_config(family, name, settings)
                 else:
                     warnings.append(f"{family}.{name}: no installed {family[:-1]} of that name")
-        for family in ("sources", "sinks"):
-            for name in settings.enabled(family):  # type: ignore[arg-type]
-                self.get_class(family, name)  # type: ignore[arg-type]
+        for name in settings.enabled("sources"):
+            self.get_class("sources", name)
+        for name in settings.enabled("sinks"):
+            self.get_class("sinks", name)
         return warnings
 
     # ------------------------------------------------------------------ reporting
@@ -320,8 +314,8 @@ class PluginHost:
         """What ``optscan plugins --format json`` prints."""
         registry = self._collect()
         plugins = []
-        for name, plugin in self.pm.list_name_plugin():
-            hooks = sorted(h.name for h in self.pm.get_hookcallers(plugin) or [])
+        for name, view in self.pm.list_name_plugin():
+            hooks = sorted(h.name for h in self.pm.get_hookcallers(view) or [])
             provides = {
                 family: sorted(n for (f, n), o in self._owners.items() if f == family and o == name)
                 for family in registry
@@ -345,6 +339,3 @@ def _own_version() -> str:
     from optscan import __version__
 
     return __version__
-
-
-RegisterFn = Callable[[type], None]

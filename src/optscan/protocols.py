@@ -1,14 +1,19 @@
-"""The four kinds of things plugins hand to optscan, and their config models.
+"""What plugins register, and their config models.
 
 A plugin registers *classes*; optscan validates the plugin's own config section
 (``[providers.<name>]``, ``[sinks.<name>]``, ``[sources.<name>]``) with the class's
 ``Config`` model and instantiates the class with it. Unknown keys and bad values in a
 plugin's section therefore fail exactly like the core's, naming the key.
 
+The bases are generic in their config, so ``self.config`` is typed as the plugin's own
+model: ``class MyProvider(OptionProvider[MyConfig])`` sets ``Config = MyConfig`` by
+itself (an explicit ``Config = ...`` still wins).
+
 Providers are split OpenBB-style into *extract* (talk to the source and return the raw,
-JSON-serializable payload untouched) and *transform* (raw payload -> typed models). The
-split keeps the network out of the parsing code, so providers are testable offline and
-``--record``/``--replay`` work for every provider without its help.
+JSON-serializable payload untouched, error answers included) and *transform* (raw
+payload -> typed models, or the error the payload means). The split keeps the network
+out of the parsing code, so providers are testable offline and ``--record``/``--replay``
+work for every provider without its help.
 """
 
 from __future__ import annotations
@@ -16,19 +21,41 @@ from __future__ import annotations
 import datetime as dt
 from abc import ABC, abstractmethod
 from collections.abc import Iterable
-from typing import TYPE_CHECKING, Any, ClassVar, Protocol, runtime_checkable
+from typing import (
+    TYPE_CHECKING,
+    Annotated,
+    Any,
+    ClassVar,
+    Generic,
+    Protocol,
+    TypeVar,
+    runtime_checkable,
+)
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, SecretStr
+
+from optscan.secrets import check_url_credentials
 
 if TYPE_CHECKING:
-    from optscan.models import MarketStatus, OptionChain, ScanResult
+    from optscan.chain import OptionChain
+    from optscan.models import MarketStatus, ScanResult
 
 JSON = Any
 """A JSON-serializable value (dict, list, str, number, bool or None)."""
 
 
+def _encoded_credentials(value: SecretStr) -> SecretStr:
+    check_url_credentials(value.get_secret_value())
+    return value
+
+
+SecretUrl = Annotated[SecretStr, AfterValidator(_encoded_credentials)]
+"""A URL that may carry credentials (user info, a token in the path): never shown, and
+refused when its user info holds an unencoded reserved character."""
+
+
 class PluginConfig(BaseModel):
-    """Base of every plugin's config section: unknown keys are errors."""
+    """Base of every plugin's config section: frozen, unknown keys are errors."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
@@ -36,41 +63,78 @@ class PluginConfig(BaseModel):
 class ProviderConfig(PluginConfig):
     """Keys every ``[providers.<name>]`` section accepts; the core enforces them."""
 
-    max_concurrency: int = Field(default=32, ge=1, le=1024)
-    rate_limit_per_s: float = Field(
-        default=0.0, ge=0, description="Client-side request rate cap; 0 = unlimited."
+    max_concurrency: int = Field(
+        default=32, ge=1, le=1024, description="Requests in flight at once, per process."
     )
-    retry_attempts: int = Field(default=4, ge=1, le=20)
-    retry_initial_s: float = Field(default=0.25, ge=0)
-    retry_max_s: float = Field(default=8.0, ge=0)
-    ignore_market_hours: bool = False
+    rate_limit_per_s: float = Field(
+        default=0.0,
+        ge=0,
+        description="Client-side cap on requests a second (0 = none); shared by every "
+        "worker of a queued scan.",
+    )
+    retry_attempts: int = Field(
+        default=4, ge=1, le=20, description="Attempts per request, the first included."
+    )
+    retry_initial_s: float = Field(default=0.25, ge=0, description="First backoff, seconds.")
+    retry_max_s: float = Field(default=8.0, ge=0, description="Longest backoff, seconds.")
+    max_retry_after_s: float = Field(
+        default=60.0,
+        ge=0,
+        description="Longest 'retry after' pause to honour, seconds; a source asking for "
+        "more fails the request as rate_limited instead.",
+    )
+    ignore_market_hours: bool = Field(
+        default=False, description="Scan whatever the calendar says (synthetic data)."
+    )
 
 
-class OptionProvider(ABC):
-    """An option data source. Subclasses set ``name`` and, if they have knobs, ``Config``.
+ConfigT = TypeVar("ConfigT", bound=PluginConfig)
+ProviderConfigT = TypeVar("ProviderConfigT", bound=ProviderConfig)
+
+
+def _config_from_generic(cls: Any, default: type[PluginConfig]) -> None:
+    """``class X(Base[MyConfig])`` gives ``X.Config = MyConfig`` unless X sets one."""
+    if "Config" in cls.__dict__:
+        return
+    for base in cls.__dict__.get("__orig_bases__", ()):
+        for arg in getattr(base, "__args__", ()):
+            if isinstance(arg, type) and issubclass(arg, default):
+                cls.Config = arg
+                return
+
+
+class OptionProvider(ABC, Generic[ProviderConfigT]):
+    """An option data source. Subclasses set ``name`` and, if they have knobs, a config.
 
     Methods are synchronous and may be called from several threads at once; the core
-    bounds concurrency, applies the rate limit and retries ``retryable`` errors.
+    bounds concurrency, applies the rate limit, retries ``retryable`` errors, honours
+    ``RateLimitedError.retry_after`` and stops calling after an ``AuthenticationError``.
     """
 
     name: ClassVar[str]
     Config: ClassVar[type[ProviderConfig]] = ProviderConfig
     synthetic: ClassVar[bool] = False
 
-    def __init__(self, config: ProviderConfig) -> None:
-        self.config = config
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        _config_from_generic(cls, ProviderConfig)
+
+    def __init__(self, config: ProviderConfigT) -> None:
+        self.config: ProviderConfigT = config
 
     @abstractmethod
     def extract_expirations(self, symbol: str) -> JSON:
-        """Fetch the raw payload listing the symbol's expirations."""
+        """Fetch the raw payload listing the symbol's expirations (or an error answer,
+        :func:`optscan.http_answers.error_answer`)."""
 
     @abstractmethod
     def transform_expirations(self, raw: JSON, symbol: str) -> list[dt.date]:
-        """Parse the listed expirations out of :meth:`extract_expirations`'s payload."""
+        """Parse the listed expirations out of :meth:`extract_expirations`'s payload;
+        raise the :class:`~optscan.errors.ProviderError` an error answer means."""
 
     @abstractmethod
     def extract_chain(self, symbol: str, expiration: dt.date, listing: JSON) -> JSON:
-        """Fetch the raw chain of one expiration.
+        """Fetch the raw chain of one expiration (or an error answer).
 
         ``listing`` is the raw expirations payload; a provider whose listing already
         carries a chain (Yahoo's undated v7 answer holds the nearest one) may return
@@ -79,34 +143,44 @@ class OptionProvider(ABC):
 
     @abstractmethod
     def transform_chain(self, raw: JSON, symbol: str, expiration: dt.date) -> OptionChain:
-        """Parse one expiration's raw payload into a columnar :class:`OptionChain`."""
+        """Parse one expiration's raw payload into a columnar :class:`OptionChain`;
+        raise the :class:`~optscan.errors.ProviderError` an error answer means."""
 
-    def close(self) -> None:  # noqa: B027 - optional hook for providers holding sessions
+    def close(self) -> None:
         """Release sessions or sockets at the end of a scan."""
 
 
-class StockSource(ABC):
+class StockSource(ABC, Generic[ConfigT]):
     """Gives the symbols to scan (a watchlist, a file, a database, an index...)."""
 
     name: ClassVar[str]
     Config: ClassVar[type[PluginConfig]] = PluginConfig
 
-    def __init__(self, config: PluginConfig) -> None:
-        self.config = config
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        _config_from_generic(cls, PluginConfig)
+
+    def __init__(self, config: ConfigT) -> None:
+        self.config: ConfigT = config
 
     @abstractmethod
     def symbols(self) -> Iterable[str]:
         """Return raw symbols; the core upper-cases, validates and de-duplicates them."""
 
 
-class ResultSink(ABC):
-    """Receives every finished :class:`ScanResult` (files, Redis, alerts...)."""
+class ResultSink(ABC, Generic[ConfigT]):
+    """Receives every finished :class:`~optscan.models.ScanResult` (files, Redis,
+    alerts...). A sink is instantiated for each publication."""
 
     name: ClassVar[str]
     Config: ClassVar[type[PluginConfig]] = PluginConfig
 
-    def __init__(self, config: PluginConfig) -> None:
-        self.config = config
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        _config_from_generic(cls, PluginConfig)
+
+    def __init__(self, config: ConfigT) -> None:
+        self.config: ConfigT = config
 
     @abstractmethod
     def publish(self, result: ScanResult) -> None:

@@ -34,9 +34,10 @@ from typing import TYPE_CHECKING, Any
 from optscan.protocols import JSON, OptionProvider, ProviderConfig
 
 if TYPE_CHECKING:
-    from optscan.models import OptionChain
+    from optscan.chain import OptionChain
+    from optscan.errors import ProviderError
 
-__all__ = ["check_provider", "check_provider_class"]
+__all__ = ["check_error_answers", "check_provider", "check_provider_class"]
 
 _NAME = re.compile(r"^[a-z][a-z0-9_\-]{0,63}$")
 
@@ -104,7 +105,8 @@ def check_provider(
     """
     import numpy as np
 
-    from optscan.models import OptionChain, normalize_symbol
+    from optscan.chain import OptionChain
+    from optscan.symbols import normalize_symbol
 
     check_provider_class(type(provider))
     assert normalize_symbol(symbol) == symbol, (
@@ -166,6 +168,62 @@ def check_provider(
         )
         chains.append(chain)
     return chains
+
+
+def check_error_answers(
+    provider: OptionProvider[Any],
+    symbol: str,
+    answers: Iterable[tuple[JSON, type[ProviderError]]],
+    *,
+    expiration: dt.date | None = None,
+) -> list[ProviderError]:
+    """Assert that ``provider`` maps each recorded error answer to the expected error.
+
+    ``answers`` holds ``(payload, expected class)`` pairs: payloads its *extract*
+    returned for error answers (:func:`optscan.http_answers.error_answer`, saved by
+    ``--record``), or the vendor's own error bodies. Each must survive a JSON round
+    trip, and ``transform_expirations`` (and ``transform_chain`` for ``expiration``,
+    when given) must raise an instance of the expected class without modifying it: a
+    replayed error then fails a scan exactly as the live one did.
+
+    Returns the errors ``transform_expirations`` raised, in order, for further checks
+    (``retry_after`` of a rate limit, the message).
+    """
+    from optscan.errors import ProviderError
+
+    name = provider.name
+    raised: list[ProviderError] = []
+    for index, (payload, expected) in enumerate(answers):
+        label = f"{name} error answer #{index} (expecting {expected.__name__})"
+        text = _json_text(payload, label)
+        calls: list[tuple[str, Any]] = [
+            ("transform_expirations", lambda p=payload: provider.transform_expirations(p, symbol))
+        ]
+        if expiration is not None:
+            calls.append(
+                (
+                    "transform_chain",
+                    lambda p=payload: provider.transform_chain(p, symbol, expiration),
+                )
+            )
+        for method, call in calls:
+            where = f"{name}.{method}({symbol}) on {label}"
+            try:
+                call()
+            except ProviderError as exc:
+                assert isinstance(exc, expected), (
+                    f"{where} raised {type(exc).__name__} (reason {exc.reason!r}): {exc}"
+                )
+                if method == "transform_expirations":
+                    raised.append(exc)
+            except Exception as exc:
+                raise AssertionError(
+                    f"{where} raised {type(exc).__name__}, not a ProviderError: {exc}"
+                ) from exc
+            else:
+                raise AssertionError(f"{where} raised nothing")
+            _unchanged(payload, text, where)
+    return raised
 
 
 def _json_text(payload: Any, what: str) -> str:

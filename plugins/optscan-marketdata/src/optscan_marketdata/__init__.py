@@ -9,8 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from optscan.hookspecs import hookimpl
-from optscan.protocols import OptionProvider
+from optscan import OptionProvider, hookimpl
 
 __all__ = ["register_option_providers"]
 

@@ -37,21 +37,23 @@ from zoneinfo import ZoneInfo
 
 from pydantic import Field, SecretStr, field_validator
 
-from optscan.errors import (
+from optscan import (
+    JSON,
     ExpirationNotListedError,
     MalformedPayloadError,
     NetworkUnreachableError,
+    OptionProvider,
+    ProviderConfig,
     ProviderError,
     RateLimitedError,
     SymbolNotFoundError,
     TransientProviderError,
 )
-from optscan.protocols import JSON, OptionProvider, ProviderConfig
 
 if TYPE_CHECKING:
     import numpy as np
 
-    from optscan.models import OptionChain
+    from optscan import OptionChain
 
 BASE_URL = "https://api.marketdata.app"
 TOKEN_ENV = "MD_API_KEY"
@@ -244,7 +246,7 @@ class MarketDataProvider(OptionProvider):
                 f"marketdata: {symbol} {what}: HTTP {status} answer is not JSON"
             ) from None
         if status == 203:
-            from optscan.logs import get_logger
+            from optscan import get_logger
 
             get_logger().debug("marketdata_cached_answer", symbol=symbol, what=what)
         _check_body(body, symbol, what, not_found, redact=token)
@@ -323,7 +325,7 @@ class MarketDataProvider(OptionProvider):
     def transform_chain(self, raw: JSON, symbol: str, expiration: dt.date) -> OptionChain:
         import numpy as np
 
-        from optscan.models import OptionChain
+        from optscan import OptionChain
 
         _check_body(raw, symbol, f"chain {expiration}", ExpirationNotListedError)
         contracts = raw.get("optionSymbol")

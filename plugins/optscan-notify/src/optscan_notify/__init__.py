@@ -8,8 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from optscan.hookspecs import hookimpl
-from optscan.protocols import ResultSink
+from optscan import ResultSink, hookimpl
 
 __all__ = ["register_result_sinks"]
 

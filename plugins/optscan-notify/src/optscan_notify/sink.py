@@ -34,11 +34,11 @@ from zoneinfo import ZoneInfo
 
 from pydantic import Field, SecretStr, field_validator
 
-from optscan.protocols import PluginConfig, ResultSink
+from optscan import PluginConfig, ResultSink
 from optscan_notify.state import FileStore, RedisStore, SeenStore, StateError
 
 if TYPE_CHECKING:
-    from optscan.models import Opportunity, ScanResult
+    from optscan import Opportunity, ScanResult
 
 NEW_YORK = ZoneInfo("America/New_York")
 DISCORD_LIMIT = 2000  # characters in one Discord message
@@ -98,15 +98,10 @@ class NotifyConfig(PluginConfig):
         return value
 
 
-class NotifySink(ResultSink):
+class NotifySink(ResultSink[NotifyConfig]):
     """Posts the opportunities a scan found that its profile's previous scan did not."""
 
     name = "notify"
-    Config = NotifyConfig
-
-    def __init__(self, config: NotifyConfig) -> None:
-        super().__init__(config)
-        self.config: NotifyConfig = config
 
     # ------------------------------------------------------------------ publish
 
@@ -288,7 +283,7 @@ def _line(o: Opportunity) -> str:
 
 def _carried_over(seen: set[str], result: ScanResult) -> set[str]:
     """Seen contracts of symbols or expirations that failed this time: not gone, unknown."""
-    from optscan.occ import expected_root, parse_occ_symbol
+    from optscan import expected_root, parse_occ_symbol
 
     failed_roots = {expected_root(s.symbol) for s in result.symbols if s.status != "ok"}
     failed_days = {

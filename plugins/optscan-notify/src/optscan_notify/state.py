@@ -111,6 +111,6 @@ class RedisStore:
 
 def _redis_text(exc: BaseException) -> str:
     """redis-py's messages name host and port, not the password; mask URLs anyway."""
-    from optscan.logs import mask_secrets_in_text
+    from optscan import scrub
 
-    return mask_secrets_in_text(f"{type(exc).__name__}: {exc}")
+    return scrub(f"{type(exc).__name__}: {exc}")

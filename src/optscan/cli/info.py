@@ -1,0 +1,152 @@
+"""Read-only commands: ``optscan plugins``, ``optscan config show``, ``optscan market``."""
+
+from __future__ import annotations
+
+import json
+from typing import TYPE_CHECKING, Any
+
+import click
+
+from optscan.cli.env import Env, with_env
+from optscan.cli.exits import fail
+from optscan.cli.options import format_option, parse_instant
+
+if TYPE_CHECKING:
+    from optscan.models import MarketStatus
+
+
+@click.command()
+@format_option()
+@with_env
+def plugins(fmt: str, env: Env) -> None:
+    """List plugins: name, version, hooks, what they provide, and load failures."""
+    info = env.host().describe()
+    if fmt == "json":
+        click.echo(json.dumps(info, indent=2))
+        return
+    from rich.console import Console
+    from rich.table import Table
+    from rich.text import Text
+
+    table = Table(header_style="bold")
+    for column in ("Plugin", "Version", "Built-in", "Hooks", "Provides"):
+        table.add_column(column)
+    for p in info["plugins"]:
+        provides = ", ".join(
+            f"{family[:-1]}:{name}"
+            for family in ("providers", "sinks", "sources")
+            for name in p[family]
+        )
+        table.add_row(
+            Text(p["name"]),
+            Text(p["version"] or "-"),
+            "yes" if p["builtin"] else "",
+            Text(", ".join(p["hooks"])),
+            Text(provides),
+        )
+    console = Console()
+    console.print(table)
+    for failure in info["failures"]:
+        line = Text("failed", style="red")
+        line.append(f" {failure['plugin']} ({failure['stage']}): {failure['error']}")
+        console.print(line)
+
+
+@click.group()
+def config() -> None:
+    """Inspect the effective configuration."""
+
+
+@config.command("show")
+@format_option(("json", "toml"))
+@with_env
+def config_show(fmt: str, env: Env) -> None:
+    """Print the effective config (file + environment + --set) with secrets masked."""
+    from optscan.errors import ConfigError, UsageError
+    from optscan.plugins import Family
+    from optscan.secrets import mask
+
+    host = env.host()
+    families: tuple[Family, ...] = ("providers", "sinks", "sources")
+    try:
+        warnings = host.validate_settings(env.settings)
+        data = mask(env.settings)
+        for family in families:
+            for name in host.names(family):
+                data[family][name] = mask(host.plugin_config(family, name, env.settings))
+    except (ConfigError, UsageError) as exc:
+        fail(str(exc))
+    for warning in warnings:
+        click.echo(f"optscan: warning: {warning}", err=True)
+    if fmt == "json":
+        click.echo(json.dumps(data, indent=2, default=str))
+    else:
+        import tomli_w
+
+        text = tomli_w.dumps(_no_nulls(data))
+        click.echo("# keys with no value (null) are left out\n" + text, nl=False)
+
+
+def _no_nulls(value: Any) -> Any:
+    """TOML has no null: drop ``None`` values (a key left out means "not set")."""
+    if isinstance(value, dict):
+        return {k: _no_nulls(v) for k, v in value.items() if v is not None}
+    if isinstance(value, list):
+        return [_no_nulls(v) for v in value if v is not None]
+    return value
+
+
+@click.command()
+@click.option(
+    "--at",
+    "at",
+    default=None,
+    metavar="ISO8601",
+    help="The instant to ask about (default: now). Without an offset it is read "
+    "in the exchange's time zone.",
+)
+@click.option(
+    "--calendar", "calendar_name", default=None, help="Calendar name (default: scan.calendar)."
+)
+@format_option()
+@with_env
+def market(at: str | None, calendar_name: str | None, fmt: str, env: Env) -> None:
+    """Is the market open? Session, early close, open/close times and the next open."""
+    import datetime as dt
+
+    from optscan.errors import UsageError
+
+    instant = parse_instant(at, "--at") or dt.datetime.now(dt.UTC)
+    try:
+        calendar = env.host().calendar(calendar_name or env.settings.scan.calendar)
+    except UsageError as exc:
+        fail(str(exc))
+    status = calendar.status(instant)
+    doc = market_document(status)
+    if fmt == "json":
+        click.echo(json.dumps(doc, indent=2))
+        return
+    state = "OPEN" if status.is_open else "CLOSED"
+    click.echo(f"{status.calendar}: {state} at {doc['at']}")
+    if status.session:
+        close_note = " (early close)" if status.early_close else ""
+        click.echo(f"session {doc['session']}: {doc['opens_at']} - {doc['closes_at']}{close_note}")
+    click.echo(f"next open: {doc['next_open']}")
+
+
+def market_document(status: MarketStatus) -> dict[str, Any]:
+    """The JSON contract of ``optscan market --format json``."""
+
+    def iso(value: Any) -> str | None:
+        return value.isoformat() if value is not None else None
+
+    return {
+        "at": iso(status.at),
+        "is_open": status.is_open,
+        "session": iso(status.session),
+        "early_close": status.early_close,
+        "opens_at": iso(status.opens_at),
+        "closes_at": iso(status.closes_at),
+        "next_open": iso(status.next_open),
+        "calendar": status.calendar,
+    }

@@ -1,0 +1,140 @@
+"""Options shared by several commands, and the scan request they describe."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+import click
+
+from optscan.cli.exits import fail
+
+if TYPE_CHECKING:
+    import datetime as dt
+
+    from optscan.cli.env import Env
+    from optscan.models import ScanRequest
+
+
+def format_option(choices: tuple[str, ...] = ("table", "json")) -> Callable[..., Any]:
+    """``--format`` with the first choice as default (output on stdout)."""
+    return click.option(
+        "--format", "fmt", type=click.Choice(choices), default=choices[0], help="Output on stdout."
+    )
+
+
+def key_part(_ctx: click.Context, _param: click.Parameter, value: str | None) -> str | None:
+    """Scan ids and profiles become parts of Redis keys: refuse anything else than
+    1-64 letters, digits, '_' or '-' before any key is read or written (exit 2)."""
+    from optscan.symbols import SCAN_ID_PATTERN
+
+    if value is not None and not SCAN_ID_PATTERN.fullmatch(value):
+        raise click.BadParameter(
+            f"{value!r} is not valid: expected 1-64 letters, digits, '_' or '-', "
+            "starting with a letter or digit"
+        )
+    return value
+
+
+def parse_instant(text: str | None, option: str) -> dt.datetime | None:
+    """An ISO 8601 instant; without an offset it is read in New York time (exit 2 if bad)."""
+    if text is None:
+        return None
+    import datetime as dt
+    from zoneinfo import ZoneInfo
+
+    try:
+        value = dt.datetime.fromisoformat(text)
+    except ValueError:
+        fail(f"{option}: {text!r} is not an ISO 8601 date-time (e.g. 2026-11-27T10:30-05:00)")
+    if value.tzinfo is None:  # read in the exchange's time zone
+        value = value.replace(tzinfo=ZoneInfo("America/New_York"))
+    return value
+
+
+def scan_options(fn: Callable[..., Any]) -> Callable[..., Any]:
+    """The options that describe a scan request (``scan``, ``enqueue``, ``schedule add``)."""
+    options = [
+        click.option(
+            "--provider",
+            default=None,
+            help="Option data provider (default: scan.provider). See `optscan plugins`.",
+        ),
+        click.option(
+            "--symbols",
+            default=None,
+            help="Comma-separated symbols; replaces the configured stock sources.",
+        ),
+        click.option(
+            "--strategy",
+            default=None,
+            help="Strategy from [strategies.<name>] (default: scan.strategy, i.e. csp).",
+        ),
+        click.option(
+            "--sink",
+            "sinks",
+            multiple=True,
+            help="Publish to this sink (repeatable); replaces sinks.enabled.",
+        ),
+        click.option("--profile", default=None, help="Scan profile name (default: scan.profile)."),
+        click.option(
+            "--force",
+            is_flag=True,
+            help="Scan even when the market is closed "
+            "(results are labelled as taken outside market hours).",
+        ),
+        click.option(
+            "--as-of",
+            "as_of",
+            default=None,
+            metavar="ISO8601",
+            help="Pin the clock (calendar and days to expiry). Without an offset it "
+            "is read in New York time.",
+        ),
+        click.option(
+            "--record",
+            "record_dir",
+            default=None,
+            type=click.Path(file_okay=False),
+            help="Save every raw provider payload under DIR.",
+        ),
+        click.option(
+            "--replay",
+            "replay_dir",
+            default=None,
+            type=click.Path(file_okay=False, exists=True),
+            help="Serve provider payloads from a recording in DIR (no network).",
+        ),
+    ]
+    for option in reversed(options):
+        fn = option(fn)
+    return fn
+
+
+def build_request(env: Env, **opts: Any) -> ScanRequest:
+    """The :class:`ScanRequest` the scan options describe (exit 2 when it is invalid)."""
+    from pydantic import ValidationError
+
+    from optscan.config import format_validation_error
+    from optscan.models import ScanRequest
+
+    symbols = None
+    if opts.get("symbols") is not None:
+        symbols = [s.strip() for s in opts["symbols"].split(",") if s.strip()]
+        if not symbols:
+            fail("--symbols: no symbols given")
+    try:
+        return ScanRequest(
+            profile=opts.get("profile") or env.settings.scan.profile,
+            provider=opts.get("provider"),
+            strategy=opts.get("strategy"),
+            symbols=symbols,
+            sinks=list(opts["sinks"]) if opts.get("sinks") else None,
+            force=bool(opts.get("force")),
+            as_of=parse_instant(opts.get("as_of"), "--as-of"),
+            overrides=env.overrides,
+            record_dir=opts.get("record_dir"),
+            replay_dir=opts.get("replay_dir"),
+        )
+    except ValidationError as exc:
+        fail(f"bad request: {format_validation_error(exc)}")

@@ -1,0 +1,69 @@
+"""Printing results and documents on stdout, and the exit code a result means."""
+
+from __future__ import annotations
+
+import json
+import sys
+from typing import TYPE_CHECKING, Any, NoReturn
+
+import click
+
+from optscan.cli.exits import EXIT_CLOSED, EXIT_FAILED, EXIT_OK
+
+if TYPE_CHECKING:
+    from optscan.models import ScanResult
+
+EXIT_BY_STATE = {
+    "finished": EXIT_OK,
+    "failed": EXIT_FAILED,
+    "lost": EXIT_FAILED,
+    "skipped": EXIT_CLOSED,
+}
+"""A queued scan's final state -> the exit code ``optscan scan`` gives the same outcome."""
+
+
+def finish_scan(result: ScanResult, fmt: str) -> NoReturn:
+    """Print a scan's result and exit with its code (0 ok, 1 failed, 3 market closed)."""
+    print_result(result, fmt)
+    if result.skipped:
+        click.echo(f"optscan: {result.message}; use --force to scan anyway", err=True)
+        sys.exit(EXIT_CLOSED)
+    sys.exit(EXIT_OK if result.success else EXIT_FAILED)
+
+
+def print_result(result: ScanResult, fmt: str) -> None:
+    """The result on stdout as a table, the JSON document or CSV."""
+    from optscan.render import print_table, result_csv, write_result_json
+
+    if fmt == "json":
+        write_result_json(result, sys.stdout)
+        sys.stdout.write("\n")
+        sys.stdout.flush()
+    elif fmt == "csv":
+        click.echo(result_csv(result), nl=False)
+    else:
+        print_table(result, file=sys.stdout)
+
+
+def print_doc(doc: dict[str, Any], fmt: str, lines: list[str]) -> None:
+    """``doc`` as JSON, or ``lines`` of text."""
+    if fmt == "json":
+        click.echo(json.dumps(doc, indent=2))
+    else:
+        for line in lines:
+            click.echo(line)
+
+
+def status_lines(status: dict[str, Any]) -> list[str]:
+    """A queued scan's status as text."""
+    lines = [
+        f"scan {status['scan_id']} (profile {status.get('profile') or '?'}): {status['state']}",
+        f"symbols: {status['symbols_done']}/{status['symbols_total']} done, "
+        f"{status['symbols_failed']} failed",
+    ]
+    for key in ("started_at", "finished_at", "message", "error"):
+        if status.get(key):
+            lines.append(f"{key.replace('_', ' ')}: {status[key]}")
+    for symbol, reason in status.get("failures", {}).items():
+        lines.append(f"  {symbol}: {reason}")
+    return lines

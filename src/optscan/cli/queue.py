@@ -1,0 +1,180 @@
+"""Queue commands for scans: ``enqueue``, ``status``, ``results``, ``lock clear``.
+
+Only click is imported at module level; redis and rq are imported inside the commands,
+so ``optscan --help`` stays fast and never touches Redis.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from typing import TYPE_CHECKING, Any
+
+import click
+
+from optscan.cli.connect import job_request, open_store
+from optscan.cli.env import Env, with_env
+from optscan.cli.exits import EXIT_FAILED, fail
+from optscan.cli.options import build_request, format_option, key_part, scan_options
+from optscan.cli.output import EXIT_BY_STATE, print_doc, status_lines
+
+if TYPE_CHECKING:
+    from optscan.models import ScanRequest
+    from optscan.queue.store import ScanStore
+
+
+def enqueue_or_fail(env: Env, request: ScanRequest) -> tuple[ScanStore, str, str]:
+    """Queue the scan: ``(store, scan_id, job_id)``; exit 1 when the profile is busy or
+    Redis is down, 2 when the request cannot be queued."""
+    from optscan.queue.connection import QueueError, ScanBusyError
+    from optscan.queue.enqueue import enqueue_scan
+
+    store = open_store(env)
+    try:
+        scan_id, job_id = enqueue_scan(
+            store.redis, job_request(request), prefix=store.keys.prefix, cfg=store.cfg
+        )
+    except ScanBusyError as exc:
+        fail(str(exc), EXIT_FAILED)
+    except QueueError as exc:
+        fail(str(exc))
+    return store, scan_id, job_id
+
+
+@click.command()
+@scan_options
+@click.option("--wait", is_flag=True, help="Wait for the scan to end (progress bar on stderr).")
+@format_option()
+@with_env
+def enqueue(
+    wait: bool,
+    fmt: str,
+    env: Env,
+    **opts: Any,
+) -> None:
+    """Queue a scan for RQ workers (`optscan worker`); print its scan_id and job_id.
+
+    The job carries the request with every --set/--force override; workers resolve
+    secrets from their own config. One scan runs per profile at a time: a second one
+    is refused (exit 1). With --wait, exit codes follow `optscan scan`.
+    """
+    request = build_request(env, **opts)
+    store, scan_id, job_id = enqueue_or_fail(env, request)
+    doc: dict[str, Any] = {"scan_id": scan_id, "job_id": job_id}
+    if not wait:
+        print_doc(doc, fmt, [f"queued scan {scan_id} (job {job_id})"])
+        return
+    from optscan.cli.progress import wait_with_progress
+
+    status = wait_with_progress(store, scan_id)
+    doc.update(status)
+    print_doc(doc, fmt, status_lines(status))
+    sys.exit(EXIT_BY_STATE.get(status["state"], EXIT_FAILED))
+
+
+@click.command()
+@click.option(
+    "--scan-id", default=None, callback=key_part, help="The scan (default: the latest one)."
+)
+@click.option("--profile", default=None, callback=key_part, help="Latest scan of this profile.")
+@format_option()
+@with_env
+def status(
+    scan_id: str | None,
+    profile: str | None,
+    fmt: str,
+    env: Env,
+) -> None:
+    """A queued scan's state: queued, running, finished, failed, skipped or lost."""
+    store = open_store(env)
+    scan_id = scan_id or store.latest(profile)
+    if scan_id is None:
+        where = f" for profile {profile!r}" if profile else ""
+        fail(f"no queued scan recorded{where} in Redis", EXIT_FAILED)
+    doc = store.status(scan_id)
+    print_doc(doc, fmt, status_lines(doc))
+
+
+# --------------------------------------------------------------------------- results
+
+
+@click.command()
+@click.option(
+    "--profile", default=None, callback=key_part, help="Scan profile (default: scan.profile)."
+)
+@click.option(
+    "--scan-id",
+    default=None,
+    callback=key_part,
+    help="A given queued scan instead of the latest.",
+)
+@format_option()
+@with_env
+def results(
+    profile: str | None,
+    scan_id: str | None,
+    fmt: str,
+    env: Env,
+) -> None:
+    """The latest results of a profile from Redis (the `redis` sink, else the last
+    queued scan); JSON is the scan's own format."""
+    from optscan.default_plugins.redis_sink import read_result
+
+    store = open_store(env)
+    profile = profile or env.settings.scan.profile
+    data = None
+    given_id = scan_id
+    if scan_id is None:
+        data = read_result(store.redis, store.keys.prefix, profile)
+        scan_id = None if data is not None else store.latest(profile)
+    if data is None and scan_id is not None:
+        data = store.result(scan_id)
+        if data is not None and given_id is None and _age_s(data) > env.settings.redis.result_ttl_s:
+            data = None  # results live redis.result_ttl_s, like the redis sink's
+    if data is None:
+        fail(f"no results in Redis for profile {profile!r} (expired, or no scan yet)", EXIT_FAILED)
+    if fmt == "json":
+        click.echo(json.dumps(data, indent=2))
+        return
+    from optscan.models import ScanResult
+    from optscan.render import print_table
+
+    body = {k: v for k, v in data.items() if k != "scanned_count"}
+    print_table(ScanResult.model_validate(body), file=sys.stdout)
+
+
+def _age_s(result: dict[str, Any]) -> float:
+    import datetime as dt
+
+    finished = dt.datetime.fromisoformat(result["finished_at"])
+    return (dt.datetime.now(dt.UTC) - finished).total_seconds()
+
+
+# --------------------------------------------------------------------------- worker
+
+
+@click.group()
+def lock() -> None:
+    """The per-profile scan lock (one queued scan per profile at a time)."""
+
+
+@lock.command("clear")
+@click.option(
+    "--profile", default=None, callback=key_part, help="Scan profile (default: scan.profile)."
+)
+@with_env
+def lock_clear(
+    profile: str | None,
+    env: Env,
+) -> None:
+    """Drop a profile's scan lock (for operators, after a dead scan)."""
+    from optscan.queue.lock import clear_lock
+
+    store = open_store(env)
+    profile = profile or env.settings.scan.profile
+    holder = clear_lock(store.redis, store.keys, profile)
+    message = f"cleared the lock of profile {profile!r}" + (
+        f" (held by scan {holder})" if holder else " (it was not held)"
+    )
+    click.echo(json.dumps({"profile": profile, "cleared": holder}))
+    click.echo(f"optscan: {message}", err=True)

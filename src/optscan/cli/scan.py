@@ -1,0 +1,72 @@
+"""``optscan scan``: a scan in this process, or on RQ workers with ``--queue``."""
+
+from __future__ import annotations
+
+import sys
+from typing import TYPE_CHECKING, Any
+
+import click
+
+from optscan.cli.env import Env, with_env
+from optscan.cli.exits import EXIT_FAILED, fail
+from optscan.cli.options import build_request, format_option, scan_options
+from optscan.cli.output import finish_scan
+
+if TYPE_CHECKING:
+    from optscan.models import ScanRequest
+
+
+@click.command()
+@click.option(
+    "--queue",
+    "on_queue",
+    is_flag=True,
+    help="Run the scan on RQ workers (enqueue + wait); needs Redis and `optscan worker`.",
+)
+@scan_options
+@format_option(("table", "json", "csv"))
+@with_env
+def scan(on_queue: bool, fmt: str, env: Env, **opts: Any) -> None:
+    """Scan option chains and print the opportunities (in this process: no Redis needed)."""
+    request = build_request(env, **opts)
+    if on_queue:
+        _scan_on_queue(request, fmt, env)
+    _scan_here(request, fmt, env)
+
+
+def _scan_here(request: ScanRequest, fmt: str, env: Env) -> None:
+    from optscan.errors import ConfigError, OptscanError, UsageError
+    from optscan.scan import perform_scan
+
+    listeners = []
+    if fmt == "table" and sys.stderr.isatty():
+        from optscan.cli.progress import ProgressListener
+
+        listeners.append(ProgressListener())
+    host = env.host(plugins=listeners)
+    try:
+        result = perform_scan(request, host, settings=env.settings)
+    except (UsageError, ConfigError) as exc:
+        fail(str(exc))
+    except OptscanError as exc:
+        fail(str(exc), EXIT_FAILED)
+    finally:
+        for listener in listeners:
+            listener.close()
+    finish_scan(result, fmt)
+
+
+def _scan_on_queue(request: ScanRequest, fmt: str, env: Env) -> None:
+    """Enqueue, wait, and print like the embedded scan."""
+    from optscan.cli.progress import wait_with_progress
+    from optscan.cli.queue import enqueue_or_fail
+    from optscan.models import ScanResult
+
+    store, scan_id, _job_id = enqueue_or_fail(env, request)
+    status = wait_with_progress(store, scan_id)
+    data = store.result(scan_id)
+    if data is None:
+        reason = status.get("error") or status.get("message") or "no result"
+        fail(f"scan {scan_id} ended {status['state']}: {reason}", EXIT_FAILED)
+    data.pop("scanned_count", None)
+    finish_scan(ScanResult.model_validate(data), fmt)

@@ -1,0 +1,161 @@
+"""Long-running queue processes: ``optscan worker``, ``scheduler`` and ``dashboard``.
+
+Plain RQ runs the same worker: ``rq worker --url "$OPTSCAN_REDIS_URL" --serializer
+rq.serializers.JSONSerializer --worker-class optscan.queueing.OptscanWorker
+--with-scheduler optscan`` (with optscan's default timings, which it keeps even though
+``rq worker`` passes its own).
+"""
+
+from __future__ import annotations
+
+import sys
+from typing import Any
+
+import click
+
+from optscan.cli.connect import connect
+from optscan.cli.env import Env, with_env
+
+
+def _python_logging(level: str) -> None:
+    """RQ logs through :mod:`logging`; send it to stderr (stdout is for output)."""
+    import logging
+
+    logging.basicConfig(
+        stream=sys.stderr,
+        level=level.upper(),
+        format="%(asctime)s %(name)s %(levelname)s %(message)s",
+    )
+
+
+def _wait_for_redis(redis: Any) -> None:
+    import time
+
+    from redis.exceptions import RedisError
+
+    delay = 0.5
+    while True:
+        time.sleep(delay)
+        try:
+            redis.ping()
+            return
+        except RedisError:
+            delay = min(delay * 2, 5.0)
+
+
+def _reap_children() -> None:
+    """Collect work horses (and scheduler) of a worker that quit, so none stay zombies."""
+    import os
+
+    while True:
+        try:
+            pid, _status = os.waitpid(-1, os.WNOHANG)
+        except ChildProcessError:
+            return
+        if pid == 0:
+            return
+
+
+@click.command()
+@click.option("--burst", is_flag=True, help="Quit when the queues are empty.")
+@click.option(
+    "--queues",
+    "queue_names",
+    multiple=True,
+    help="Queues to work on (repeatable or comma-separated; default: queue.name).",
+)
+@click.option("--name", default=None, help="Worker name (default: random).")
+@click.option("--max-jobs", type=int, default=None, help="Quit after this many jobs.")
+@with_env
+def worker(
+    burst: bool,
+    queue_names: tuple[str, ...],
+    name: str | None,
+    max_jobs: int | None,
+    env: Env,
+) -> None:
+    """Run an RQ worker for queued scans (JSON jobs, retries, its scheduler on).
+
+    \b
+    Plain RQ runs the same worker:
+      rq worker --url "$OPTSCAN_REDIS_URL" --serializer rq.serializers.JSONSerializer \\
+        --worker-class optscan.queueing.OptscanWorker --with-scheduler optscan
+    """
+    from redis.exceptions import ConnectionError as RedisConnectionError
+    from redis.exceptions import TimeoutError as RedisTimeoutError
+
+    from optscan.queue.warmup import warm_up
+    from optscan.queue.worker import OptscanWorker
+    from optscan.secrets import mask_url
+
+    level = env.log_level
+    _python_logging(level)
+    redis, cfg = connect(env), env.settings.queue
+    names = [n.strip() for item in queue_names for n in item.split(",") if n.strip()]
+    names = names or [cfg.name]
+    warm_up(env.settings)
+    url = mask_url(env.settings.redis.url.get_secret_value())
+    click.echo(f"optscan: worker on {', '.join(names)} at {url}", err=True)
+    while True:
+        instance = OptscanWorker(names, connection=redis, name=name, queue_config=cfg)
+        try:
+            instance.work(
+                burst=burst, with_scheduler=True, logging_level=level.upper(), max_jobs=max_jobs
+            )
+        except (RedisConnectionError, RedisTimeoutError) as exc:
+            click.echo(f"optscan: worker lost Redis ({exc}); reconnecting", err=True)
+        else:
+            stopping = instance._stop_requested or instance._shutdown_requested_date is not None
+            if burst or max_jobs or stopping:
+                return
+            click.echo("optscan: worker loop ended unexpectedly; restarting", err=True)
+        # rq's loop quits on errors it does not handle (Redis restarted under a job).
+        # Start a new worker once Redis answers: the jobs it held are re-run as lost.
+        _reap_children()
+        _wait_for_redis(redis)
+        name = None  # the old name may still be registered until its key expires
+
+
+# --------------------------------------------------------------------------- schedules
+
+
+@click.command()
+@click.option("--burst", is_flag=True, help="Enqueue what is due, then quit.")
+@with_env
+def scheduler(
+    burst: bool,
+    env: Env,
+) -> None:
+    """Run rq-scheduler (JSON jobs; cron read in New York time whatever TZ says)."""
+    from optscan.queue.schedule import run_scheduler
+
+    level = env.log_level
+    _python_logging(level)
+    redis, cfg = connect(env), env.settings.queue
+    run_scheduler(redis, cfg, burst=burst)
+
+
+# --------------------------------------------------------------------------- dashboard
+
+
+@click.command()
+@click.option("--host", default="127.0.0.1", show_default=True, help="Address to bind.")
+@click.option("--port", default=9181, show_default=True, type=int, help="Port to bind.")
+@with_env
+def dashboard(
+    host: str,
+    port: int,
+    env: Env,
+) -> None:
+    """Serve rq-dashboard for the configured Redis (JSON jobs on every page)."""
+    from optscan.queue.dashboard import make_app
+    from optscan.secrets import mask_url
+
+    connect(env)  # fail early and clearly when Redis is down
+    url = env.settings.redis.url.get_secret_value()
+    app = make_app(url)
+    click.echo(f"optscan: rq-dashboard on http://{host}:{port}/ for {mask_url(url)}", err=True)
+    app.run(host=host, port=port, threaded=True)
+
+
+# --------------------------------------------------------------------------- lock

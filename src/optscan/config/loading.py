@@ -1,0 +1,146 @@
+"""Loading the configuration: ``config.toml`` + ``OPTSCAN_*`` environment + ``--set``.
+
+Precedence, lowest first: built-in defaults (identical to the shipped ``config.toml``),
+the config file, ``OPTSCAN_<SECTION>__<KEY>`` environment variables, then ``--set
+dotted.key=value`` pairs. The file is found at ``--config PATH``, else
+``$OPTSCAN_CONFIG``, else ``./config.toml``, else the user config directory. Every
+error names the dotted key and says what it expects; secrets in the loaded settings
+are remembered (:func:`optscan.secrets.remember`) so no message ever shows them.
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from pathlib import Path
+from typing import Any
+
+from pydantic import ValidationError
+
+from optscan.config.messages import format_validation_error
+from optscan.config.sections import Settings
+from optscan.errors import ConfigError
+from optscan.secrets import remember
+
+ENV_PREFIX = "OPTSCAN_"
+# Environment variables that are not config keys.
+_ENV_NOT_KEYS = {"OPTSCAN_CONFIG", "OPTSCAN_STRICT_PLUGINS", "OPTSCAN_TEST_REDIS_URL"}
+# Short aliases documented for operators.
+_ENV_ALIASES = {"OPTSCAN_REDIS_URL": "redis.url"}
+
+
+def find_config_file(explicit: str | os.PathLike[str] | None = None) -> Path | None:
+    """The config file to read, or ``None`` to run on the built-in defaults."""
+    if explicit:
+        path = Path(explicit)
+        if not path.is_file():
+            raise ConfigError(f"--config: no such file: {path}")
+        return path
+    env = os.environ.get("OPTSCAN_CONFIG")
+    if env:
+        path = Path(env)
+        if not path.is_file():
+            raise ConfigError(f"OPTSCAN_CONFIG: no such file: {path}")
+        return path
+    local = Path("config.toml")
+    if local.is_file():
+        return local
+    from platformdirs import user_config_dir
+
+    user = Path(user_config_dir("optscan")) / "config.toml"
+    return user if user.is_file() else None
+
+
+def parse_value(text: str) -> Any:
+    """Read an override value as TOML (``1``, ``true``, ``"x"``, ``[1, 2]``), else text."""
+    try:
+        return tomllib.loads(f"v = {text}")["v"]
+    except tomllib.TOMLDecodeError:
+        return text
+
+
+def parse_set(pairs: list[str] | tuple[str, ...]) -> dict[str, Any]:
+    """Turn ``["scan.concurrency=1", ...]`` into ``{"scan.concurrency": 1, ...}``."""
+    out: dict[str, Any] = {}
+    for pair in pairs:
+        key, sep, value = pair.partition("=")
+        key = key.strip()
+        if not sep or not key:
+            raise ConfigError(f"--set {pair!r}: expected dotted.key=value")
+        if not all(part.replace("_", "").replace("-", "").isalnum() for part in key.split(".")):
+            raise ConfigError(f"--set {pair!r}: {key!r} is not a dotted key")
+        out[key] = parse_value(value)
+    return out
+
+
+def env_overrides(environ: dict[str, str] | None = None) -> dict[str, Any]:
+    """``OPTSCAN_SCAN__CONCURRENCY=4`` -> ``{"scan.concurrency": 4}``."""
+    environ = dict(os.environ) if environ is None else environ
+    out: dict[str, Any] = {}
+    for name, value in environ.items():
+        if not name.startswith(ENV_PREFIX) or name in _ENV_NOT_KEYS:
+            continue
+        if name in _ENV_ALIASES:
+            out[_ENV_ALIASES[name]] = value
+        elif "__" in name:
+            key = ".".join(part.lower() for part in name[len(ENV_PREFIX) :].split("__"))
+            out[key] = parse_value(value)
+    return out
+
+
+def apply_overrides(data: dict[str, Any], overrides: dict[str, Any]) -> dict[str, Any]:
+    """Set dotted keys in a nested dict (copying what it changes)."""
+    import copy
+
+    data = copy.deepcopy(data)
+    for dotted, value in overrides.items():
+        parts = dotted.split(".")
+        node = data
+        for i, part in enumerate(parts[:-1]):
+            child = node.get(part)
+            if child is None:
+                child = node[part] = {}
+            elif not isinstance(child, dict):
+                raise ConfigError(f"{'.'.join(parts[: i + 1])}: is a value, not a section")
+            node = child
+        node[parts[-1]] = value
+    return data
+
+
+def load_settings(
+    path: str | os.PathLike[str] | None = None,
+    overrides: dict[str, Any] | None = None,
+    *,
+    use_env: bool = True,
+) -> Settings:
+    """Read, merge and validate the configuration; raise :class:`ConfigError` naming keys."""
+    file = find_config_file(path)
+    data: dict[str, Any] = {}
+    if file is not None:
+        try:
+            data = tomllib.loads(file.read_text(encoding="utf-8"))
+        except tomllib.TOMLDecodeError as exc:
+            raise ConfigError(f"{file}: not valid TOML: {exc}") from None
+        except OSError as exc:
+            raise ConfigError(f"{file}: cannot read: {exc}") from None
+    merged = dict(env_overrides()) if use_env else {}
+    merged.update(overrides or {})
+    combined = apply_overrides(data, merged)
+    remember(combined)  # before validation: an error message must not show them
+    try:
+        settings = Settings.model_validate(combined)
+    except ValidationError as exc:
+        where = _blame(file, data, bool(merged))
+        raise ConfigError(f"config error{where}: {format_validation_error(exc)}") from None
+    remember(settings)
+    return settings
+
+
+def _blame(file: Path | None, data: dict[str, Any], overridden: bool) -> str:
+    """Where a bad value came from: the file if it fails on its own, else the overrides."""
+    if file is not None:
+        try:
+            Settings.model_validate(data)
+        except ValidationError:
+            return f" (in {file})"
+    return " (from --set or OPTSCAN_* variables)" if overridden else ""

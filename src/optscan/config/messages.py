@@ -1,0 +1,39 @@
+"""Config error messages: one line per problem, naming the dotted key, never a secret."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import ValidationError
+
+from optscan.secrets import MASK, is_secret, mask, scrub
+
+MAX_SHOWN = 80
+"""A bad value longer than this (as text) is shown as ``...``."""
+
+
+def format_validation_error(exc: ValidationError, prefix: str = "") -> str:
+    """One line per problem, each naming the dotted key and what it expects."""
+    lines = []
+    for err in exc.errors():
+        loc = ".".join(str(p) for p in err["loc"] if p not in ("function-after",))
+        key = f"{prefix}.{loc}" if prefix and loc else (prefix or loc or "(root)")
+        message = err["msg"]
+        if err["type"] == "extra_forbidden":
+            message = "unknown key"
+        elif "input" in err and err["type"] not in ("missing",):
+            message = f"{message} (got {_shown(key, err['input'])})"
+        lines.append(f"{key}: {message}")
+    return scrub("; ".join(lines))
+
+
+def _shown(key: str, value: Any) -> str:
+    """The bad value as the message shows it: secrets masked at any depth, long values
+    cut, and the text scrubbed of every remembered secret."""
+    leaf = key.rsplit(".", 1)[-1]
+    if is_secret(leaf):  # a bad secret is not shown in any form
+        return repr(MASK)
+    text = repr(mask(value, leaf))
+    if len(text) > MAX_SHOWN:
+        text = "..."
+    return scrub(text)

@@ -1,0 +1,246 @@
+"""The core's config sections: pydantic models that forbid unknown keys.
+
+Defaults here are identical to the shipped, fully commented ``config.toml`` (a test
+checks it). Plugin sections (``[providers.<name>]``, ``[sinks.<name>]``,
+``[sources.<name>]``) are kept raw here and validated by the plugin host against each
+plugin's own ``Config`` model, with the same error format.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    SecretStr,
+    field_validator,
+    model_validator,
+)
+
+from optscan.secrets import check_url_credentials
+from optscan.symbols import SCAN_ID_PATTERN
+
+PLUGIN_FAMILIES = ("providers", "sinks", "sources")
+RankBy = Literal["annualized_return", "prob_otm", "cushion_pct", "bid", "open_interest", "dte"]
+"""What opportunities are ranked by (:mod:`optscan.analytics.ranking`)."""
+
+
+class Section(BaseModel):
+    """A config section: frozen, unknown keys are errors."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class ScanSection(Section):
+    profile: str = Field(default="default", pattern=SCAN_ID_PATTERN.pattern)
+    provider: str = "yfinance"
+    strategy: str = "csp"
+    calendar: str = "nyse"
+    concurrency: int = Field(default=32, ge=1, le=1024)
+    min_dte: int = Field(default=0, ge=0)
+    max_dte: int = Field(default=28, ge=0)
+    open_buffer_min: int = Field(default=0, ge=0, le=390)
+    close_buffer_min: int = Field(default=0, ge=0, le=390)
+
+    @model_validator(mode="after")
+    def _window(self) -> ScanSection:
+        if self.max_dte < self.min_dte:
+            raise ValueError("max_dte must be >= min_dte")
+        return self
+
+
+class CallDeltaStep(Section):
+    max_dte: int = Field(ge=0)
+    max_delta: float = Field(gt=0, le=1)
+
+
+class StrategySection(Section):
+    """One named screen. ``type`` says which side of the wheel it trades."""
+
+    type: Literal["csp", "cc"]
+    min_annualized_return: float = 30.0
+    min_delta: float | None = Field(default=None, ge=-1, le=0)
+    max_delta: float | None = Field(default=None, ge=0, le=1)
+    max_delta_by_dte: list[CallDeltaStep] = Field(default_factory=list)
+    min_dte: int | None = Field(default=None, ge=0)
+    max_dte: int | None = Field(default=None, ge=0)
+    min_open_interest: float = Field(default=10, ge=0)
+    min_volume: float = Field(default=0, ge=0)
+    min_bid: float = Field(default=0.0, ge=0)
+    max_spread_pct: float = Field(default=25.0, ge=0)
+    min_cushion_pct: float | None = None
+    max_collateral: float | None = Field(default=None, gt=0)
+    strikes_at_or_above_cost_basis: bool = True
+    earnings_blackout: bool = True
+    ex_dividend_blackout: bool = True
+    rank_by: RankBy = "annualized_return"
+    top_per_symbol: int = Field(default=0, ge=0)
+    top_overall: int = Field(default=0, ge=0)
+
+
+def _default_strategies() -> dict[str, StrategySection]:
+    return {
+        "csp": StrategySection(type="csp", min_annualized_return=30.0, min_delta=-0.20),
+        "cc": StrategySection(
+            type="cc",
+            min_annualized_return=20.0,
+            max_delta_by_dte=[
+                CallDeltaStep(max_dte=7, max_delta=0.20),
+                CallDeltaStep(max_dte=14, max_delta=0.24),
+                CallDeltaStep(max_dte=21, max_delta=0.28),
+                CallDeltaStep(max_dte=28, max_delta=0.32),
+                CallDeltaStep(max_dte=100000, max_delta=0.36),
+            ],
+        ),
+    }
+
+
+class AnalyticsSection(Section):
+    risk_free_rate: float = Field(default=0.04, ge=-0.05, le=0.5)
+    dividend_yields: dict[str, float] = Field(default_factory=dict)
+    iv_cap: float = Field(default=5.0, gt=0)
+    max_quote_age_s: float = Field(default=0.0, ge=0)
+
+
+class HoldingsLot(Section):
+    symbol: str
+    shares: int = Field(ge=0)
+    cost_basis: float = Field(ge=0)
+
+
+class HoldingsSection(Section):
+    file: str = ""
+    lots: list[HoldingsLot] = Field(default_factory=list)
+
+
+class PluginsSection(Section):
+    disabled: list[str] = Field(default_factory=list)
+    allow: list[str] = Field(default_factory=list)
+    strict: bool = False
+
+
+class LoggingSection(Section):
+    level: Literal["debug", "info", "warning", "error"] = "warning"
+    format: Literal["console", "json"] = "console"
+
+
+class RedisSection(Section):
+    """``[redis]``: the one Redis every queue command, worker and job uses."""
+
+    url: SecretStr = SecretStr("redis://127.0.0.1:6379/0")
+    prefix: str = Field(default="optscan:", pattern=r"^[A-Za-z0-9_\-:.]{1,64}$")
+    result_ttl_s: int = Field(default=2700, ge=1)
+
+    @field_validator("url")
+    @classmethod
+    def _encoded(cls, value: SecretStr) -> SecretStr:
+        check_url_credentials(value.get_secret_value())
+        return value
+
+
+class QueueSection(Section):
+    """Knobs of the queued (RQ) path.
+
+    The worker timings default to what makes a job lost with a killed worker re-run
+    within about 30 s: its started-registry entry expires ``job_monitoring_interval_s +
+    heartbeat_grace_s`` after the last heartbeat, and another worker's maintenance
+    (every ``maintenance_interval_s``, but no sooner than its ``worker_ttl_s - 15`` s
+    dequeue wait) re-queues it.
+    """
+
+    name: str = Field(default="optscan", pattern=r"^[A-Za-z0-9_\-.]{1,64}$")
+    batch_size: int = Field(default=8, ge=1, le=500)
+    coordinator_timeout_s: int = Field(default=300, ge=1)
+    batch_timeout_s: int = Field(default=600, ge=1)
+    aggregator_timeout_s: int = Field(default=300, ge=1)
+    job_result_ttl_s: int = Field(default=3600, ge=1)
+    job_failure_ttl_s: int = Field(default=86400, ge=1)
+    state_ttl_s: int = Field(default=86400, ge=60)
+    lock_ttl_s: int = Field(default=120, ge=5)
+    retry_max: int = Field(default=2, ge=0, le=10)
+    retry_intervals_s: list[int] = Field(default_factory=lambda: [2, 10])
+    worker_ttl_s: int = Field(default=20, ge=16, le=600)
+    maintenance_interval_s: int = Field(default=5, ge=1, le=600)
+    job_monitoring_interval_s: int = Field(default=5, ge=1, le=60)
+    heartbeat_grace_s: int = Field(default=5, ge=1, le=120)
+    scheduler_lock_ttl_s: int = Field(default=10, ge=3, le=120)
+    scheduler_interval_s: int = Field(default=5, ge=1, le=300)
+
+    @field_validator("retry_intervals_s")
+    @classmethod
+    def _intervals(cls, value: list[int]) -> list[int]:
+        if not value or any(v < 0 for v in value):
+            raise ValueError("must be a non-empty list of seconds >= 0")
+        return value
+
+
+class Settings(Section):
+    """The whole effective configuration."""
+
+    scan: ScanSection = ScanSection()
+    sources: dict[str, Any] = Field(default_factory=lambda: {"enabled": ["watchlist"]})
+    providers: dict[str, dict[str, Any]] = Field(default_factory=dict)
+    sinks: dict[str, Any] = Field(default_factory=lambda: {"enabled": []})
+    strategies: dict[str, StrategySection] = Field(default_factory=_default_strategies)
+    analytics: AnalyticsSection = AnalyticsSection()
+    holdings: HoldingsSection = HoldingsSection()
+    plugins: PluginsSection = PluginsSection()
+    logging: LoggingSection = LoggingSection()
+    redis: RedisSection = RedisSection()
+    queue: QueueSection = QueueSection()
+
+    @model_validator(mode="before")
+    @classmethod
+    def _disabled_plugins(cls, data: Any) -> Any:
+        """A top-level ``disabled_plugins`` list (the original app's setting) is the same
+        as ``[plugins] disabled``; both lists apply."""
+        if not isinstance(data, dict) or "disabled_plugins" not in data:
+            return data
+        data = dict(data)
+        extra = data.pop("disabled_plugins")
+        if not isinstance(extra, list) or not all(isinstance(x, str) for x in extra):
+            raise ValueError("disabled_plugins must be a list of plugin names")
+        plugins = data.get("plugins", {})
+        if isinstance(plugins, BaseModel):
+            plugins = plugins.model_dump()
+        if not isinstance(plugins, dict):
+            return data  # the plugins section's own validation names the problem
+        disabled = plugins.get("disabled", [])
+        if isinstance(disabled, list):
+            plugins = {**plugins, "disabled": [*disabled, *(x for x in extra if x not in disabled)]}
+        data["plugins"] = plugins
+        return data
+
+    @model_validator(mode="before")
+    @classmethod
+    def _strategy_types(cls, data: Any) -> Any:
+        """``[strategies.csp]`` and ``[strategies.cc]`` imply their ``type``."""
+        if isinstance(data, dict) and isinstance(data.get("strategies"), dict):
+            strategies = {}
+            for name, body in data["strategies"].items():
+                if isinstance(body, dict) and "type" not in body and name in ("csp", "cc"):
+                    body = {**_default_strategies()[name].model_dump(), **body}
+                strategies[name] = body
+            data = {**data, "strategies": strategies}
+        return data
+
+    @model_validator(mode="after")
+    def _families(self) -> Settings:
+        for family in ("sources", "sinks"):
+            section = getattr(self, family)
+            enabled = section.get("enabled", [])
+            if not isinstance(enabled, list) or not all(isinstance(x, str) for x in enabled):
+                raise ValueError(f"{family}.enabled must be a list of names")
+            for name, body in section.items():
+                if name != "enabled" and not isinstance(body, dict):
+                    raise ValueError(f"{family}.{name} must be a table of settings")
+        return self
+
+    def enabled(self, family: Literal["sources", "sinks"]) -> list[str]:
+        return list(getattr(self, family).get("enabled", []))
+
+    def plugin_section(self, family: str, name: str) -> dict[str, Any]:
+        section = getattr(self, family).get(name, {})
+        return dict(section) if isinstance(section, dict) else {}

@@ -1,0 +1,285 @@
+"""The ``sim`` provider: a deterministic synthetic option market for offline runs.
+
+Everything is seeded by (symbol, date), so the same scan gives the same numbers on any
+machine: a spot price, weekly Friday expirations plus monthlies, an implied-volatility
+smile with term structure, Black-Scholes prices around which bids and asks are spread,
+and some junk (zero bids, wide spreads, thin open interest) so screens have work to do.
+
+Knobs (``[providers.sim]``) make it a test bench for the fetch layer: ``latency_ms``
+per request; ``error_rate``, a probability of a transient, retryable failure, seeded by
+(symbol, expiration, attempt) so fault runs are reproducible; ``rate_limit_per_s``,
+beyond which the simulated server answers "too many requests" as Yahoo does (the core
+also limits its own request rate to the same figure, so a well-behaved client never
+sees that answer).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import math
+import threading
+import time
+from collections import deque
+from typing import TYPE_CHECKING, Any
+from zoneinfo import ZoneInfo
+
+from pydantic import Field
+
+from optscan.errors import (
+    ExpirationNotListedError,
+    MalformedPayloadError,
+    RateLimitedError,
+    SymbolNotFoundError,
+    TransientProviderError,
+)
+from optscan.protocols import JSON, OptionProvider, ProviderConfig
+
+if TYPE_CHECKING:
+    from optscan.chain import OptionChain
+
+NEW_YORK = ZoneInfo("America/New_York")
+RATE = 0.04
+
+
+class SimConfig(ProviderConfig):
+    latency_ms: float = Field(default=0.0, ge=0, le=60_000)
+    error_rate: float = Field(default=0.0, ge=0, le=1)
+    ignore_market_hours: bool = True
+    weeks: int = Field(default=8, ge=1, le=52, description="weekly expirations listed")
+    no_options: list[str] = Field(default_factory=lambda: ["BTC-USD"])
+    seed: int = 0
+
+
+_calendar: Any = None
+# The simulated *server's* work (building a chain) is cached: on a real provider that
+# work happens on someone else's machine, so it should not compete with optscan's own
+# threads for the GIL in benchmarks. Payloads are deterministic, so caching is exact.
+# A chain payload is about 45 KB of Python lists: 640 of them (~30 MB) hold a 100-symbol
+# benchmark scan, while a 3,000-symbol scan stays far under its memory budget.
+_PAYLOAD_CACHE_SIZE = 640
+_payloads: dict[tuple[Any, ...], JSON] = {}
+_payload_lock = threading.Lock()
+
+
+def _nyse() -> Any:
+    """One NYSE calendar per process (built on first use, about 0.3 s)."""
+    global _calendar
+    if _calendar is None:
+        from optscan.default_plugins.calendars.nyse import NyseCalendar
+
+        _calendar = NyseCalendar()
+    return _calendar
+
+
+def _seed(*parts: object) -> int:
+    digest = hashlib.blake2b("|".join(map(str, parts)).encode(), digest_size=8).digest()
+    return int.from_bytes(digest, "little")
+
+
+class SimProvider(OptionProvider[SimConfig]):
+    """Synthetic chains; results are labelled ``synthetic``."""
+
+    name = "sim"
+    synthetic = True
+
+    def __init__(self, config: SimConfig) -> None:
+        super().__init__(config)
+        self.as_of: dt.datetime | None = None
+        self._lock = threading.Lock()
+        self._attempts: dict[tuple[str, str], int] = {}
+        self._recent: deque[float] = deque()
+        self.requests = 0
+        self.request_times: list[float] = []
+        self.rejected_for_rate = 0
+
+    # ----------------------------------------------------------- the simulated server
+
+    def _now(self) -> dt.datetime:
+        return self.as_of or dt.datetime.now(dt.UTC)
+
+    def _serve(self, symbol: str, what: str) -> None:
+        """Everything a real server does before answering: count, throttle, wait, fail."""
+        now = time.monotonic()
+        with self._lock:
+            self.requests += 1
+            self.request_times.append(now)
+            attempt = self._attempts.get((symbol, what), 0) + 1
+            self._attempts[(symbol, what)] = attempt
+            limit = self.config.rate_limit_per_s
+            if limit > 0:
+                while self._recent and now - self._recent[0] >= 1.0:
+                    self._recent.popleft()
+                if len(self._recent) >= math.floor(limit):
+                    self.rejected_for_rate += 1
+                    raise RateLimitedError(f"{symbol}: too many requests (sim limit {limit}/s)")
+                self._recent.append(now)
+        if self.config.latency_ms:
+            time.sleep(self.config.latency_ms / 1000.0)
+        if self.config.error_rate > 0:
+            draw = _seed(self.config.seed, symbol, what, attempt) / 2**64
+            if draw < self.config.error_rate:
+                raise TransientProviderError(
+                    f"{symbol} {what}: simulated transient failure (attempt {attempt})"
+                )
+
+    # ----------------------------------------------------------- market model
+
+    def _spot(self, symbol: str, day: dt.date) -> float:
+        base = 10 + (_seed(self.config.seed, symbol) % 49000) / 100.0
+        drift = ((_seed(self.config.seed, symbol, day) % 2001) - 1000) / 100000.0
+        return round(base * (1 + drift), 2)
+
+    def _base_vol(self, symbol: str) -> float:
+        return 0.18 + (_seed(self.config.seed, symbol, "vol") % 5000) / 10000.0
+
+    def _listed(self, today: dt.date) -> list[dt.date]:
+        """Weekly Fridays and quarterly third Fridays, moved before exchange holidays
+        the way listed options are (Good Friday's weekly expires on Thursday)."""
+        from optscan.default_plugins.calendars.expirations import standard_weekly_expiration
+
+        calendar = _nyse()
+        friday = today + dt.timedelta(days=(4 - today.weekday()) % 7)
+        fridays = [friday + dt.timedelta(weeks=i) for i in range(self.config.weeks)]
+        for months in range(3, 13, 3):
+            y, m = divmod(today.month - 1 + months, 12)
+            first = dt.date(today.year + y, m + 1, 1)
+            fridays.append(first + dt.timedelta(days=(4 - first.weekday()) % 7 + 14))
+        listed = {standard_weekly_expiration(f, calendar) for f in fridays}
+        return sorted(d for d in listed if d >= today)
+
+    # ----------------------------------------------------------- provider API
+
+    def extract_expirations(self, symbol: str) -> JSON:
+        self._serve(symbol, "expirations")
+        now = self._now()
+        today = now.astimezone(NEW_YORK).date()
+        if symbol in self.config.no_options:
+            return {"symbol": symbol, "expirations": [], "as_of": now.isoformat()}
+        return {
+            "symbol": symbol,
+            "spot": self._spot(symbol, today),
+            "as_of": now.isoformat(),
+            "expirations": [d.isoformat() for d in self._listed(today)],
+        }
+
+    def transform_expirations(self, raw: JSON, symbol: str) -> list[dt.date]:
+        try:
+            dates = [dt.date.fromisoformat(d) for d in raw["expirations"]]
+        except (KeyError, TypeError, ValueError) as exc:
+            raise MalformedPayloadError(f"{symbol}: bad sim listing: {exc!r}") from None
+        if not dates:
+            raise SymbolNotFoundError(f"{symbol}: no listed options")
+        return dates
+
+    def extract_chain(self, symbol: str, expiration: dt.date, listing: JSON) -> JSON:
+        self._serve(symbol, expiration.isoformat())
+        if expiration.isoformat() not in listing.get("expirations", []):
+            raise ExpirationNotListedError(f"{symbol}: {expiration} is not a listed expiration")
+        now = dt.datetime.fromisoformat(listing["as_of"])
+        key = (self.config.seed, symbol, expiration, listing["as_of"], float(listing["spot"]))
+        with _payload_lock:
+            payload = _payloads.get(key)
+        if payload is None:
+            payload = self._chain_payload(symbol, expiration, now, float(listing["spot"]))
+            with _payload_lock:
+                _payloads[key] = payload
+                while len(_payloads) > _PAYLOAD_CACHE_SIZE:
+                    _payloads.pop(next(iter(_payloads)))
+        return payload
+
+    def _chain_payload(
+        self, symbol: str, expiration: dt.date, now: dt.datetime, spot: float
+    ) -> JSON:
+        import numpy as np
+
+        from optscan.analytics.greeks import bs_price
+
+        rng = np.random.default_rng(_seed(self.config.seed, symbol, expiration, now.date()))
+        close = dt.datetime.combine(expiration, dt.time(16), NEW_YORK)
+        years = max((close - now).total_seconds(), 60.0) / (365.0 * 86400)
+        step = 0.5 if spot < 25 else 1.0 if spot < 100 else 2.5 if spot < 250 else 5.0
+        lo, hi = spot * 0.6, spot * 1.4
+        strikes = np.arange(math.ceil(lo / step) * step, hi + step / 2, step)
+        strikes = np.round(strikes, 2)
+        n = len(strikes)
+        k = np.log(strikes / spot)
+        base = self._base_vol(symbol)
+        term = 1.0 + 0.15 / math.sqrt(max(years * 52, 1.0))
+        iv = base * term * (1.0 - 0.6 * k + 1.8 * k * k) * rng.uniform(0.97, 1.03, n)
+        iv = np.clip(iv, 0.05, 3.0)
+
+        columns: dict[str, list] = {
+            key: []
+            for key in (
+                "contract_symbol",
+                "kind",
+                "strike",
+                "bid",
+                "ask",
+                "last",
+                "volume",
+                "open_interest",
+                "iv",
+            )
+        }
+        exp_code = expiration.strftime("%y%m%d")
+        for is_call, letter, kind in ((False, "P", "put"), (True, "C", "call")):
+            theo = bs_price(spot, strikes, years, iv, is_call, RATE, 0.0)
+            half = np.maximum(0.01, theo * rng.uniform(0.02, 0.12, n) + 0.01)
+            wide = rng.random(n) < 0.08
+            half = np.where(wide, half * 6, half)
+            bid = np.round(np.maximum(theo - half, 0.0), 2)
+            bid = np.where(theo < 0.03, 0.0, bid)
+            ask = np.round(np.maximum(theo + half, bid + 0.01), 2)
+            moneyness = np.abs(k)
+            oi = np.floor(rng.lognormal(6.0, 1.2, n) * np.exp(-8 * moneyness))
+            volume = np.floor(oi * rng.uniform(0, 0.3, n))
+            last = np.round(np.maximum(theo * rng.uniform(0.9, 1.1, n), 0.01), 2)
+            columns["contract_symbol"] += [
+                f"{symbol.replace('-', '').replace('.', '')}{exp_code}{letter}{round(s * 1000):08d}"
+                for s in strikes
+            ]
+            columns["kind"] += [kind] * n
+            columns["strike"] += strikes.tolist()
+            columns["bid"] += bid.tolist()
+            columns["ask"] += ask.tolist()
+            columns["last"] += last.tolist()
+            columns["volume"] += volume.tolist()
+            columns["open_interest"] += oi.tolist()
+            columns["iv"] += np.round(iv, 4).tolist()
+        return {
+            "symbol": symbol,
+            "expiration": expiration.isoformat(),
+            "spot": spot,
+            "quote_time": now.isoformat(),
+            **columns,
+        }
+
+    def transform_chain(self, raw: JSON, symbol: str, expiration: dt.date) -> OptionChain:
+        from optscan.chain import OptionChain
+
+        try:
+            if raw["expiration"] != expiration.isoformat():
+                raise ExpirationNotListedError(f"{symbol}: payload is for {raw['expiration']}")
+            n = len(raw["contract_symbol"])
+            return OptionChain(
+                symbol=symbol,
+                provider=self.name,
+                synthetic=True,
+                underlying_price=raw["spot"],
+                quote_time=dt.datetime.fromisoformat(raw["quote_time"]),
+                data_delay_s=0.0,
+                contract_symbol=raw["contract_symbol"],
+                kind=raw["kind"],
+                expiration=[raw["expiration"]] * n,
+                strike=raw["strike"],
+                bid=raw["bid"],
+                ask=raw["ask"],
+                last=raw["last"],
+                volume=raw["volume"],
+                open_interest=raw["open_interest"],
+                iv=raw["iv"],
+            )
+        except (KeyError, TypeError) as exc:
+            raise MalformedPayloadError(f"{symbol}: bad sim chain: {exc!r}") from None

@@ -1,0 +1,119 @@
+"""The Redis connection and optscan's key layout: the queue's leaf module.
+
+Everything that talks to Redis gets its client from :func:`connect` (the URL's
+password is never shown: :func:`optscan.secrets.mask_url`) and its key names from
+:class:`Keys`: every optscan key starts with ``redis.prefix``; RQ keeps its own ``rq:``
+namespace. It imports nothing else of optscan's queue, so any module may import it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from optscan.errors import OptscanError
+from optscan.secrets import mask_url, scrub_exception
+
+if TYPE_CHECKING:
+    from redis import Redis
+
+    from optscan.config import Settings
+
+
+class QueueError(OptscanError):
+    """Redis cannot be reached or a queue operation cannot be done."""
+
+
+class ScanBusyError(OptscanError):
+    """Another scan of the same profile holds the profile's lock."""
+
+    def __init__(self, profile: str, holder: str) -> None:
+        super().__init__(
+            f"profile {profile!r} already has a scan in progress (scan_id {holder}); "
+            f"wait for it (`optscan status --scan-id {holder}`) or, if it is dead, "
+            f"`optscan lock clear --profile {profile}`"
+        )
+        self.profile = profile
+        self.holder = holder
+
+
+def connect(settings: Settings, *, url: str | None = None) -> Redis:
+    """A Redis client for ``[redis] url`` (``OPTSCAN_REDIS_URL``); checks it answers."""
+    from redis import Redis
+    from redis.exceptions import RedisError
+
+    url = url or settings.redis.url.get_secret_value()
+    try:
+        client = Redis.from_url(
+            url, socket_connect_timeout=5, socket_keepalive=True, health_check_interval=30
+        )
+        client.ping()
+    except (RedisError, ValueError) as exc:
+        raise QueueError(
+            f"cannot reach Redis at {mask_url(url)}: {scrub_exception(exc, with_type=False)}"
+        ) from None
+    return client
+
+
+@dataclass(frozen=True)
+class Keys:
+    """optscan's key layout. Per-scan keys share a ``{scan_id}`` hash tag, so a Redis
+    Cluster keeps them in one slot and the Lua scripts may touch them together."""
+
+    prefix: str = "optscan:"
+
+    def scan(self, scan_id: str) -> str:
+        return f"{self.prefix}scan:{{{scan_id}}}"
+
+    def outcomes(self, scan_id: str) -> str:
+        return f"{self.scan(scan_id)}:outcomes"
+
+    def done(self, scan_id: str) -> str:
+        return f"{self.scan(scan_id)}:done"
+
+    def failed(self, scan_id: str) -> str:
+        return f"{self.scan(scan_id)}:failed"
+
+    def result(self, scan_id: str) -> str:
+        return f"{self.scan(scan_id)}:result"
+
+    def results(self, profile: str) -> str:
+        """The ``redis`` sink's latest result of a profile (a hash)."""
+        return f"{self.prefix}results:{profile}"
+
+    def lock(self, profile: str) -> str:
+        return f"{self.prefix}lock:{profile}"
+
+    def latest(self, profile: str | None = None) -> str:
+        return f"{self.prefix}latest" if profile is None else f"{self.prefix}latest:{profile}"
+
+    def rate_limit(self, provider: str) -> str:
+        return f"{self.prefix}ratelimit:{provider}"
+
+    def provider_pause(self, provider: str) -> str:
+        """No request to ``provider`` starts while this key lives (``retry_after``)."""
+        return f"{self.prefix}ratelimit:{provider}:pause"
+
+    def auth_refused(self, scan_id: str, provider: str) -> str:
+        """``provider`` refused the credentials in this scan (the first message)."""
+        return f"{self.scan(scan_id)}:auth:{provider}"
+
+
+# The dotted paths RQ stores for optscan's jobs (0.1.0 stored ``optscan.jobs.*``, which
+# still resolve to the same functions).
+COORDINATE_SCAN = "optscan.queue.jobs.coordinate_scan"
+SCAN_BATCH = "optscan.queue.jobs.scan_batch"
+AGGREGATE_SCAN = "optscan.queue.jobs.aggregate_scan"
+PING = "optscan.queue.jobs.ping"
+
+
+def coordinator_job_id(scan_id: str) -> str:
+    return f"optscan-{scan_id}-coord"
+
+
+def batch_job_id(scan_id: str, index: int) -> str:
+    return f"optscan-{scan_id}-b{index:04d}"
+
+
+def aggregator_job_id(scan_id: str) -> str:
+    return f"optscan-{scan_id}-agg"

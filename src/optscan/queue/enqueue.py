@@ -1,0 +1,135 @@
+"""Queueing a scan and waiting for it: what ``optscan enqueue`` and ``scan --queue`` do.
+
+The job carries the request with every ``--set`` pair except connection settings and
+secrets (:func:`job_overrides`): workers resolve those from their own config and
+environment.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+from optscan.queue.connection import (
+    COORDINATE_SCAN,
+    Keys,
+    QueueError,
+    ScanBusyError,
+    coordinator_job_id,
+)
+from optscan.queue.lock import acquire_lock, release_lock
+from optscan.queue.rq import JsonJob, make_queue, rq_retry
+from optscan.queue.store import TERMINAL_STATES, ScanStore
+from optscan.secrets import is_secret
+
+if TYPE_CHECKING:
+    from redis import Redis
+
+    from optscan.config import QueueSection
+    from optscan.models import ScanRequest
+
+
+def job_overrides(overrides: dict[str, Any]) -> tuple[dict[str, Any], list[str]]:
+    """The ``--set`` pairs that may travel inside a job, and the ones held back.
+
+    Connection settings (``redis.*``) and anything that looks like a secret stay on
+    this machine: a worker resolves those from its own config and environment. A table
+    value (``--set 'sinks.notify={webhook_url="..."}'``) is held back when any key inside
+    it looks like a secret.
+    """
+    kept: dict[str, Any] = {}
+    dropped: list[str] = []
+    for key, value in overrides.items():
+        if key == "redis" or key.startswith("redis.") or _holds_secret(key, value):
+            dropped.append(key)
+        else:
+            kept[key] = value
+    return kept, dropped
+
+
+def _holds_secret(key: str, value: Any) -> bool:
+    if key and is_secret(key):
+        return True
+    if isinstance(value, dict):
+        return any(_holds_secret(k, v) for k, v in value.items())
+    if isinstance(value, list):
+        return any(isinstance(v, dict) and _holds_secret("", v) for v in value)
+    return False
+
+
+def enqueue_scan(
+    redis: Redis, request: ScanRequest, *, prefix: str, cfg: QueueSection
+) -> tuple[str, str]:
+    """Lock the profile, record the scan as queued and enqueue its coordinator.
+
+    Returns ``(scan_id, job_id)``; raises :class:`ScanBusyError` when another scan of
+    the profile holds the lock.
+    """
+    from optscan.scan import new_scan_id
+
+    if request.record_dir or request.replay_dir:
+        raise QueueError("--record/--replay name local folders; they cannot run on workers")
+    scan_id = request.scan_id or new_scan_id()
+    request = request.model_copy(update={"scan_id": scan_id})
+    keys = Keys(prefix)
+    holder = acquire_lock(redis, keys, request.profile, scan_id, cfg.lock_ttl_s)
+    if holder != scan_id:
+        raise ScanBusyError(request.profile, holder)
+    job_id = coordinator_job_id(scan_id)
+    store = ScanStore(redis, keys, cfg)
+    try:
+        store.create(scan_id, request.profile, state="queued", job_id=job_id)
+        make_queue(redis, cfg).enqueue_call(
+            COORDINATE_SCAN,
+            kwargs={
+                "request": request.model_dump(mode="json"),
+                "prefix": prefix,
+                "queue": cfg.model_dump(),
+            },
+            job_id=job_id,
+            timeout=cfg.coordinator_timeout_s,
+            result_ttl=cfg.job_result_ttl_s,
+            failure_ttl=cfg.job_failure_ttl_s,
+            retry=rq_retry(cfg),
+            description=f"optscan scan {scan_id} (profile {request.profile}): coordinator",
+            meta={"optscan": {"scan_id": scan_id, "role": "coordinator", "state": "queued"}},
+        )
+    except BaseException:
+        release_lock(redis, keys, request.profile, scan_id)
+        redis.delete(keys.scan(scan_id))
+        raise
+    return scan_id, job_id
+
+
+def wait_for_scan(
+    store: ScanStore,
+    scan_id: str,
+    *,
+    on_progress: Callable[[dict[str, Any]], None] | None = None,
+    poll_s: float = 0.25,
+    timeout_s: float | None = None,
+) -> dict[str, Any]:
+    """Poll the scan's status until it reaches a terminal state; return that status."""
+    deadline = None if timeout_s is None else time.monotonic() + timeout_s
+    while True:
+        status = store.status(scan_id)
+        if on_progress is not None:
+            on_progress(status)
+        if status["state"] in TERMINAL_STATES:
+            return status
+        if deadline is not None and time.monotonic() > deadline:
+            raise QueueError(f"scan {scan_id} did not end within {timeout_s:g} s")
+        time.sleep(poll_s)
+
+
+def mirror_meta(redis: Redis, job_id: str, snapshot: dict[str, Any]) -> None:
+    """Show a scan's progress in an RQ job's ``meta`` (rq-dashboard displays it)."""
+    from rq.exceptions import NoSuchJobError
+
+    try:
+        job = JsonJob.fetch(job_id, connection=redis)
+    except NoSuchJobError:
+        return
+    job.meta["optscan"] = {**job.meta.get("optscan", {}), **snapshot}
+    job.save_meta()

@@ -1,0 +1,120 @@
+"""The aggregator job of a queued scan: merge, publish, end.
+
+It runs once every batch job has ended, failed or not. Symbols whose batch failed for
+good are reported ``failed`` (reason ``job_failed``, with the job's last error line);
+then the result is assembled exactly as the embedded scan assembles it, published to
+the sinks (the ``redis`` sink through the jobs' own connection) and stored, and the
+scan ends, releasing the profile's lock.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from typing import TYPE_CHECKING, Any
+
+import structlog
+
+from optscan.default_plugins import redis_sink
+from optscan.errors import OptscanError, PluginError
+from optscan.models import Opportunity, SymbolOutcome
+from optscan.queue.connection import batch_job_id
+from optscan.queue.enqueue import mirror_meta
+from optscan.queue.jobs.env import JobEnv, job_entry, lost, payload
+from optscan.queue.lock import keep_lock
+from optscan.queue.rq import JsonJob
+from optscan.queue.store import TERMINAL_STATES
+from optscan.scan.context import prepare_scan
+from optscan.scan.result import assemble_result, emit_finished, publish
+
+if TYPE_CHECKING:
+    from optscan.models import ScanRequest
+
+
+@job_entry
+def aggregate_scan(
+    request: dict[str, Any],
+    scan_id: str,
+    as_of: str,
+    prefix: str = "optscan:",
+    queue: dict[str, Any] | None = None,
+) -> dict[str, Any]:
+    """Merge the recorded symbols, publish the result to the sinks and end the scan."""
+    env = JobEnv.create(request, prefix, queue)
+    if not env.store.exists(scan_id):
+        return lost(scan_id)
+    fields = env.store.get(scan_id)
+    if fields.get("state") in TERMINAL_STATES:
+        return env.store.result(scan_id) or {"scan_id": scan_id, "state": fields["state"]}
+    req = env.request
+    keep_lock(env.redis, env.keys, req.profile, scan_id, env.cfg.lock_ttl_s)
+    structlog.contextvars.bind_contextvars(scan_id=scan_id)
+    try:
+        return _aggregate(env, req, scan_id, as_of, fields)
+    finally:
+        structlog.contextvars.unbind_contextvars("scan_id")
+
+
+def _aggregate(
+    env: JobEnv, req: ScanRequest, scan_id: str, as_of: str, fields: dict[str, str]
+) -> dict[str, Any]:
+    try:
+        settings, host = env.load(req)
+        ctx = prepare_scan(
+            req, host, settings, scan_id=scan_id, as_of=dt.datetime.fromisoformat(as_of)
+        )
+    except OptscanError as exc:
+        return env.fail(scan_id, req.profile, str(exc))
+    if fields.get("started_at"):
+        ctx.started = dt.datetime.fromisoformat(fields["started_at"])
+    order: list[str] = json.loads(fields.get("order") or "[]")
+    batches: list[list[str]] = json.loads(fields.get("batches") or "[]")
+    recorded = env.store.outcomes(scan_id)
+    missing = [s for s in order if s not in recorded]
+    if missing:  # their batch job failed for good: say so, per symbol
+        unrecorded: list[tuple[str, dict[str, Any], bool]] = []
+        for i, batch in enumerate(batches):
+            gone = [s for s in batch if s not in recorded]
+            if not gone:
+                continue
+            error = PluginError("optscan.jobs", _job_failure(env, batch_job_id(scan_id, i)))
+            for symbol in gone:
+                outcome = SymbolOutcome(
+                    symbol=symbol, status="failed", reason="job_failed", error=str(error)
+                )
+                unrecorded.append((symbol, payload(outcome, []), True))
+        if env.store.record(scan_id, unrecorded)[0] < 0:
+            return lost(scan_id)
+        recorded = env.store.outcomes(scan_id)
+    outcomes = [SymbolOutcome.model_validate(recorded[s]["outcome"]) for s in order]
+    opportunities = [
+        Opportunity.model_validate(o) for s in order for o in recorded[s]["opportunities"]
+    ]
+    errors: list[str] = json.loads(fields.get("errors") or "[]")
+    result = assemble_result(ctx, outcomes=outcomes, opportunities=opportunities, errors=errors)
+    with redis_sink.bound(env.redis, env.keys.prefix, settings.redis.result_ttl_s):
+        result = publish(result, host, settings, ctx.sink_names)
+    emit_finished(ctx, result)
+    data = result.to_json_dict()
+    state = "finished" if result.success else "failed"
+    if env.store.finish(scan_id, req.profile, state=state, message=result.message, result=data) < 0:
+        return lost(scan_id)
+    env.set_meta(scan_id=scan_id, state=state, done=len(outcomes), total=len(order))
+    if fields.get("job_id"):
+        mirror_meta(env.redis, fields["job_id"], {"state": state, "done": len(outcomes)})
+    return data
+
+
+def _job_failure(env: JobEnv, job_id: str) -> str:
+    """Why a batch job ended without recording its symbols (its last error line)."""
+    from rq.exceptions import NoSuchJobError
+
+    try:
+        job = JsonJob.fetch(job_id, connection=env.redis)
+    except NoSuchJobError:
+        return f"job {job_id} was lost"
+    latest = job.latest_result()
+    text = (latest.exc_string if latest else None) or ""
+    lines = [line for line in text.strip().splitlines() if line.strip()]
+    last = lines[-1] if lines else f"status {job.get_status()}"
+    return f"job {job_id} failed: {last}"

@@ -1,0 +1,113 @@
+"""The batch job of a queued scan: a few symbols, each recorded once.
+
+It scans its symbols with the same code as the embedded scan
+(:func:`optscan.scan.per_symbol.run_symbols`), sharing the provider's rate limit, pause
+and auth latch with every other worker through Redis, and records each symbol once
+(a re-run batch skips the symbols already recorded).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import TYPE_CHECKING, Any
+
+import structlog
+
+from optscan.errors import OptscanError
+from optscan.queue.enqueue import mirror_meta
+from optscan.queue.jobs.env import JobEnv, job_entry, lost, payload
+from optscan.queue.limits import RedisGate, redis_limiter
+from optscan.queue.lock import keep_lock, lock_kept
+from optscan.scan.context import prepare_scan
+from optscan.scan.per_symbol import failed_outcome, run_symbols
+from optscan.scan.result import emit, symbol_event
+
+if TYPE_CHECKING:
+    from optscan.models import ScanRequest
+    from optscan.scan.context import ScanContext
+
+
+@job_entry
+def scan_batch(
+    request: dict[str, Any],
+    scan_id: str,
+    as_of: str,
+    symbols: list[str],
+    prefix: str = "optscan:",
+    queue: dict[str, Any] | None = None,
+) -> dict[str, Any]:
+    """Scan a few symbols and record each one once (skipping those already recorded)."""
+    env = JobEnv.create(request, prefix, queue)
+    if not env.store.exists(scan_id):
+        return lost(scan_id)
+    req = env.request
+    keep_lock(env.redis, env.keys, req.profile, scan_id, env.cfg.lock_ttl_s)
+    todo = env.store.pending(scan_id, symbols)
+    structlog.contextvars.bind_contextvars(scan_id=scan_id)
+    try:
+        added, done, failed = _scan_and_record(env, req, scan_id, as_of, todo)
+    finally:
+        structlog.contextvars.unbind_contextvars("scan_id")
+    if added < 0:
+        return lost(scan_id)
+    keep_lock(env.redis, env.keys, req.profile, scan_id, env.cfg.lock_ttl_s)
+    fields = env.store.get(scan_id)
+    snapshot = {"done": done, "failed": failed, "total": int(fields.get("total") or 0)}
+    # rq-dashboard shows a job's meta: say which of this batch's symbols failed, and why
+    failures = env.store.failures(scan_id, symbols)
+    env.set_meta(scan_id=scan_id, symbols=symbols, scanned=len(todo), failures=failures, **snapshot)
+    if fields.get("job_id"):
+        mirror_meta(env.redis, fields["job_id"], {"state": fields.get("state"), **snapshot})
+    return {"scan_id": scan_id, "symbols": symbols, "scanned": todo, "recorded": added, **snapshot}
+
+
+def _scan_and_record(
+    env: JobEnv, req: ScanRequest, scan_id: str, as_of: str, todo: list[str]
+) -> tuple[int, int, int]:
+    if not todo:
+        return 0, *_counts(env, scan_id)
+    try:
+        settings, host = env.load(req)
+        ctx = prepare_scan(
+            req, host, settings, scan_id=scan_id, as_of=dt.datetime.fromisoformat(as_of)
+        )
+    except OptscanError as exc:  # a config or plugin problem on this worker: no retry helps
+        failed_items = [(s, payload(failed_outcome(s, exc), []), True) for s in todo]
+        return env.store.record(scan_id, failed_items)
+    _share_limits(env, ctx, scan_id)
+    try:
+        with lock_kept(env.redis, env.keys, req.profile, scan_id, env.cfg.lock_ttl_s):
+            results = run_symbols(ctx, todo, lambda outcome: None)
+    finally:
+        try:
+            ctx.provider.close()
+        except Exception as exc:
+            structlog.get_logger("optscan").warning("provider_close_failed", error=str(exc))
+    items = [(o.symbol, payload(o, opps), o.status == "failed") for o, opps in results]
+    added, done, failed = env.store.record(scan_id, items)
+    if added >= 0:
+        total = int(env.store.get(scan_id).get("total") or 0)
+        errors: list[str] = []
+        first = done - len(results)
+        for i, (outcome, _) in enumerate(results):
+            emit(host, errors, symbol_event(ctx, outcome, first + i + 1, total))
+    return added, done, failed
+
+
+def _counts(env: JobEnv, scan_id: str) -> tuple[int, int]:
+    pipe = env.redis.pipeline(transaction=False)
+    pipe.scard(env.keys.done(scan_id))
+    pipe.scard(env.keys.failed(scan_id))
+    done, failed = pipe.execute()
+    return int(done), int(failed)
+
+
+def _share_limits(env: JobEnv, ctx: ScanContext, scan_id: str) -> None:
+    """Every worker of the fleet draws on one request budget per provider, pauses
+    together on a ``retry_after`` and stops together on a refused credential (Redis)."""
+    rate = ctx.client.config.rate_limit_per_s
+    limiter = None
+    if rate > 0 and not ctx.request.replay_dir:
+        limiter = redis_limiter(rate, env.redis, env.keys.rate_limit(ctx.provider_name))
+    gate = RedisGate(env.redis, env.keys, scan_id, ctx.provider_name, env.cfg.state_ttl_s)
+    ctx.client.share(limiter=limiter, gate=gate)

@@ -1,0 +1,162 @@
+"""What every job of a queued scan shares: its environment, and the runtime seam.
+
+:class:`JobEnv` is what a job resolves first (the RQ job, Redis, the request, the key
+layout, the ``[queue]`` section, the scan's store). :class:`JobRuntime` is how jobs
+build settings and a plugin host: by default from the *worker's* own config and
+environment plus the request's ``overrides`` (so secrets are resolved on the worker and
+never travel in a job); tests and embedding applications swap it with
+:func:`use_runtime` instead of patching classes.
+
+Every job entry point is wrapped in :func:`job_entry`: an exception that escapes a job
+is logged (scrubbed) and re-raised with a scrubbed message, so RQ never stores a
+credential some library quoted in an error.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import functools
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, TypeVar, cast
+
+import structlog
+
+from optscan.config import QueueSection
+from optscan.models import Opportunity, ScanRequest, SymbolOutcome
+from optscan.queue.connection import Keys
+from optscan.queue.store import ScanStore
+from optscan.secrets import scrub_exception
+
+if TYPE_CHECKING:
+    from redis import Redis
+    from rq.job import Job
+
+    from optscan.config import Settings
+    from optscan.plugins import PluginHost
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+class JobFailed(RuntimeError):
+    """A job raised; the message is the original's, scrubbed of credentials."""
+
+
+def job_entry(fn: F) -> F:
+    """Wrap a job function so whatever escapes it is logged and re-raised scrubbed."""
+
+    @functools.wraps(fn)
+    def run(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return fn(*args, **kwargs)
+        except Exception as exc:
+            structlog.get_logger("optscan").exception("job_failed", job=fn.__name__)
+            raise JobFailed(scrub_exception(exc)) from None
+
+    return cast(F, run)
+
+
+def _default_settings(overrides: dict[str, Any]) -> Settings:
+    from optscan.config import load_settings
+
+    return load_settings(overrides=overrides)
+
+
+def _default_host(settings: Settings) -> PluginHost:
+    from optscan.plugins import PluginHost
+
+    return PluginHost.from_settings(settings)
+
+
+@dataclass(frozen=True)
+class JobRuntime:
+    """How jobs build settings (from a request's overrides) and a plugin host."""
+
+    load_settings: Callable[[dict[str, Any]], Settings] = _default_settings
+    make_host: Callable[[Settings], PluginHost] = _default_host
+
+
+_runtime = JobRuntime()
+
+
+@contextlib.contextmanager
+def use_runtime(runtime: JobRuntime) -> Iterator[JobRuntime]:
+    """Within the block, jobs run in this process use ``runtime``."""
+    global _runtime
+    previous, _runtime = _runtime, runtime
+    try:
+        yield runtime
+    finally:
+        _runtime = previous
+
+
+@dataclass
+class JobEnv:
+    """What every job of a scan resolves first: its request, Redis, keys and config."""
+
+    job: Job
+    redis: Redis
+    request: ScanRequest
+    keys: Keys
+    cfg: QueueSection
+    store: ScanStore
+
+    @classmethod
+    def create(cls, request: dict[str, Any], prefix: str, queue: dict[str, Any] | None) -> JobEnv:
+        from rq import get_current_job
+
+        job = get_current_job()
+        if job is None:
+            raise RuntimeError("optscan's job functions run inside RQ jobs")
+        cfg = QueueSection.model_validate(queue or {})
+        keys = Keys(prefix)
+        return cls(
+            job=job,
+            redis=job.connection,
+            request=ScanRequest.model_validate(request),
+            keys=keys,
+            cfg=cfg,
+            store=ScanStore(job.connection, keys, cfg),
+        )
+
+    def load(self, request: ScanRequest) -> tuple[Settings, PluginHost]:
+        """The worker's own settings with the request's overrides, and a plugin host."""
+        settings = _runtime.load_settings(request.overrides)
+        return settings, _runtime.make_host(settings)
+
+    def fail(self, scan_id: str, profile: str, message: str) -> dict[str, Any]:
+        """End the scan ``failed`` with ``message``; the job's return value."""
+        structlog.get_logger("optscan").warning("scan_failed", scan_id=scan_id, error=message)
+        self.store.finish(scan_id, profile, state="failed", message=message)
+        return {"scan_id": scan_id, "state": "failed", "error": message}
+
+    def set_meta(self, **snapshot: Any) -> None:
+        """Show progress in this job's ``meta`` (rq-dashboard displays it)."""
+        self.job.meta["optscan"] = {**self.job.meta.get("optscan", {}), **snapshot}
+        self.job.save_meta()
+
+
+def lost(scan_id: str) -> dict[str, Any]:
+    """The return value of a job whose scan's state vanished from Redis."""
+    structlog.get_logger("optscan").warning("scan_state_vanished", scan_id=scan_id)
+    return {"scan_id": scan_id, "state": "lost", "error": "the scan's state is gone from Redis"}
+
+
+def payload(outcome: SymbolOutcome, opportunities: list[Opportunity]) -> dict[str, Any]:
+    """One symbol's record in the scan's store (JSON)."""
+    return {
+        "outcome": outcome.model_dump(mode="json"),
+        "opportunities": [o.model_dump(mode="json") for o in opportunities],
+    }
+
+
+def job_kwargs(env: JobEnv, request: ScanRequest, scan_id: str, as_of: str) -> dict[str, Any]:
+    """What every child job of a scan gets: the request, the scan, the pinned clock
+    (ISO 8601), the key prefix and the ``[queue]`` section."""
+    return {
+        "request": request.model_dump(mode="json"),
+        "scan_id": scan_id,
+        "as_of": as_of,
+        "prefix": env.keys.prefix,
+        "queue": env.cfg.model_dump(),
+    }

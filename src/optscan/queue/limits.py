@@ -1,0 +1,65 @@
+"""A provider's rate limit and gate shared through Redis by every worker of a fleet.
+
+:func:`redis_limiter` keeps pyrate-limiter's window in Redis, so N workers together
+never exceed ``rate_limit_per_s``. :class:`RedisGate` is
+:class:`optscan.scan.limits.ProviderGate` in Redis: a ``retry_after`` pause seen by one
+worker holds every worker (per provider: a 429 is about the account or the address,
+not one scan), and a refused credential stops every worker of the scan.
+
+Pauses are keys with a TTL, read back with ``PTTL``: the time left is the server's, so
+workers whose clocks disagree still pause together.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from optscan.scan.limits import rates
+
+if TYPE_CHECKING:
+    from pyrate_limiter import Limiter
+    from redis import Redis
+
+    from optscan.queue.connection import Keys
+
+# KEYS: pause key. ARGV: milliseconds. A longer pause already set is kept.
+_PAUSE = """
+local left = redis.call('PTTL', KEYS[1])
+if left < tonumber(ARGV[1]) then
+    redis.call('SET', KEYS[1], '1', 'PX', ARGV[1])
+end
+return 1
+"""
+
+
+def redis_limiter(per_second: float, redis: Redis, key: str) -> Limiter:
+    """A blocking limiter whose window lives in Redis, shared by every worker."""
+    from pyrate_limiter import Limiter, RedisBucket
+
+    bucket = RedisBucket.init(rates(per_second), redis, key)
+    return Limiter(bucket, buffer_ms=10)
+
+
+class RedisGate:
+    """A provider's pause and a scan's auth latch, in Redis (see the module docstring)."""
+
+    def __init__(self, redis: Redis, keys: Keys, scan_id: str, provider: str, ttl_s: int) -> None:
+        self.redis = redis
+        self.pause_key = keys.provider_pause(provider)
+        self.refused_key = keys.auth_refused(scan_id, provider)
+        self.ttl_s = ttl_s
+        self._pause_script: Any = redis.register_script(_PAUSE)
+
+    def state(self) -> tuple[str | None, float]:
+        pipe = self.redis.pipeline(transaction=False)
+        pipe.get(self.refused_key)
+        pipe.pttl(self.pause_key)
+        refused, left_ms = pipe.execute()
+        message = refused.decode() if isinstance(refused, bytes) else refused
+        return message, max(0, int(left_ms)) / 1000.0
+
+    def pause(self, seconds: float) -> None:
+        self._pause_script(keys=[self.pause_key], args=[max(1, round(seconds * 1000))])
+
+    def lock_out(self, message: str) -> None:
+        self.redis.set(self.refused_key, message, nx=True, ex=self.ttl_s)

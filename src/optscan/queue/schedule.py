@@ -1,0 +1,186 @@
+"""Timed scans with rq-scheduler, whose cron strings are read in New York time.
+
+rq-scheduler 0.14 pickles jobs unless given a job class: :func:`make_scheduler` gives it
+:class:`~optscan.queue.rq.JsonJob`. Schedule ids are deterministic
+(:func:`schedule_id`), so adding the same schedule twice keeps one. Every scheduled scan
+checks the market calendar itself (a closed market skips it cleanly), so a cron string
+in the wrong zone can cost a skipped run, never a scan at the wrong time.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as dt
+import hashlib
+import json
+import os
+import time
+from collections.abc import Iterator
+from typing import TYPE_CHECKING, Any
+
+from redis import Redis
+from rq_scheduler import Scheduler
+
+from optscan.queue.connection import COORDINATE_SCAN, QueueError
+from optscan.queue.rq import JsonJob, JsonQueue
+
+if TYPE_CHECKING:
+    from optscan.config import QueueSection
+    from optscan.models import ScanRequest
+
+SCHEDULE_ID_PREFIX = "optscan-schedule-"
+NEW_YORK_TZ = "America/New_York"
+
+
+@contextlib.contextmanager
+def new_york_time() -> Iterator[None]:
+    """Run a block with the process's local time zone set to New York.
+
+    rq-scheduler evaluates cron strings against naive local time (``datetime.now()``),
+    both when a schedule is added and after every run, so the cron must be read where
+    the market is, whatever the host's ``TZ``. (The ``crontab`` package warns about a
+    future change of that naive-time behaviour; it is what we rely on, so hush it.)
+    """
+    import warnings
+
+    old = os.environ.get("TZ")
+    os.environ["TZ"] = NEW_YORK_TZ
+    time.tzset()
+    try:
+        with warnings.catch_warnings():
+            warnings.filterwarnings("ignore", category=FutureWarning, module="rq_scheduler")
+            yield
+    finally:
+        if old is None:
+            os.environ.pop("TZ", None)
+        else:
+            os.environ["TZ"] = old
+        time.tzset()
+
+
+def use_new_york_time() -> None:
+    """For the scheduler process: New York local time for good."""
+    os.environ["TZ"] = NEW_YORK_TZ
+    time.tzset()
+
+
+def schedule_id(request: ScanRequest, cron: str) -> str:
+    """Deterministic: the same profile, cron and request always give the same id."""
+    body = {
+        "profile": request.profile,
+        "cron": " ".join(cron.split()),
+        "request": request.model_dump(mode="json"),
+    }
+    digest = hashlib.sha256(json.dumps(body, sort_keys=True).encode()).hexdigest()
+    return f"{SCHEDULE_ID_PREFIX}{digest[:16]}"
+
+
+def check_cron(cron: str) -> str:
+    """Validate a cron string (as rq-scheduler's ``crontab`` reads it)."""
+    from crontab import CronTab
+
+    cron = " ".join(cron.split())
+    try:
+        CronTab(cron)
+    except ValueError as exc:
+        raise QueueError(f"--cron {cron!r}: {exc}") from None
+    return cron
+
+
+class NewYorkScheduler(Scheduler):
+    """rq-scheduler that computes every next cron run in New York local time.
+
+    rq-scheduler 0.14 evaluates cron against naive ``datetime.now()`` when a schedule
+    is added and again after each run. ``optscan scheduler`` sets ``TZ`` for good;
+    this keeps any other caller (``schedule add``, scripts, tests) right too.
+    """
+
+    def cron(self, *args: Any, **kwargs: Any) -> Any:
+        with new_york_time():
+            return super().cron(*args, **kwargs)
+
+    def enqueue_job(self, job: Any) -> Any:
+        with new_york_time():
+            return super().enqueue_job(job)
+
+
+def make_scheduler(redis: Redis, cfg: QueueSection) -> NewYorkScheduler:
+    """An rq-scheduler for optscan's queue that writes and reads JSON jobs."""
+    return NewYorkScheduler(
+        queue_name=cfg.name,
+        connection=redis,
+        interval=cfg.scheduler_interval_s,
+        job_class=JsonJob,
+        queue_class=JsonQueue,
+    )
+
+
+def add_schedule(
+    redis: Redis, request: ScanRequest, cron: str, *, prefix: str, cfg: QueueSection
+) -> dict[str, Any]:
+    """Add (or replace, keeping one) the schedule for this profile, cron and request."""
+    cron = check_cron(cron)
+    request = request.model_copy(update={"scheduled": True, "scan_id": None})
+    sid = schedule_id(request, cron)
+    scheduler = make_scheduler(redis, cfg)
+    existed = sid in scheduler
+    if existed:
+        scheduler.cancel(sid)
+    # No result_ttl: rq-scheduler keeps cron jobs forever (-1); a job hash that
+    # expired would silently drop out of the schedule.
+    scheduler.cron(
+        cron,
+        func=COORDINATE_SCAN,
+        kwargs={
+            "request": request.model_dump(mode="json"),
+            "prefix": prefix,
+            "queue": cfg.model_dump(),
+        },
+        id=sid,
+        queue_name=cfg.name,
+        timeout=cfg.coordinator_timeout_s,
+        description=f"optscan scheduled scan (profile {request.profile}, cron {cron})",
+        meta={"optscan": {"schedule": sid, "profile": request.profile, "cron": cron}},
+    )
+    return {"id": sid, "cron": cron, "profile": request.profile, "replaced": existed}
+
+
+def list_schedules(redis: Redis, cfg: QueueSection) -> list[dict[str, Any]]:
+    """optscan's schedules with their next run (UTC and New York)."""
+    from zoneinfo import ZoneInfo
+
+    scheduler = make_scheduler(redis, cfg)
+    out = []
+    for job, when in scheduler.get_jobs(with_times=True):
+        if not job.id.startswith(SCHEDULE_ID_PREFIX):
+            continue
+        when_utc = when.replace(tzinfo=dt.UTC)
+        request = (job.kwargs or {}).get("request", {})
+        out.append(
+            {
+                "id": job.id,
+                "cron": job.meta.get("cron_string"),
+                "profile": request.get("profile"),
+                "next_run_utc": when_utc.isoformat(),
+                "next_run_new_york": when_utc.astimezone(ZoneInfo(NEW_YORK_TZ)).isoformat(),
+                "request": request,
+            }
+        )
+    return sorted(out, key=lambda s: (s["profile"] or "", s["id"]))
+
+
+def remove_schedule(redis: Redis, cfg: QueueSection, sid: str) -> bool:
+    from rq.exceptions import NoSuchJobError
+
+    scheduler = make_scheduler(redis, cfg)
+    existed = sid in scheduler
+    scheduler.cancel(sid)
+    with contextlib.suppress(NoSuchJobError):
+        JsonJob.fetch(sid, connection=redis).delete()
+    return existed
+
+
+def run_scheduler(redis: Redis, cfg: QueueSection, *, burst: bool = False) -> None:
+    """Run rq-scheduler in New York time with the JSON job class (blocks)."""
+    use_new_york_time()
+    make_scheduler(redis, cfg).run(burst=burst)

@@ -1,0 +1,160 @@
+"""The RQ worker optscan runs: JSON jobs, fast recovery, warm work horses.
+
+Operators may also start it with plain RQ: ``rq worker --url "$OPTSCAN_REDIS_URL"
+--serializer rq.serializers.JSONSerializer --worker-class optscan.queueing.OptscanWorker
+--with-scheduler optscan`` (the 0.1.0 path of this class keeps working).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from redis import Redis
+from rq import Worker
+from rq.defaults import DEFAULT_LOGGING_DATE_FORMAT, DEFAULT_LOGGING_FORMAT
+from rq.job import Job
+from rq.scheduler import RQScheduler
+from rq.serializers import JSONSerializer
+
+from optscan.config import QueueSection
+from optscan.queue.rq import JsonJob, JsonQueue
+from optscan.queue.warmup import warm_up
+
+
+class OptscanScheduler(RQScheduler):
+    """rq's in-worker scheduler with a short lock.
+
+    rq holds the per-queue scheduler lock for ``interval + 60`` s, so when the worker
+    running the scheduler is killed, retries scheduled with an interval wait a minute
+    for another worker to take over. The scheduler heartbeats every ``interval`` (1 s),
+    so a lock of a few seconds is safe; we shorten it after every acquire and refresh.
+    """
+
+    lock_ttl_s = 10
+    _SHORTEN = """
+    if redis.call('GET', KEYS[1]) == ARGV[1] then
+        return redis.call('EXPIRE', KEYS[1], ARGV[2])
+    end
+    return 0
+    """
+
+    def _shorten_locks(self) -> None:
+        script = self.connection.register_script(self._SHORTEN)
+        for name in list(self._acquired_locks):
+            script(keys=[self.get_locking_key(name)], args=[self.name, self.lock_ttl_s])
+
+    def acquire_locks(self, auto_start: bool = False) -> set[str]:
+        locks = super().acquire_locks(auto_start=False)
+        self._shorten_locks()
+        if self._acquired_locks and auto_start and not (self._process and self._process.is_alive()):
+            self.start()
+        return locks
+
+    def heartbeat(self) -> None:
+        super().heartbeat()
+        self._shorten_locks()
+
+
+class OptscanWorker(Worker):
+    """A forking RQ worker that re-runs a job lost with a killed worker in about 30 s.
+
+    rq 3.0 needs minutes: an idle worker blocks in dequeue for ``worker_ttl - 15`` s
+    between maintenance runs (default ``worker_ttl`` 420, maintenance every 600 s), the
+    started-job registry entry lives ``min(timeout, job_monitoring_interval) + 60`` s
+    after the last heartbeat (``get_heartbeat_ttl``), and the in-worker scheduler, which
+    re-queues retries that have an interval, holds its lock for 61 s. This subclass
+
+    * caps ``worker_ttl``, ``maintenance_interval`` and ``job_monitoring_interval`` at
+      :class:`QueueSection`'s values (even when ``rq worker`` passes its defaults);
+    * replaces the fixed +60 s of :meth:`get_heartbeat_ttl` with ``heartbeat_grace_s``;
+    * runs :class:`OptscanScheduler` (a short scheduler lock) in ``_start_scheduler``;
+    * defaults to the JSON serializer, :class:`JsonJob` and :class:`JsonQueue` (``rq
+      worker`` passes rq's own classes with ``--serializer``, which works as well), and
+      loads optscan's scan path and the market calendar once before forking, so each
+      work horse starts warm.
+
+    A killed worker's work horse runs in its own process group: kill both
+    (``os.killpg`` on each) or the orphaned horse may still finish its job; the
+    per-symbol completion set makes that harmless.
+    """
+
+    queue_class = JsonQueue
+    job_class = JsonJob
+    queue_config = QueueSection()
+
+    def __init__(self, queues: Any, *args: Any, **kwargs: Any) -> None:
+        cfg: QueueSection = kwargs.pop("queue_config", None) or type(self).queue_config
+        self.queue_config = cfg
+
+        def capped(key: str, ceiling: int) -> int:
+            value = kwargs.get(key)
+            return min(int(value), ceiling) if value else ceiling
+
+        kwargs["worker_ttl"] = capped("worker_ttl", cfg.worker_ttl_s)
+        kwargs.pop("default_worker_ttl", None)
+        kwargs["maintenance_interval"] = capped("maintenance_interval", cfg.maintenance_interval_s)
+        kwargs["job_monitoring_interval"] = capped(
+            "job_monitoring_interval", cfg.job_monitoring_interval_s
+        )
+        kwargs["serializer"] = kwargs.get("serializer") or JSONSerializer
+        kwargs["job_class"] = kwargs.get("job_class") or JsonJob
+        kwargs["queue_class"] = kwargs.get("queue_class") or JsonQueue
+        super().__init__(queues, *args, **kwargs)
+
+    @classmethod
+    def all(
+        cls,
+        connection: Redis | None = None,
+        job_class: Any = None,
+        queue_class: Any = None,
+        queue: Any = None,
+        serializer: Any = None,
+    ) -> list[Any]:
+        """Every worker, read with the JSON serializer (rq-dashboard passes none)."""
+        return super().all(
+            connection=connection,
+            job_class=job_class or JsonJob,
+            queue_class=queue_class or JsonQueue,
+            queue=queue,
+            serializer=serializer or JSONSerializer,
+        )
+
+    def get_heartbeat_ttl(self, job: Job, working_time: float = 0.0) -> int:
+        """rq's TTL without its fixed +60 s: the next heartbeat plus a small grace."""
+        interval = self.job_monitoring_interval
+        if job.timeout and job.timeout > 0:
+            interval = max(1, min(job.timeout - working_time, interval))
+        return int(interval) + self.queue_config.heartbeat_grace_s
+
+    def _start_scheduler(
+        self,
+        burst: bool = False,
+        logging_level: Any = "INFO",
+        date_format: str = DEFAULT_LOGGING_DATE_FORMAT,
+        log_format: str = DEFAULT_LOGGING_FORMAT,
+    ) -> None:
+        """rq's own method, with :class:`OptscanScheduler` instead of ``RQScheduler``."""
+        self.scheduler = OptscanScheduler(
+            self.queues,
+            connection=self.connection,
+            logging_level=logging_level if logging_level is not None else self.log.level,
+            date_format=date_format,
+            log_format=log_format,
+            serializer=self.serializer,
+        )
+        self.scheduler.lock_ttl_s = self.queue_config.scheduler_lock_ttl_s
+        self.scheduler.acquire_locks()
+        if self.scheduler.acquired_locks:
+            if burst:
+                try:
+                    self.scheduler.register_birth()
+                    self.scheduler.enqueue_scheduled_jobs()
+                finally:
+                    self.scheduler.release_locks()
+                    self.scheduler.register_death()
+            else:
+                self.scheduler.start()
+
+    def bootstrap(self, *args: Any, **kwargs: Any) -> None:
+        warm_up()  # before registering, so a registered worker is a ready one
+        super().bootstrap(*args, **kwargs)

@@ -1,0 +1,151 @@
+"""What a scan resolves once, before any symbol: :func:`prepare_scan` -> :class:`ScanContext`.
+
+The embedded scan and every RQ job of a queued scan prepare the same context from the
+same request, so they agree on the provider, the strategy, the clock (``as_of``: RQ
+jobs pass the coordinator's) and whether the market gate lets the scan run.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import secrets
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+from zoneinfo import ZoneInfo
+
+from optscan.errors import UsageError
+from optscan.scan.fetch import ProviderClient
+from optscan.scan.holdings import load_holdings
+
+if TYPE_CHECKING:
+    from optscan.config import Settings, StrategySection
+    from optscan.models import MarketStatus, ScanRequest
+    from optscan.plugins import PluginHost
+
+NEW_YORK = ZoneInfo("America/New_York")
+
+
+def new_scan_id(now: dt.datetime | None = None) -> str:
+    """Sortable and unique: UTC time of the request plus random hex."""
+    now = now or dt.datetime.now(dt.UTC)
+    return f"{now.astimezone(dt.UTC):%Y%m%dT%H%M%SZ}-{secrets.token_hex(3)}"
+
+
+@dataclass
+class ScanContext:
+    """Everything resolved once per scan (or RQ job) and shared by its symbol tasks.
+
+    ``provider`` is the provider instance (wrapped for replay or record); ``client``
+    calls it with the core's policy. ``gated`` is true when the market is closed (or
+    inside a buffer) and the scan may not run; ``outside_hours`` when it runs anyway.
+    ``holdings`` maps a symbol to ``(shares, cost basis per share)``.
+    """
+
+    scan_id: str
+    request: ScanRequest
+    settings: Settings
+    host: PluginHost
+    provider_name: str
+    strategy_name: str
+    strategy: StrategySection
+    client: ProviderClient
+    provider: Any
+    as_of: dt.datetime
+    market: MarketStatus
+    outside_hours: bool
+    gated: bool
+    sink_names: list[str]
+    started: dt.datetime
+    holdings: dict[str, tuple[int, float]]
+
+    @property
+    def market_open(self) -> bool:
+        """Whether the market is open at ``as_of`` (buffers aside)."""
+        return self.market.is_open
+
+
+def prepare_scan(
+    request: ScanRequest,
+    host: PluginHost,
+    settings: Settings,
+    *,
+    scan_id: str | None = None,
+    as_of: dt.datetime | None = None,
+) -> ScanContext:
+    """Validate the request and resolve everything a scan (or one RQ job of it) needs.
+
+    Raises :class:`UsageError`/:class:`~optscan.errors.ConfigError` for requests that
+    cannot run. ``as_of`` pins the clock (RQ jobs pass the coordinator's, so every job
+    of a scan agrees on days to expiry).
+    """
+    started = dt.datetime.now(dt.UTC)
+    scan_id = scan_id or request.scan_id or new_scan_id(started)
+    provider_name = request.provider or settings.scan.provider
+    strategy_name = request.strategy or settings.scan.strategy
+    if strategy_name not in settings.strategies:
+        available = ", ".join(sorted(settings.strategies))
+        raise UsageError(f"unknown strategy {strategy_name!r}; available: {available}")
+    strategy = settings.strategies[strategy_name]
+    sink_names = request.sinks if request.sinks is not None else settings.enabled("sinks")
+    for name in sink_names:
+        host.get_class("sinks", name)
+    host.validate_settings(settings)
+
+    provider = host.instantiate("providers", provider_name, settings)
+    config = provider.config
+    replaying = bool(request.replay_dir)
+    if request.replay_dir:
+        from optscan.scan.replay import ReplayProvider
+
+        provider = ReplayProvider(provider, request.replay_dir)
+    as_of = as_of or _resolve_clock(request, provider)
+    inner = getattr(provider, "inner", provider)
+    if hasattr(inner, "as_of"):
+        inner.as_of = as_of
+    called = provider
+    if request.record_dir:
+        from optscan.scan.replay import RecordingProvider
+
+        called = RecordingProvider(provider, request.record_dir, as_of)
+    client = ProviderClient(
+        called, config, plugin=host.owner("providers", provider_name), replaying=replaying
+    )
+    market = host.calendar(settings.scan.calendar).status(as_of)
+    in_window = market.is_open and _within_buffers(settings, market)
+    ignore_hours = config.ignore_market_hours or replaying
+    return ScanContext(
+        scan_id=scan_id,
+        request=request,
+        settings=settings,
+        host=host,
+        provider_name=provider_name,
+        strategy_name=strategy_name,
+        strategy=strategy,
+        client=client,
+        provider=provider,
+        as_of=as_of,
+        market=market,
+        outside_hours=not in_window,
+        gated=not in_window and not ignore_hours and not request.force,
+        sink_names=list(sink_names),
+        started=started,
+        holdings=load_holdings(settings) if strategy.type == "cc" else {},
+    )
+
+
+def _resolve_clock(request: ScanRequest, provider: Any) -> dt.datetime:
+    if request.as_of is not None:
+        as_of = request.as_of
+        return as_of if as_of.tzinfo else as_of.replace(tzinfo=NEW_YORK)
+    if request.replay_dir:
+        clock = provider.recorded_clock()
+        if clock is not None:
+            clock_time: dt.datetime = clock
+            return clock_time
+    return dt.datetime.now(dt.UTC)
+
+
+def _within_buffers(settings: Settings, market: MarketStatus) -> bool:
+    from optscan.scan.window import within_scan_window
+
+    return within_scan_window(market, settings.scan.open_buffer_min, settings.scan.close_buffer_min)

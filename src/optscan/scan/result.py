@@ -1,0 +1,180 @@
+"""A scan's result: the events that report it, its assembly and its publication.
+
+Shared by the embedded scan and the queued one (the aggregator job assembles and
+publishes; batch jobs report their symbols), so both give the same result and events.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections import Counter
+from typing import TYPE_CHECKING, Any
+
+from optscan.events import (
+    PluginFailed,
+    ScanEvent,
+    ScanFinished,
+    ScanSkipped,
+    SymbolFailed,
+    SymbolScanned,
+)
+from optscan.logs import get_logger
+from optscan.models import Opportunity, ScanResult, SymbolOutcome
+from optscan.secrets import scrub_exception
+
+if TYPE_CHECKING:
+    from optscan.config import Settings
+    from optscan.plugins import PluginHost
+    from optscan.scan.context import ScanContext
+
+
+def emit(host: PluginHost, errors: list[str], event: ScanEvent) -> None:
+    """Deliver ``event``; a listener that fails is added to ``errors``."""
+    for failure in host.emit(event):
+        errors.append(f"event listener {failure.plugin!r} failed: {failure.error}")
+
+
+def symbol_event(ctx: ScanContext, outcome: SymbolOutcome, done: int, total: int) -> ScanEvent:
+    """The lifecycle event for one finished symbol (``done`` of ``total``)."""
+    if outcome.status == "ok":
+        return SymbolScanned(
+            scan_id=ctx.scan_id,
+            symbol=outcome.symbol,
+            done=done,
+            total=total,
+            contracts_seen=outcome.contracts_seen,
+            opportunities=outcome.opportunities,
+        )
+    return SymbolFailed(
+        scan_id=ctx.scan_id,
+        symbol=outcome.symbol,
+        status="skipped" if outcome.status == "skipped" else "failed",
+        error=outcome.error or "",
+        done=done,
+        total=total,
+    )
+
+
+def skipped_result(ctx: ScanContext) -> ScanResult:
+    """The result of a scan that did not run because the market is closed."""
+    market = ctx.market
+    when = market.next_open.isoformat() if market.next_open else "unknown"
+    message = f"market closed ({ctx.settings.scan.calendar}); next open {when}"
+    errors: list[str] = []
+    emit(ctx.host, errors, ScanSkipped(scan_id=ctx.scan_id, reason=message, market=market))
+    return _result(
+        ctx,
+        outside_market_hours=True,
+        success=False,
+        skipped=True,
+        message=message,
+        symbols=[],
+        opportunities=[],
+        errors=errors,
+    )
+
+
+def assemble_result(
+    ctx: ScanContext,
+    *,
+    outcomes: list[SymbolOutcome],
+    opportunities: list[Opportunity],
+    errors: list[str],
+) -> ScanResult:
+    """Rank, cut and summarise per-symbol results into one :class:`ScanResult`."""
+    from optscan.analytics.ranking import rank_opportunities
+
+    strategy = ctx.strategy
+    ranked = rank_opportunities(opportunities, strategy.rank_by)
+    if strategy.top_overall and len(ranked) > strategy.top_overall:
+        ranked = ranked[: strategy.top_overall]
+    counts = Counter(o.status for o in outcomes)
+    ok, failed, skipped = counts["ok"], counts["failed"], counts["skipped"]
+    if not outcomes:
+        message = "no symbols to scan"
+    else:
+        message = (
+            f"scanned {ok} of {len(outcomes)} symbols ({failed} failed, {skipped} skipped); "
+            f"{len(ranked)} opportunities"
+        )
+    if ctx.outside_hours:
+        message += " (taken outside market hours)"
+    return _result(
+        ctx,
+        outside_market_hours=ctx.outside_hours,
+        success=ok > 0,
+        message=message,
+        symbols=outcomes,
+        opportunities=ranked,
+        errors=[*_refused(ctx, outcomes), *errors],
+    )
+
+
+def _refused(ctx: ScanContext, outcomes: list[SymbolOutcome]) -> list[str]:
+    """One line for every symbol a refused credential cost (not one line per symbol)."""
+    refused = [o for o in outcomes if o.reason == "auth_failed"]
+    if not refused:
+        return []
+    noun = "symbol" if len(refused) == 1 else "symbols"
+    return [
+        f"provider {ctx.provider_name!r} refused the credentials; {len(refused)} {noun} "
+        f"not scanned: {refused[0].error}"
+    ]
+
+
+def _result(ctx: ScanContext, **fields: Any) -> ScanResult:
+    """A :class:`ScanResult` with the fields every result of this scan shares."""
+    return ScanResult(
+        scan_id=ctx.scan_id,
+        profile=ctx.request.profile,
+        as_of=ctx.as_of,
+        started_at=ctx.started,
+        finished_at=dt.datetime.now(dt.UTC),
+        provider=ctx.provider_name,
+        strategy=ctx.strategy_name,
+        synthetic=ctx.provider.synthetic,
+        market=ctx.market,
+        **fields,
+    )
+
+
+def publish(
+    result: ScanResult, host: PluginHost, settings: Settings, sink_names: list[str]
+) -> ScanResult:
+    """Hand the result to each sink on its own; failures are recorded, not raised."""
+    errors = list(result.errors)
+    for name in sink_names:
+        owner = host.owner("sinks", name)
+        try:
+            sink = host.instantiate("sinks", name, settings)
+            sink.publish(result)
+        except Exception as exc:
+            error = scrub_exception(exc, with_type=False)
+            get_logger().warning("sink_failed", sink=name, plugin=owner, error=error)
+            errors.append(f"sink {name!r} (plugin {owner!r}) failed: {error}")
+            emit(
+                host,
+                errors,
+                PluginFailed(scan_id=result.scan_id, plugin=owner, hook="publish", error=error),
+            )
+    if errors != result.errors:
+        result = result.model_copy(update={"errors": errors})
+    return result
+
+
+def emit_finished(ctx: ScanContext, result: ScanResult) -> None:
+    """Emit ``ScanFinished`` for a published result."""
+    counts = Counter(s.status for s in result.symbols)
+    emit(
+        ctx.host,
+        [],
+        ScanFinished(
+            scan_id=result.scan_id,
+            success=result.success,
+            symbols_ok=counts["ok"],
+            symbols_failed=counts["failed"],
+            symbols_skipped=counts["skipped"],
+            opportunities=len(result.opportunities),
+            duration_s=(result.finished_at - result.started_at).total_seconds(),
+        ),
+    )

@@ -1,0 +1,52 @@
+"""Ticker symbols and ids that become parts of paths and Redis keys.
+
+Symbols are upper-cased and validated once, where they enter optscan (a source, the
+command line, a holdings file), so nothing downstream ever sees a path, a shell
+fragment or a key trick. Scan ids and profile names are checked the same way before
+they are used in a Redis key.
+"""
+
+from __future__ import annotations
+
+import re
+
+SYMBOL_PATTERN = re.compile(r"^[A-Z][A-Z0-9.\-]{0,9}$")
+"""A letter, then up to nine letters, digits, dots or dashes (``BRK.B``, ``BTC-USD``)."""
+SCAN_ID_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_\-]{0,63}$")
+"""1-64 letters, digits, ``_`` or ``-``, starting with a letter or digit."""
+
+
+def normalize_symbol(raw: str) -> str:
+    """Upper-case and validate a ticker symbol; raise ``ValueError`` with the reason.
+
+    The pattern (a letter, then up to nine letters, digits, dots or dashes) admits
+    class shares (``BRK.B``, ``BRK-B``) and crypto pairs (``BTC-USD``), and rejects
+    anything that could be a path, a shell fragment or a Redis key trick.
+    """
+    if not isinstance(raw, str):
+        raise ValueError(f"symbol must be text, got {type(raw).__name__}")
+    symbol = raw.strip().upper()
+    if not symbol:
+        raise ValueError("empty symbol")
+    if not SYMBOL_PATTERN.fullmatch(symbol):
+        raise ValueError(
+            f"invalid symbol {shorten(symbol)!r}: expected a letter followed by up to 9 "
+            "letters, digits, '.' or '-'"
+        )
+    return symbol
+
+
+def shorten(text: str, limit: int = 24) -> str:
+    """``text`` cut to ``limit`` characters with ``...`` (for echoing bad input)."""
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+def check_key_part(value: str) -> str:
+    """``value`` if it may be part of a Redis key (a scan id, a profile), else
+    ``ValueError`` saying what is allowed."""
+    if not SCAN_ID_PATTERN.fullmatch(value):
+        raise ValueError(
+            "must be 1-64 letters, digits, '_' or '-', starting with a letter or digit "
+            "(it is used in Redis keys)"
+        )
+    return value
