@@ -1,29 +1,19 @@
-"""Shared fixtures: every test runs in an empty directory with no OPTSCAN_* variables,
-and builds its own plugin host (there is no global plugin manager to clean up)."""
+"""Shared fixtures. Every test runs in an empty directory with no OPTSCAN_* variables and
+builds its own plugin host (there is no global plugin manager to clean up).
+
+Plain helpers live in ``helpers.py`` (constants, ``make_settings``, ``Recorder``) and
+``fleet.py`` (redis-server and worker processes); test modules import those, never
+each other or this file.
+"""
 
 from __future__ import annotations
 
-import datetime as dt
+import itertools
 import os
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-
-from optscan.hookspecs import hookimpl
-
-REPO = Path(__file__).resolve().parents[1]
-SHARED_MARKET = REPO.parent / "shared" / "data" / "market"
-NEW_YORK = dt.timezone(dt.timedelta(hours=-5))  # fixed offset: tests pin instants
-
-
-def shared_market_dir() -> Path:
-    """The recorded vendor data beside the repo; skip (with the reason) when absent."""
-    if not SHARED_MARKET.is_dir():
-        pytest.skip(
-            "recorded market data in ../shared/data/market is not available "
-            "(a user's clone); CI always has it"
-        )
-    return SHARED_MARKET
 
 
 @pytest.fixture(autouse=True)
@@ -43,12 +33,6 @@ def settings():
     return load_settings(use_env=False)
 
 
-def make_settings(**overrides):
-    from optscan.config import load_settings
-
-    return load_settings(overrides=overrides, use_env=False)
-
-
 @pytest.fixture
 def host():
     from optscan.plugins import PluginHost
@@ -56,16 +40,45 @@ def host():
     return PluginHost(load_entrypoints=False)
 
 
-# A Wednesday, mid-session, so every calendar is open and sim's weeklies are near.
-OPEN_INSTANT = dt.datetime(2026, 11, 18, 11, 0, tzinfo=dt.timezone(dt.timedelta(hours=-5)))
+# --------------------------------------------------------------------------- Redis
 
 
-class Recorder:
-    """A plugin that records every lifecycle event, in order."""
+@pytest.fixture(scope="session")
+def redis_base(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """``redis://host:port`` of a redis-server of the session's own (no database)."""
+    from .fleet import HAVE_SERVER, NEEDS_REDIS, RedisServer
 
-    def __init__(self) -> None:
-        self.events: list = []
+    external = os.environ.get("OPTSCAN_TEST_REDIS_URL")
+    if external:
+        yield external.rsplit("/", 1)[0] if external.count("/") > 2 else external
+        return
+    if not HAVE_SERVER:
+        pytest.skip(NEEDS_REDIS)
+    server = RedisServer(tmp_path_factory.mktemp("redis"))
+    server.start()
+    yield f"redis://127.0.0.1:{server.port}"
+    server.stop()
 
-    @hookimpl
-    def optscan_event(self, event):
-        self.events.append(event)
+
+_databases = itertools.count(1)
+
+
+@pytest.fixture
+def redis_url(redis_base: str) -> str:
+    """A flushed database of its own on the session's redis-server."""
+    import redis as redis_py
+
+    db = next(_databases) % 16 or 1
+    url = f"{redis_base}/{db}"
+    redis_py.Redis.from_url(url).flushdb()
+    return url
+
+
+@pytest.fixture
+def fleet(redis_url: str, tmp_path: Path) -> Iterator[object]:
+    """``optscan worker`` processes on ``redis_url``, stopped (with horses) afterwards."""
+    from .fleet import Fleet
+
+    workers = Fleet(redis_url, tmp_path)
+    yield workers
+    workers.stop()

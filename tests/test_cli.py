@@ -8,7 +8,7 @@ import sys
 
 import pytest
 
-from .conftest import OPEN_INSTANT
+from .helpers import OPEN_INSTANT
 
 
 def run(*args: str, env: dict | None = None, check_rc: int | None = None):

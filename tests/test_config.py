@@ -18,7 +18,7 @@ from optscan.errors import ConfigError
 from optscan.plugins import PluginHost
 from optscan.secrets import mask as masked
 
-from .conftest import REPO
+from .helpers import REPO
 
 
 def _effective(settings: Settings, host: PluginHost) -> dict:

@@ -10,7 +10,7 @@ import optscan.hookspecs
 from optscan.events import ScanEvent
 from optscan.plugins import PluginHost
 
-from .conftest import REPO
+from .helpers import REPO
 
 GUIDE = REPO / "docs" / "plugins.md"
 SPEC_ATTRIBUTE = f"{optscan.hookspecs.PROJECT}_spec"  # set by pluggy's HookspecMarker

@@ -15,17 +15,15 @@ import os
 import subprocess
 import time
 
-from .test_queue_integration import (  # noqa: F401  (fixtures)
+import redis as redis_py
+
+from .fleet import (
     AS_OF,
     HOLIDAY,
     PREFIX,
     Fleet,
     enqueue,
-    fleet,
     optscan,
-    redis_base,
-    redis_py,
-    redis_url,
     store_for,
     symbols,
     wait_until,

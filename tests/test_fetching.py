@@ -16,7 +16,7 @@ from optscan.scan import perform_scan
 from optscan.scan.fetch import ProviderClient
 from optscan.scan.replay import RecordingProvider, ReplayProvider
 
-from .conftest import OPEN_INSTANT
+from .helpers import OPEN_INSTANT
 
 
 def _scan(request: ScanRequest, **overrides):

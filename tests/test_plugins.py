@@ -12,7 +12,7 @@ from optscan.hookspecs import hookimpl
 from optscan.plugins import PluginHost
 from optscan.protocols import OptionProvider, ResultSink
 
-from . import conftest
+from . import helpers
 
 
 class FakeDist:
@@ -166,7 +166,7 @@ def test_event_listener_that_raises_is_isolated():
             seen.append(event.type)
 
     host = PluginHost(load_entrypoints=False, plugins=[Boom(), Ok()])
-    status = MarketStatus(calendar="x", at=conftest.OPEN_INSTANT, is_open=False)
+    status = MarketStatus(calendar="x", at=helpers.OPEN_INSTANT, is_open=False)
     failures = host.emit(ScanSkipped(scan_id="s1", reason="closed", market=status))
     assert seen == ["scan_skipped"]
     assert [f.plugin for f in failures] == ["Boom"]

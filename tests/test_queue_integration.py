@@ -1,272 +1,44 @@
-"""Queued scans against a real redis-server and real ``optscan worker`` processes.
-
-The suite starts its own ``redis-server`` on a free port in a temporary folder (or uses
-the server in ``OPTSCAN_TEST_REDIS_URL``); each test works in a database of its own
-(1, 2, ...), which it flushes first. Workers are started in their own sessions and
-stopped by their ids, with their work horses.
-"""
+"""Queued scans against a real redis-server and real ``optscan worker`` processes."""
 
 from __future__ import annotations
 
 import contextlib
 import datetime as dt
-import itertools
 import json
 import os
-import shutil
 import signal
-import socket
 import subprocess
-import sys
 import time
 import urllib.request
-from pathlib import Path
-from typing import Any
 
 import pytest
+import redis as redis_py
 
-from optscan.models import ScanRequest
-
-from .conftest import OPEN_INSTANT, make_settings
-
-redis_py = pytest.importorskip("redis")
-
-HAVE_SERVER = shutil.which("redis-server") is not None
-pytestmark = pytest.mark.skipif(
-    not HAVE_SERVER and not os.environ.get("OPTSCAN_TEST_REDIS_URL"),
-    reason="needs redis-server (apt-get install redis-server) or OPTSCAN_TEST_REDIS_URL",
+from .fleet import (
+    AS_OF,
+    HAVE_SERVER,
+    HOLIDAY,
+    NEEDS_REDIS,
+    OPTSCAN,
+    Fleet,
+    RedisServer,
+    assert_complete,
+    batches,
+    child_env,
+    descendants,
+    embedded_opportunities,
+    enqueue,
+    enqueue_doc,
+    free_port,
+    optscan,
+    store_for,
+    symbols,
+    wait_until,
 )
 
-OPTSCAN = [sys.executable, "-m", "optscan"]
-AS_OF = "2026-11-18T11:00"  # a Wednesday, mid-session
-HOLIDAY = "2026-11-26T11:00"  # Thanksgiving: the NYSE is closed
-PREFIX = "optscan:"
-
-
-def symbols(n: int) -> str:
-    return ",".join(f"S{i:03d}" for i in range(1, n + 1))
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-class RedisServer:
-    """A redis-server of our own, in a folder of our own."""
-
-    def __init__(self, folder: Path, *, appendonly: bool = False) -> None:
-        self.folder = folder
-        self.port = free_port()
-        self.appendonly = appendonly
-        self.process: subprocess.Popen[bytes] | None = None
-
-    def start(self) -> None:
-        self.folder.mkdir(parents=True, exist_ok=True)
-        args = ["redis-server", "--port", str(self.port), "--bind", "127.0.0.1"]
-        args += ["--save", "", "--dir", str(self.folder)]
-        args += ["--appendonly", "yes" if self.appendonly else "no"]
-        self.process = subprocess.Popen(args, stdout=subprocess.DEVNULL)
-        client = redis_py.Redis(port=self.port)
-        for _ in range(100):
-            with contextlib.suppress(redis_py.RedisError):
-                if client.ping():
-                    return
-            time.sleep(0.05)
-        raise RuntimeError("redis-server did not start")
-
-    def stop(self) -> None:
-        if self.process is not None:
-            self.process.terminate()  # SHUTDOWN: the append-only file is flushed
-            self.process.wait(timeout=20)
-            self.process = None
-
-    def url(self, db: int = 0) -> str:
-        return f"redis://127.0.0.1:{self.port}/{db}"
-
-
-@pytest.fixture(scope="session")
-def redis_base(tmp_path_factory):
-    """``redis://host:port`` of the shared server (without a database)."""
-    external = os.environ.get("OPTSCAN_TEST_REDIS_URL")
-    if external:
-        yield external.rsplit("/", 1)[0] if external.count("/") > 2 else external
-        return
-    server = RedisServer(tmp_path_factory.mktemp("redis"))
-    server.start()
-    yield f"redis://127.0.0.1:{server.port}"
-    server.stop()
-
-
-_databases = itertools.count(1)
-
-
-@pytest.fixture
-def redis_url(redis_base):
-    db = next(_databases) % 16 or 1
-    url = f"{redis_base}/{db}"
-    redis_py.Redis.from_url(url).flushdb()
-    return url
-
-
-def child_env(url: str, **extra: str) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("OPTSCAN_")}
-    env.update(OPTSCAN_REDIS_URL=url, PYTHONUNBUFFERED="1", **extra)
-    return env
-
-
-def descendants(pid: int) -> list[tuple[int, int]]:
-    """``(pid, process group)`` of every child of ``pid`` (work horses, the scheduler)."""
-    found = []
-    for entry in os.listdir("/proc"):
-        if not entry.isdigit():
-            continue
-        try:
-            stat = Path(f"/proc/{entry}/stat").read_text()
-        except OSError:
-            continue
-        fields = stat.rsplit(")", 1)[1].split()
-        if int(fields[1]) == pid:
-            found.append((int(entry), int(fields[2])))
-    return found
-
-
-class Fleet:
-    """``optscan worker`` processes for one test."""
-
-    def __init__(self, url: str, folder: Path, env: dict[str, str] | None = None) -> None:
-        self.url = url
-        self.folder = folder
-        self.env = env or child_env(url)
-        self.workers: list[subprocess.Popen[bytes]] = []
-
-    def start(self, n: int) -> None:
-        for _ in range(n):
-            log = (self.folder / f"worker-{len(self.workers)}.log").open("wb")
-            self.workers.append(
-                subprocess.Popen(
-                    [*OPTSCAN, "worker", "--log-level", "info"],
-                    env=self.env,
-                    cwd=self.folder,
-                    stdout=subprocess.DEVNULL,
-                    stderr=log,
-                    start_new_session=True,
-                )
-            )
-        client = redis_py.Redis.from_url(self.url)
-        deadline = time.monotonic() + 30
-        while client.scard("rq:workers") < len(self.workers):
-            assert time.monotonic() < deadline, self.logs()
-            time.sleep(0.1)
-
-    def kill(self, worker: subprocess.Popen[bytes]) -> None:
-        """SIGKILL a worker and its work horse (each in its own process group)."""
-        groups = {pgid for _pid, pgid in descendants(worker.pid)} | {worker.pid}
-        for group in groups:
-            with contextlib.suppress(ProcessLookupError):
-                os.killpg(group, signal.SIGKILL)
-        worker.wait(timeout=10)
-
-    def stop(self) -> None:
-        for worker in self.workers:
-            if worker.poll() is None:
-                worker.send_signal(signal.SIGTERM)
-        for worker in self.workers:
-            try:
-                worker.wait(timeout=5)
-            except subprocess.TimeoutExpired:
-                self.kill(worker)
-            else:
-                for _pid, pgid in descendants(worker.pid):
-                    with contextlib.suppress(ProcessLookupError):
-                        os.killpg(pgid, signal.SIGKILL)
-
-    def logs(self) -> str:
-        return "\n".join(p.read_text(errors="replace")[-3000:] for p in self.folder.glob("*.log"))
-
-
-@pytest.fixture
-def fleet(redis_url, tmp_path):
-    fleet = Fleet(redis_url, tmp_path)
-    yield fleet
-    fleet.stop()
-
-
-def optscan(env: dict[str, str], *args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [*OPTSCAN, *args], env=env, cwd=cwd, capture_output=True, text=True, timeout=120
-    )
-
-
-def store_for(url: str) -> Any:
-    from optscan.config import QueueSection as QueueConfig
-    from optscan.queue.connection import Keys
-    from optscan.queue.store import ScanStore
-
-    return ScanStore(redis_py.Redis.from_url(url), Keys(PREFIX), QueueConfig())
-
-
-def wait_until(predicate, timeout: float, what: str, poll: float = 0.2) -> Any:
-    deadline = time.monotonic() + timeout
-    while True:
-        value = predicate()
-        if value:
-            return value
-        assert time.monotonic() < deadline, f"timed out waiting for {what}"
-        time.sleep(poll)
-
-
-def enqueue(fleet: Fleet, n: int, latency_ms: int, *extra: str) -> str:
-    """Queue a scan of ``n`` sim symbols; its scan id."""
-    return enqueue_doc(fleet, n, latency_ms, *extra)["scan_id"]
-
-
-def enqueue_doc(fleet: Fleet, n: int, latency_ms: int, *extra: str) -> dict[str, Any]:
-    """Queue a scan of ``n`` sim symbols; ``optscan enqueue``'s JSON answer."""
-    out = optscan(
-        fleet.env,
-        "enqueue",
-        "--provider",
-        "sim",
-        "--symbols",
-        symbols(n),
-        "--as-of",
-        AS_OF,
-        "--set",
-        f"providers.sim.latency_ms={latency_ms}",
-        "--format",
-        "json",
-        *extra,
-        cwd=fleet.folder,
-    )
-    assert out.returncode == 0, out.stderr + fleet.logs()
-    return json.loads(out.stdout)
-
-
-def assert_complete(store: Any, scan_id: str, n: int) -> dict[str, Any]:
-    """Every symbol accounted for exactly once, in the status and in the result."""
-    status = store.status(scan_id)
-    assert status["state"] == "finished", status
-    assert status["symbols_total"] == status["symbols_done"] == n
-    result = store.result(scan_id)
-    names = [s["symbol"] for s in result["symbols"]]
-    assert sorted(names) == sorted(symbols(n).split(",")), "a symbol lost or counted twice"
-    assert all(s["status"] == "ok" for s in result["symbols"])
-    return result
-
-
-def batches(store: Any, scan_id: str) -> int:
-    return len(json.loads(store.get(scan_id)["batches"]))
-
-
-def embedded_opportunities(n: int) -> list[dict[str, Any]]:
-    from optscan.plugins import PluginHost
-    from optscan.scan import perform_scan
-
-    request = ScanRequest(provider="sim", symbols=symbols(n).split(","), as_of=OPEN_INSTANT)
-    result = perform_scan(request, PluginHost(load_entrypoints=False), settings=make_settings())
-    return [o.model_dump(mode="json") for o in result.opportunities]
+pytestmark = pytest.mark.skipif(
+    not HAVE_SERVER and not os.environ.get("OPTSCAN_TEST_REDIS_URL"), reason=NEEDS_REDIS
+)
 
 
 # --------------------------------------------------------------------------- tests

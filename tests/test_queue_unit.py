@@ -20,7 +20,7 @@ from click.testing import CliRunner
 from optscan.events import ScanFinished, ScanSkipped, ScanStarted, SymbolFailed, SymbolScanned
 from optscan.models import ScanRequest
 
-from .conftest import OPEN_INSTANT, Recorder, make_settings
+from .helpers import OPEN_INSTANT, Recorder, make_settings
 
 fakeredis = pytest.importorskip("fakeredis")
 pytest.importorskip("lupa")
@@ -79,18 +79,18 @@ def store(redis, cfg):
 
 
 @pytest.fixture
-def recorder(monkeypatch):
+def recorder():
     """Every plugin host the jobs build gets this listener (the jobs run in-process)."""
     from optscan.plugins import PluginHost
+    from optscan.queue.jobs import JobRuntime, use_runtime
 
     rec = Recorder()
-    original = PluginHost.from_settings.__func__
 
-    def from_settings(cls, settings, **kwargs):
-        return original(cls, settings, load_entrypoints=False, plugins=[rec], **kwargs)
+    def make_host(settings):
+        return PluginHost.from_settings(settings, load_entrypoints=False, plugins=[rec])
 
-    monkeypatch.setattr(PluginHost, "from_settings", classmethod(from_settings))
-    return rec
+    with use_runtime(JobRuntime(make_host=make_host)):
+        yield rec
 
 
 def work(redis, queue_name: str = "optscan") -> None:

@@ -19,7 +19,7 @@ from optscan.models import ScanRequest
 from optscan.plugins import PluginHost
 from optscan.scan import perform_scan
 
-from .conftest import OPEN_INSTANT, REPO
+from .helpers import OPEN_INSTANT, REPO
 
 KEYS = [
     "scan.concurrency",
@@ -187,7 +187,7 @@ def test_flaky_provider_at_20_percent_scans_at_least_95_percent():
     ),
 )
 def test_mutated_yahoo_payloads_fail_per_symbol(field, value):
-    from .conftest import shared_market_dir
+    from .helpers import shared_market_dir
 
     path = next((shared_market_dir() / "yahoo_v7").glob("AAPL_recorded-2025*"))
     body = json.loads(path.read_text())

@@ -15,7 +15,7 @@ from optscan.models import ScanRequest
 from optscan.plugins import PluginHost
 from optscan.scan import perform_scan
 
-from .conftest import OPEN_INSTANT, Recorder, make_settings
+from .helpers import OPEN_INSTANT, Recorder, make_settings
 
 SATURDAY = dt.datetime(2026, 11, 21, 11, 0, tzinfo=dt.timezone(dt.timedelta(hours=-5)))
 

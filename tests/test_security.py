@@ -43,8 +43,8 @@ from typing import Any
 
 import pytest
 
-from .conftest import OPEN_INSTANT
-from .test_queue_integration import RedisServer, free_port
+from .fleet import RedisServer, free_port
+from .helpers import OPEN_INSTANT
 
 redis_py = pytest.importorskip("redis")
 
@@ -685,8 +685,8 @@ def test_bad_scan_ids_and_profiles_are_refused_before_redis(
 
 def test_scan_ids_have_the_validated_shape() -> None:
     """The CLI refuses ids that do not match the pattern: the ids optscan makes must."""
-    from optscan.symbols import SCAN_ID_PATTERN
     from optscan.scan import new_scan_id
+    from optscan.symbols import SCAN_ID_PATTERN
 
     scan_id = new_scan_id(dt.datetime(2026, 11, 29, 6, 26, 51, tzinfo=dt.UTC))
     assert scan_id.startswith("20261129T062651Z-") and SCAN_ID_PATTERN.fullmatch(scan_id)

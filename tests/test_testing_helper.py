@@ -13,7 +13,7 @@ from optscan.models import OptionChain
 from optscan.protocols import ProviderConfig
 from optscan.testing import check_provider, check_provider_class
 
-from .conftest import OPEN_INSTANT
+from .helpers import OPEN_INSTANT
 
 
 @pytest.fixture

@@ -48,7 +48,7 @@ from optscan.errors import (
     TransientProviderError,
 )
 
-from .conftest import shared_market_dir
+from .helpers import shared_market_dir
 
 pytestmark = pytest.mark.shared_data
 
@@ -365,8 +365,8 @@ def test_contract_pins_the_yfinance_seam(serve, tmp_path):
     import yfinance.exceptions
 
     moved = (
-        "optscan.default_plugins.providers.yfinance calls yfinance.data.YfData.get(url=, timeout=) and "
-        "its tests replace that method; re-read yfinance's data.py/ticker.py and "
+        "optscan.default_plugins.providers.yfinance calls yfinance.data.YfData.get(url=, "
+        "timeout=) and its tests replace that method; re-read yfinance's data.py/ticker.py and "
         "update the provider and this seam before moving the pin"
     )
     assert yfinance.__version__ == "1.7.0", f"yfinance is {yfinance.__version__}: {moved}"

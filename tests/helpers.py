@@ -1,0 +1,45 @@
+"""Plain helpers and constants shared by the test modules (fixtures are in conftest.py)."""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from optscan.hookspecs import hookimpl
+
+REPO = Path(__file__).resolve().parents[1]
+SHARED_MARKET = REPO.parent / "shared" / "data" / "market"
+NEW_YORK = dt.timezone(dt.timedelta(hours=-5))  # fixed offset: tests pin instants
+OPEN_INSTANT = dt.datetime(2026, 11, 18, 11, 0, tzinfo=NEW_YORK)
+"""A Wednesday, mid-session, so every calendar is open and sim's weeklies are near."""
+
+
+def shared_market_dir() -> Path:
+    """The recorded vendor data beside the repo; skip (with the reason) when absent."""
+    if not SHARED_MARKET.is_dir():
+        pytest.skip(
+            "recorded market data in ../shared/data/market is not available "
+            "(a user's clone); CI always has it"
+        )
+    return SHARED_MARKET
+
+
+def make_settings(**overrides: Any) -> Any:
+    """Settings from the defaults and ``overrides`` (dotted keys), ignoring OPTSCAN_*."""
+    from optscan.config import load_settings
+
+    return load_settings(overrides=overrides, use_env=False)
+
+
+class Recorder:
+    """A plugin that records every lifecycle event, in order."""
+
+    def __init__(self) -> None:
+        self.events: list[Any] = []
+
+    @hookimpl
+    def optscan_event(self, event: Any) -> None:
+        self.events.append(event)
