@@ -323,7 +323,7 @@ def test_a_flushed_scan_is_lost_and_never_half_rewritten(redis, store):
     assert status["state"] == "lost" and "gone" in status["error"]
     ok = {"outcome": {"symbol": "A", "status": "ok"}, "opportunities": []}
     assert store.record("s1", [("A", ok, False)])[0] == -1
-    assert store.finish("s1", "default", state="finished", message="x", result={"a": 1}) == -1
+    assert store.end("s1", "default", state="finished", message="x", result={"a": 1}) == -1
     assert redis.keys("*") == []
 
 
@@ -345,7 +345,7 @@ def test_a_scan_finishing_while_its_status_is_read_is_not_lost(redis, store, mon
     real_holder = lock_holder
 
     def holder_after_the_finish(*args):
-        store.finish("s1", "default", state="finished", message="done", result={"n": 1})
+        store.end("s1", "default", state="finished", message="done", result={"n": 1})
         return real_holder(*args)
 
     monkeypatch.setattr(queue_store, "lock_holder", holder_after_the_finish)
@@ -356,7 +356,7 @@ def test_jobs_keep_the_lock_only_while_their_scan_runs(store, redis):
     store.create("s1", "default", state="running", job_id="j")
     assert keep_lock(redis, store.keys, "default", "s1", 30)  # re-taken: it lapsed
     assert lock_holder(redis, store.keys, "default") == "s1"
-    store.finish("s1", "default", state="finished", message="done")
+    store.end("s1", "default", state="finished", message="done")
     assert lock_holder(redis, store.keys, "default") is None
     # an orphaned work horse finishing late must not lock the profile again
     assert not keep_lock(redis, store.keys, "default", "s1", 30)
@@ -366,8 +366,8 @@ def test_jobs_keep_the_lock_only_while_their_scan_runs(store, redis):
 def test_finish_happens_once(store, redis):
     store.create("s1", "default", state="running", job_id="j")
     acquire_lock(redis, store.keys, "default", "s1", 60)
-    assert store.finish("s1", "default", state="finished", message="done", result={"n": 1}) == 1
-    assert store.finish("s1", "default", state="failed", message="again", result={"n": 2}) == 0
+    assert store.end("s1", "default", state="finished", message="done", result={"n": 1}) == 1
+    assert store.end("s1", "default", state="failed", message="again", result={"n": 2}) == 0
     assert store.result("s1") == {"n": 1}
     assert store.status("s1")["state"] == "finished"
     assert redis.ttl(store.keys.scan("s1")) > 0

@@ -161,9 +161,9 @@ class Guards:
             try:
                 outcome = yield
             except BaseException as error:  # the call raised: the wrapper may handle it
-                return _finish(inner, functools.partial(inner.throw, error))
+                return _resume(inner, functools.partial(inner.throw, error))
             try:
-                return _finish(inner, functools.partial(inner.send, outcome))
+                return _resume(inner, functools.partial(inner.send, outcome))
             except Exception as exc:  # failed after yielding: keep the inner result
                 self._fail(plugin, hook, scrub_exception(exc))
                 return outcome
@@ -171,7 +171,7 @@ class Guards:
         return guard
 
 
-def _finish(inner: Generator[Any, Any, Any], resume: Callable[[], Any]) -> Any:
+def _resume(inner: Generator[Any, Any, Any], resume: Callable[[], Any]) -> Any:
     """Resume a wrapper after its ``yield``; its return value is the call's result."""
     try:
         resume()

@@ -208,7 +208,7 @@ class _Model:
     """The float64 inputs with ``d1`` and the validity mask, computed once per call.
 
     Scalar inputs are lifted to shape ``(1,)`` so that numpy returns arrays (not numpy
-    scalars) that the in-place arithmetic can write to; :meth:`finish` restores the true
+    scalars) that the in-place arithmetic can write to; :meth:`result` restores the true
     broadcast shape, 0-d for all-scalar input.
     """
 
@@ -276,7 +276,7 @@ class _Model:
         np.negative(out, out=out, where=~self.call)
         return out
 
-    def finish(self, value: FloatArray | float) -> FloatArray:
+    def result(self, value: FloatArray | float) -> FloatArray:
         """Full-shape float64 array with NaN wherever the inputs were invalid."""
         full = self.shape or (1,)
         out = np.asarray(value, dtype=np.float64)
@@ -308,7 +308,7 @@ def bs_delta(
         delta = _norm_cdf(m.flip_puts(m.d1))
         np.negative(delta, out=delta, where=~m.call)
         delta *= m.carry(m.q)
-    return m.finish(delta)
+    return m.result(delta)
 
 
 def bs_gamma(
@@ -330,7 +330,7 @@ def bs_gamma(
         gamma = _norm_pdf(m.d1)
         gamma /= m.spot * m.vol_t
         gamma *= m.carry(m.q)
-    return m.finish(gamma)
+    return m.result(gamma)
 
 
 def bs_vega(
@@ -351,7 +351,7 @@ def bs_vega(
         vega = _norm_pdf(m.d1)
         vega *= m.spot * m.sqrt_t
         vega *= m.carry(m.q)
-    return m.finish(vega)
+    return m.result(vega)
 
 
 def bs_theta(
@@ -381,7 +381,7 @@ def bs_theta(
         income *= m.q * spot_carry
         theta = (income - funding) * sign - decay
         theta /= _DAYS_PER_YEAR
-    return m.finish(theta)
+    return m.result(theta)
 
 
 def bs_price(
@@ -406,7 +406,7 @@ def bs_price(
         price -= _norm_cdf(m.flip_puts(d2)) * (m.strike * m.carry(m.rate))
         np.negative(price, out=price, where=~m.call)
         np.maximum(price, 0.0, out=price)
-    return m.finish(price)
+    return m.result(price)
 
 
 def prob_otm(
@@ -429,4 +429,4 @@ def prob_otm(
         d2 = m.d1 - m.vol_t
         np.negative(d2, out=d2)  # calls need N(-d2), puts N(d2)
         probability = _norm_cdf(m.flip_puts(d2))
-    return m.finish(probability)
+    return m.result(probability)

@@ -22,7 +22,7 @@ EXIT_BY_STATE = {
 """A queued scan's final state -> the exit code ``optscan scan`` gives the same outcome."""
 
 
-def finish_scan(result: ScanResult, fmt: str) -> NoReturn:
+def exit_with_result(result: ScanResult, fmt: str) -> NoReturn:
     """Print a scan's result and exit with its code (0 ok, 1 failed, 3 market closed)."""
     print_result(result, fmt)
     if result.skipped:

@@ -10,7 +10,7 @@ import click
 from optscan.cli.env import Env, with_env
 from optscan.cli.exits import EXIT_FAILED, fail
 from optscan.cli.options import build_request, format_option, scan_options
-from optscan.cli.output import finish_scan
+from optscan.cli.output import exit_with_result
 
 if TYPE_CHECKING:
     from optscan.models import ScanRequest
@@ -53,7 +53,7 @@ def _scan_here(request: ScanRequest, fmt: str, env: Env) -> None:
     finally:
         for listener in listeners:
             listener.close()
-    finish_scan(result, fmt)
+    exit_with_result(result, fmt)
 
 
 def _scan_on_queue(request: ScanRequest, fmt: str, env: Env) -> None:
@@ -69,4 +69,4 @@ def _scan_on_queue(request: ScanRequest, fmt: str, env: Env) -> None:
         reason = status.get("error") or status.get("message") or "no result"
         fail(f"scan {scan_id} ended {status['state']}: {reason}", EXIT_FAILED)
     data.pop("scanned_count", None)
-    finish_scan(ScanResult.model_validate(data), fmt)
+    exit_with_result(ScanResult.model_validate(data), fmt)

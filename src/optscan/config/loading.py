@@ -17,7 +17,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from optscan.config.messages import format_validation_error
+from optscan.config.messages import problems
 from optscan.config.sections import Settings
 from optscan.errors import ConfigError
 from optscan.secrets import remember
@@ -130,17 +130,31 @@ def load_settings(
     try:
         settings = Settings.model_validate(combined)
     except ValidationError as exc:
-        where = _blame(file, data, bool(merged))
-        raise ConfigError(f"config error{where}: {format_validation_error(exc)}") from None
+        raise ConfigError(_message(exc, file, set(merged))) from None
     remember(settings)
     return settings
 
 
-def _blame(file: Path | None, data: dict[str, Any], overridden: bool) -> str:
-    """Where a bad value came from: the file if it fails on its own, else the overrides."""
-    if file is not None:
-        try:
-            Settings.model_validate(data)
-        except ValidationError:
-            return f" (in {file})"
-    return " (from --set or OPTSCAN_* variables)" if overridden else ""
+_FROM_OVERRIDES = "from --set or OPTSCAN_* variables"
+
+
+def _message(exc: ValidationError, file: Path | None, overridden: set[str]) -> str:
+    """``config error (<where>): <key>: <problem>; ...``, each problem blamed on where its
+    key came from: the overrides when they set it (or a key under or above it), else
+    the file."""
+
+    def where(key: str) -> str:
+        if any(key == k or key.startswith(f"{k}.") or k.startswith(f"{key}.") for k in overridden):
+            return _FROM_OVERRIDES
+        return f"in {file}" if file is not None else ""
+
+    found = [(key, message, where(key)) for key, message in problems(exc)]
+    sources = {source for _key, _message, source in found}
+    lines = [f"{key}: {message}" if key else message for key, message, _source in found]
+    if len(sources) == 1:
+        source = sources.pop()
+        return f"config error{f' ({source})' if source else ''}: " + "; ".join(lines)
+    return "config error: " + "; ".join(
+        f"{line} ({source})" if source else line
+        for line, (_key, _message, source) in zip(lines, found, strict=True)
+    )

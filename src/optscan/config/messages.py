@@ -12,19 +12,26 @@ MAX_SHOWN = 80
 """A bad value longer than this (as text) is shown as ``...``."""
 
 
-def format_validation_error(exc: ValidationError, prefix: str = "") -> str:
-    """One line per problem, each naming the dotted key and what it expects."""
-    lines = []
+def problems(exc: ValidationError, prefix: str = "") -> list[tuple[str, str]]:
+    """``(dotted key, what is wrong)`` for each problem, secrets never shown."""
+    out = []
     for err in exc.errors():
         loc = ".".join(str(p) for p in err["loc"] if p not in ("function-after",))
-        key = f"{prefix}.{loc}" if prefix and loc else (prefix or loc or "(root)")
-        message = err["msg"]
+        key = f"{prefix}.{loc}" if prefix and loc else (prefix or loc)
+        message = str(err["msg"]).removeprefix("Value error, ")
         if err["type"] == "extra_forbidden":
             message = "unknown key"
-        elif "input" in err and err["type"] not in ("missing",):
+        elif key and "input" in err and err["type"] not in ("missing",):
             message = f"{message} (got {_shown(key, err['input'])})"
-        lines.append(f"{key}: {message}")
-    return scrub("; ".join(lines))
+        out.append((key, scrub(message)))
+    return out
+
+
+def format_validation_error(exc: ValidationError, prefix: str = "") -> str:
+    """One line per problem, each naming the dotted key and what it expects."""
+    return "; ".join(
+        f"{key}: {message}" if key else message for key, message in problems(exc, prefix)
+    )
 
 
 def _shown(key: str, value: Any) -> str:

@@ -226,17 +226,17 @@ class Settings(Section):
             data = {**data, "strategies": strategies}
         return data
 
-    @model_validator(mode="after")
-    def _families(self) -> Settings:
-        for family in ("sources", "sinks"):
-            section = getattr(self, family)
-            enabled = section.get("enabled", [])
-            if not isinstance(enabled, list) or not all(isinstance(x, str) for x in enabled):
-                raise ValueError(f"{family}.enabled must be a list of names")
-            for name, body in section.items():
-                if name != "enabled" and not isinstance(body, dict):
-                    raise ValueError(f"{family}.{name} must be a table of settings")
-        return self
+    @field_validator("sources", "sinks")
+    @classmethod
+    def _family(cls, section: dict[str, Any]) -> dict[str, Any]:
+        """``enabled`` is a list of names; every other entry is a plugin's table."""
+        enabled = section.get("enabled", [])
+        if not isinstance(enabled, list) or not all(isinstance(x, str) for x in enabled):
+            raise ValueError("'enabled' must be a list of names, e.g. [\"json\"]")
+        for name, body in section.items():
+            if name != "enabled" and not isinstance(body, dict):
+                raise ValueError(f"{name!r} must be a table of settings ([...{name}])")
+        return section
 
     def enabled(self, family: Literal["sources", "sinks"]) -> list[str]:
         return list(getattr(self, family).get("enabled", []))

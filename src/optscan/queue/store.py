@@ -51,7 +51,7 @@ return {added, done, failed}
 
 # KEYS: scan hash, result key, lock key, then every other per-scan key (for the TTL)
 # ARGV: token (scan id), state, finished_at, message, result json ('' for none), ttl
-_FINISH = """
+_END = """
 if redis.call('EXISTS', KEYS[1]) == 0 then
     return -1
 end
@@ -173,7 +173,7 @@ class ScanStore:
         raw = self.redis.hgetall(self.keys.outcomes(scan_id))
         return {k.decode(): json.loads(v) for k, v in raw.items()}
 
-    def finish(
+    def end(
         self,
         scan_id: str,
         profile: str,
@@ -187,7 +187,7 @@ class ScanStore:
         Returns 1 when done, 0 when it had already ended, -1 when its state vanished.
         """
         keys = self.keys
-        script = self.redis.register_script(_FINISH)
+        script = self.redis.register_script(_END)
         text = json.dumps(result, separators=(",", ":")) if result is not None else ""
         return int(
             script(

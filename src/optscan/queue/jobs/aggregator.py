@@ -97,7 +97,7 @@ def _aggregate(
     emit_finished(ctx, result)
     data = result.to_json_dict()
     state = "finished" if result.success else "failed"
-    if env.store.finish(scan_id, req.profile, state=state, message=result.message, result=data) < 0:
+    if env.store.end(scan_id, req.profile, state=state, message=result.message, result=data) < 0:
         return lost(scan_id)
     env.set_meta(scan_id=scan_id, state=state, done=len(outcomes), total=len(order))
     if fields.get("job_id"):

@@ -74,7 +74,7 @@ def _coordinate(
         return env.fail(scan_id, profile, str(exc))
     if ctx.gated:  # the market is closed: skip cleanly (and free the lock if we hold it)
         result = skipped_result(ctx)
-        env.store.finish(
+        env.store.end(
             scan_id, profile, state="skipped", message=result.message, result=result.to_json_dict()
         )
         env.set_meta(scan_id=scan_id, state="skipped")
@@ -82,7 +82,7 @@ def _coordinate(
     holder = acquire_lock(env.redis, env.keys, profile, scan_id, env.cfg.lock_ttl_s)
     if holder != scan_id:  # a scheduled run while another scan of the profile runs
         message = f"skipped: {ScanBusyError(profile, holder)}"
-        env.store.finish(scan_id, profile, state="skipped", message=message)
+        env.store.end(scan_id, profile, state="skipped", message=message)
         return {"scan_id": scan_id, "state": "skipped", "error": message}
 
     queue = _child_queue(env)

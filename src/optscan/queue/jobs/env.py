@@ -127,7 +127,7 @@ class JobEnv:
     def fail(self, scan_id: str, profile: str, message: str) -> dict[str, Any]:
         """End the scan ``failed`` with ``message``; the job's return value."""
         structlog.get_logger("optscan").warning("scan_failed", scan_id=scan_id, error=message)
-        self.store.finish(scan_id, profile, state="failed", message=message)
+        self.store.end(scan_id, profile, state="failed", message=message)
         return {"scan_id": scan_id, "state": "failed", "error": message}
 
     def set_meta(self, **snapshot: Any) -> None:
