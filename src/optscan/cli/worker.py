@@ -1,7 +1,7 @@
 """Long-running queue processes: ``optscan worker``, ``scheduler`` and ``dashboard``.
 
 Plain RQ runs the same worker: ``rq worker --url "$OPTSCAN_REDIS_URL" --serializer
-rq.serializers.JSONSerializer --worker-class optscan.queueing.OptscanWorker
+rq.serializers.JSONSerializer --worker-class optscan.queue.worker.OptscanWorker
 --with-scheduler optscan`` (with optscan's default timings, which it keeps even though
 ``rq worker`` passes its own).
 """
@@ -79,7 +79,7 @@ def worker(
     \b
     Plain RQ runs the same worker:
       rq worker --url "$OPTSCAN_REDIS_URL" --serializer rq.serializers.JSONSerializer \\
-        --worker-class optscan.queueing.OptscanWorker --with-scheduler optscan
+        --worker-class optscan.queue.worker.OptscanWorker --with-scheduler optscan
     """
     from redis.exceptions import ConnectionError as RedisConnectionError
     from redis.exceptions import TimeoutError as RedisTimeoutError

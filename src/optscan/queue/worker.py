@@ -1,8 +1,9 @@
 """The RQ worker optscan runs: JSON jobs, fast recovery, warm work horses.
 
 Operators may also start it with plain RQ: ``rq worker --url "$OPTSCAN_REDIS_URL"
---serializer rq.serializers.JSONSerializer --worker-class optscan.queueing.OptscanWorker
---with-scheduler optscan`` (the 0.1.0 path of this class keeps working).
+--serializer rq.serializers.JSONSerializer --worker-class
+optscan.queue.worker.OptscanWorker --with-scheduler optscan`` (0.1.0's path,
+``optscan.queueing.OptscanWorker``, keeps working).
 """
 
 from __future__ import annotations
