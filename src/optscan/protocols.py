@@ -92,35 +92,41 @@ ConfigT = TypeVar("ConfigT", bound=PluginConfig)
 ProviderConfigT = TypeVar("ProviderConfigT", bound=ProviderConfig)
 
 
-def _config_from_generic(cls: Any, default: type[PluginConfig]) -> None:
-    """``class X(Base[MyConfig])`` gives ``X.Config = MyConfig`` unless X sets one."""
-    if "Config" in cls.__dict__:
-        return
-    for base in cls.__dict__.get("__orig_bases__", ()):
-        for arg in getattr(base, "__args__", ()):
-            if isinstance(arg, type) and issubclass(arg, default):
-                cls.Config = arg
-                return
+class Registered(ABC, Generic[ConfigT]):
+    """What every class a plugin registers has: a ``name``, a ``Config`` model, and
+    ``self.config`` (the validated section), typed by the type parameter.
+
+    ``class X(Base[MyConfig])`` gives ``X.Config = MyConfig`` unless X sets one itself.
+    """
+
+    name: ClassVar[str]
+    Config: ClassVar[type[PluginConfig]] = PluginConfig
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        if "Config" in cls.__dict__:
+            return
+        for base in cls.__dict__.get("__orig_bases__", ()):
+            for arg in getattr(base, "__args__", ()):
+                if isinstance(arg, type) and issubclass(arg, PluginConfig):
+                    cls.Config = arg
+                    return
+
+    def __init__(self, config: ConfigT) -> None:
+        self.config: ConfigT = config
 
 
-class OptionProvider(ABC, Generic[ProviderConfigT]):
-    """An option data source. Subclasses set ``name`` and, if they have knobs, a config.
+class OptionProvider(Registered[ProviderConfigT]):
+    """An option data source. Subclasses set ``name`` and, if they have knobs, a config
+    deriving from :class:`ProviderConfig`.
 
     Methods are synchronous and may be called from several threads at once; the core
     bounds concurrency, applies the rate limit, retries ``retryable`` errors, honours
     ``RateLimitedError.retry_after`` and stops calling after an ``AuthenticationError``.
     """
 
-    name: ClassVar[str]
-    Config: ClassVar[type[ProviderConfig]] = ProviderConfig
+    Config: ClassVar[type[PluginConfig]] = ProviderConfig
     synthetic: ClassVar[bool] = False
-
-    def __init_subclass__(cls, **kwargs: Any) -> None:
-        super().__init_subclass__(**kwargs)
-        _config_from_generic(cls, ProviderConfig)
-
-    def __init__(self, config: ProviderConfigT) -> None:
-        self.config: ProviderConfigT = config
 
     @abstractmethod
     def extract_expirations(self, symbol: str) -> JSON:
@@ -150,37 +156,17 @@ class OptionProvider(ABC, Generic[ProviderConfigT]):
         """Release sessions or sockets at the end of a scan."""
 
 
-class StockSource(ABC, Generic[ConfigT]):
+class StockSource(Registered[ConfigT]):
     """Gives the symbols to scan (a watchlist, a file, a database, an index...)."""
-
-    name: ClassVar[str]
-    Config: ClassVar[type[PluginConfig]] = PluginConfig
-
-    def __init_subclass__(cls, **kwargs: Any) -> None:
-        super().__init_subclass__(**kwargs)
-        _config_from_generic(cls, PluginConfig)
-
-    def __init__(self, config: ConfigT) -> None:
-        self.config: ConfigT = config
 
     @abstractmethod
     def symbols(self) -> Iterable[str]:
         """Return raw symbols; the core upper-cases, validates and de-duplicates them."""
 
 
-class ResultSink(ABC, Generic[ConfigT]):
+class ResultSink(Registered[ConfigT]):
     """Receives every finished :class:`~optscan.models.ScanResult` (files, Redis,
     alerts...). A sink is instantiated for each publication."""
-
-    name: ClassVar[str]
-    Config: ClassVar[type[PluginConfig]] = PluginConfig
-
-    def __init_subclass__(cls, **kwargs: Any) -> None:
-        super().__init_subclass__(**kwargs)
-        _config_from_generic(cls, PluginConfig)
-
-    def __init__(self, config: ConfigT) -> None:
-        self.config: ConfigT = config
 
     @abstractmethod
     def publish(self, result: ScanResult) -> None:

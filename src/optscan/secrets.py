@@ -249,6 +249,8 @@ def _collect(value: Any, key: str, out: set[str], *, inside_secret: bool) -> Non
 
 
 _env_seen: set[str] = set()
+_TRIVIAL = {"true", "false", "yes", "no", "on", "off", "none", "null", "0", "1"}
+"""Values of secret-named variables that are flags, not secrets (``USE_TOKEN=true``)."""
 
 
 def _remember_environment() -> None:
@@ -257,7 +259,8 @@ def _remember_environment() -> None:
     for name, value in os.environ.items():
         if value and value not in _env_seen and _ENV_SECRET.search(name):
             _env_seen.add(value)
-            _add(_as_secrets(value))
+            if value.strip().lower() not in _TRIVIAL:
+                _add(_as_secrets(value))
 
 
 def scrub(text: str, extra: Iterable[str] = ()) -> str:

@@ -24,7 +24,6 @@ from optscan.queue.jobs.env import JobEnv, job_entry, lost, payload
 from optscan.queue.lock import keep_lock
 from optscan.queue.rq import JsonJob
 from optscan.queue.store import TERMINAL_STATES
-from optscan.scan.context import prepare_scan
 from optscan.scan.result import assemble_result, emit_finished, publish
 
 if TYPE_CHECKING:
@@ -59,10 +58,7 @@ def _aggregate(
     env: JobEnv, req: ScanRequest, scan_id: str, as_of: str, fields: dict[str, str]
 ) -> dict[str, Any]:
     try:
-        settings, host = env.load(req)
-        ctx = prepare_scan(
-            req, host, settings, scan_id=scan_id, as_of=dt.datetime.fromisoformat(as_of)
-        )
+        ctx = env.prepare(req, scan_id, as_of)
     except OptscanError as exc:
         return env.fail(scan_id, req.profile, str(exc))
     if fields.get("started_at"):
@@ -92,8 +88,8 @@ def _aggregate(
     ]
     errors: list[str] = json.loads(fields.get("errors") or "[]")
     result = assemble_result(ctx, outcomes=outcomes, opportunities=opportunities, errors=errors)
-    with redis_sink.bound(env.redis, env.keys.prefix, settings.redis.result_ttl_s):
-        result = publish(result, host, settings, ctx.sink_names)
+    with redis_sink.bound(env.redis, env.keys.prefix, ctx.settings.redis.result_ttl_s):
+        result = publish(result, ctx.host, ctx.settings, ctx.sink_names)
     emit_finished(ctx, result)
     data = result.to_json_dict()
     state = "finished" if result.success else "failed"

@@ -8,7 +8,6 @@ and auth latch with every other worker through Redis, and records each symbol on
 
 from __future__ import annotations
 
-import datetime as dt
 from typing import TYPE_CHECKING, Any
 
 import structlog
@@ -18,7 +17,6 @@ from optscan.queue.enqueue import mirror_meta
 from optscan.queue.jobs.env import JobEnv, job_entry, lost, payload
 from optscan.queue.limits import RedisGate, redis_limiter
 from optscan.queue.lock import keep_lock, lock_kept
-from optscan.scan.context import prepare_scan
 from optscan.scan.per_symbol import failed_outcome, run_symbols
 from optscan.scan.result import emit, symbol_event
 
@@ -67,10 +65,7 @@ def _scan_and_record(
     if not todo:
         return 0, *_counts(env, scan_id)
     try:
-        settings, host = env.load(req)
-        ctx = prepare_scan(
-            req, host, settings, scan_id=scan_id, as_of=dt.datetime.fromisoformat(as_of)
-        )
+        ctx = env.prepare(req, scan_id, as_of)
     except OptscanError as exc:  # a config or plugin problem on this worker: no retry helps
         failed_items = [(s, payload(failed_outcome(s, exc), []), True) for s in todo]
         return env.store.record(scan_id, failed_items)
@@ -90,7 +85,7 @@ def _scan_and_record(
         errors: list[str] = []
         first = done - len(results)
         for i, (outcome, _) in enumerate(results):
-            emit(host, errors, symbol_event(ctx, outcome, first + i + 1, total))
+            emit(ctx.host, errors, symbol_event(ctx, outcome, first + i + 1, total))
     return added, done, failed
 
 

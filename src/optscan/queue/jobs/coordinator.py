@@ -29,7 +29,7 @@ from optscan.queue.jobs.env import JobEnv, job_entry, job_kwargs, lost, payload
 from optscan.queue.lock import acquire_lock
 from optscan.queue.rq import make_queue, rq_retry
 from optscan.queue.store import TERMINAL_STATES
-from optscan.scan.context import new_scan_id, prepare_scan
+from optscan.scan.context import new_scan_id
 from optscan.scan.resolve import resolve_symbols
 from optscan.scan.result import emit, skipped_result
 
@@ -67,9 +67,7 @@ def _coordinate(
 ) -> dict[str, Any]:
     profile = req.profile
     try:
-        settings, host = env.load(req)
-        as_of = dt.datetime.fromisoformat(fields["as_of"]) if fields.get("as_of") else None
-        ctx = prepare_scan(req, host, settings, scan_id=scan_id, as_of=as_of)
+        ctx = env.prepare(req, scan_id, fields.get("as_of"))
     except OptscanError as exc:
         return env.fail(scan_id, profile, str(exc))
     if ctx.gated:  # the market is closed: skip cleanly (and free the lock if we hold it)

@@ -15,6 +15,7 @@ credential some library quoted in an error.
 from __future__ import annotations
 
 import contextlib
+import datetime as dt
 import functools
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -26,6 +27,7 @@ from optscan.config import QueueSection
 from optscan.models import Opportunity, ScanRequest, SymbolOutcome
 from optscan.queue.connection import Keys
 from optscan.queue.store import ScanStore
+from optscan.scan.context import prepare_scan
 from optscan.secrets import scrub_exception
 
 if TYPE_CHECKING:
@@ -34,6 +36,7 @@ if TYPE_CHECKING:
 
     from optscan.config import Settings
     from optscan.plugins import PluginHost
+    from optscan.scan.context import ScanContext
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -119,10 +122,14 @@ class JobEnv:
             store=ScanStore(job.connection, keys, cfg),
         )
 
-    def load(self, request: ScanRequest) -> tuple[Settings, PluginHost]:
-        """The worker's own settings with the request's overrides, and a plugin host."""
+    def prepare(self, request: ScanRequest, scan_id: str, as_of: str | None) -> ScanContext:
+        """The scan's context on this worker: its own settings with the request's
+        overrides, a plugin host, and the scan's pinned clock (ISO 8601, or ``None``
+        before the coordinator pinned it). Raises what ``prepare_scan`` raises."""
         settings = _runtime.load_settings(request.overrides)
-        return settings, _runtime.make_host(settings)
+        host = _runtime.make_host(settings)
+        clock = dt.datetime.fromisoformat(as_of) if as_of else None
+        return prepare_scan(request, host, settings, scan_id=scan_id, as_of=clock)
 
     def fail(self, scan_id: str, profile: str, message: str) -> dict[str, Any]:
         """End the scan ``failed`` with ``message``; the job's return value."""
