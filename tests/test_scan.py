@@ -292,7 +292,7 @@ def test_streamed_json_is_the_json_contract_byte_for_byte(symbols, as_of):
     import io
     import json
 
-    from optscan.render import result_json, write_result_json
+    from optscan.output.jsondoc import result_json, write_result_json
 
     settings = make_settings(**{"providers.sim.ignore_market_hours": False})
     request = ScanRequest(provider="sim", symbols=symbols, as_of=as_of)

@@ -6,10 +6,9 @@ notifications) get typed data and the JSON form is free (``event.model_dump``).
 
 from __future__ import annotations
 
-import datetime as dt
 from typing import Literal
 
-from optscan.models import Frozen, MarketStatus, SafeText
+from optscan.models import Frozen, MarketStatus, NewYorkTime, SafeText
 
 
 class ScanEvent(Frozen):
@@ -26,7 +25,7 @@ class ScanStarted(ScanEvent):
     provider: str
     strategy: str
     symbols_total: int
-    as_of: dt.datetime
+    as_of: NewYorkTime
 
 
 class SymbolScanned(ScanEvent):

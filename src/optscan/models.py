@@ -17,8 +17,16 @@ from __future__ import annotations
 
 import datetime as dt
 from typing import Annotated, Any, Literal
+from zoneinfo import ZoneInfo
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    field_validator,
+    model_validator,
+)
 
 from optscan.secrets import scrub
 from optscan.symbols import check_key_part
@@ -28,6 +36,18 @@ SymbolStatus = Literal["ok", "failed", "skipped"]
 DeltaSource = Literal["provider", "computed"]
 SafeText = Annotated[str, AfterValidator(scrub)]
 """Text that may quote an exception: credentials are scrubbed on validation."""
+NEW_YORK = ZoneInfo("America/New_York")
+
+
+def _in_new_york(value: dt.datetime) -> dt.datetime:
+    if value.tzinfo is None:
+        raise ValueError("must carry a time zone")
+    return value.astimezone(NEW_YORK)
+
+
+NewYorkTime = Annotated[dt.datetime, AfterValidator(_in_new_york)]
+"""An aware instant, kept in New York time: JSON shows it in ISO 8601 with the New York
+offset (``2026-11-18T11:00:00-05:00``), the one convention of every result."""
 
 
 class Frozen(BaseModel):
@@ -52,13 +72,13 @@ class MarketStatus(Frozen):
     """What a market calendar says about one instant (all datetimes aware)."""
 
     calendar: str = Field(description="The calendar's name (nyse, weekdays, ...).")
-    at: dt.datetime = Field(description="The instant asked about, in the exchange's zone.")
+    at: NewYorkTime = Field(description="The instant asked about.")
     is_open: bool = Field(description="Whether the market is open at ``at``.")
     session: dt.date | None = Field(default=None, description="Today's session, if any.")
     early_close: bool = Field(default=False, description="Whether the session closes early.")
-    opens_at: dt.datetime | None = Field(default=None, description="The session's open.")
-    closes_at: dt.datetime | None = Field(default=None, description="The session's close.")
-    next_open: dt.datetime | None = Field(default=None, description="The next open after ``at``.")
+    opens_at: NewYorkTime | None = Field(default=None, description="The session's open.")
+    closes_at: NewYorkTime | None = Field(default=None, description="The session's close.")
+    next_open: NewYorkTime | None = Field(default=None, description="The next open after ``at``.")
 
 
 # --------------------------------------------------------------------------- results
@@ -81,6 +101,8 @@ class Opportunity(Frozen):
     dte: int = Field(description="Days to expiry: calendar days from the as-of date (NY).")
     strike: float = Field(description="Strike, per share.")
     bid: float = Field(description="Bid, per share: the premium a seller receives.")
+    premium: float = Field(description="Premium for one contract: bid x 100, dollars.")
+
     ask: float | None = Field(description="Ask, per share.")
     mid: float | None = Field(description="(bid + ask) / 2, per share.")
     last: float | None = Field(description="Last trade, per share.")
@@ -96,9 +118,17 @@ class Opportunity(Frozen):
     collateral: float = Field(description="Cash secured: strike x 100, per contract.")
     prob_otm: float | None = Field(description="Probability of expiring OTM, a fraction.")
     underlying_price: float = Field(description="The underlying's price, per share.")
-    quote_time: dt.datetime = Field(description="When the quotes were taken.")
+    quote_time: NewYorkTime = Field(description="When the quotes were taken.")
     data_delay_s: float = Field(description="How late the quotes are, seconds.")
     provider: str = Field(description="The provider's name.")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _premium(cls, data: Any) -> Any:
+        """Results stored by 0.1.0 have no ``premium``: it is the bid x 100."""
+        if isinstance(data, dict) and "premium" not in data and data.get("bid") is not None:
+            data = {**data, "premium": round(float(data["bid"]) * 100.0, 2)}
+        return data
 
 
 class SymbolOutcome(Frozen):
@@ -123,6 +153,20 @@ class SymbolOutcome(Frozen):
     failed_expirations: dict[str, SafeText] = Field(
         default_factory=dict, description="ISO date -> why that expiration failed."
     )
+    partial: bool = Field(
+        default=False, description="ok, but some expirations failed (set from the above)."
+    )
+
+    @model_validator(mode="before")
+    @classmethod
+    def _partial(cls, data: Any) -> Any:
+        """``partial`` always says whether an ``ok`` symbol lost expirations."""
+        if isinstance(data, dict):
+            data = {
+                **data,
+                "partial": data.get("status") == "ok" and bool(data.get("failed_expirations")),
+            }
+        return data
 
 
 class ScanRequest(Frozen):
@@ -156,9 +200,9 @@ class ScanResult(Frozen):
 
     scan_id: str
     profile: str
-    as_of: dt.datetime = Field(description="The scan's clock (DTE and greeks use it).")
-    started_at: dt.datetime
-    finished_at: dt.datetime
+    as_of: NewYorkTime = Field(description="The scan's clock (DTE and greeks use it).")
+    started_at: NewYorkTime
+    finished_at: NewYorkTime
     provider: str
     strategy: str
     synthetic: bool = Field(default=False, description="The provider's data is made up.")

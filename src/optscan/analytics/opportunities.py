@@ -40,6 +40,7 @@ def build_opportunities(
         "dte": metrics.dte.tolist(),
         "strike": chain.strike[rows].tolist(),
         "bid": chain.bid[rows].tolist(),
+        "premium": _rounded(chain.bid[rows] * 100.0, 2),
         "ask": chain.ask[rows].tolist(),
         "mid": metrics.mid.tolist(),
         "last": chain.last[rows].tolist(),

@@ -23,6 +23,27 @@ def format_option(choices: tuple[str, ...] = ("table", "json")) -> Callable[...,
     )
 
 
+def columns_option(fn: Callable[..., Any]) -> Callable[..., Any]:
+    """``--columns a,b,c``: the opportunity columns (JSON keys) of the table and CSV."""
+
+    def parse(_ctx: click.Context, _param: click.Parameter, value: str | None) -> Any:
+        from optscan.output.columns import parse_columns
+
+        try:
+            return parse_columns(value)
+        except ValueError as exc:
+            raise click.BadParameter(str(exc)) from None
+
+    return click.option(
+        "--columns",
+        default=None,
+        metavar="KEYS",
+        callback=parse,
+        help="Comma-separated JSON keys of the columns to show, in order, for the table "
+        "and CSV (e.g. symbol,contract_symbol,strike,bid,annualized_return).",
+    )(fn)
+
+
 def key_part(_ctx: click.Context, _param: click.Parameter, value: str | None) -> str | None:
     """Scan ids and profiles become parts of Redis keys: refuse anything else than
     1-64 letters, digits, '_' or '-' before any key is read or written (exit 2)."""

@@ -12,6 +12,7 @@ from optscan.cli.exits import EXIT_CLOSED, EXIT_FAILED, EXIT_OK
 
 if TYPE_CHECKING:
     from optscan.models import ScanResult
+    from optscan.output.columns import Column
 
 EXIT_BY_STATE = {
     "finished": EXIT_OK,
@@ -22,27 +23,32 @@ EXIT_BY_STATE = {
 """A queued scan's final state -> the exit code ``optscan scan`` gives the same outcome."""
 
 
-def exit_with_result(result: ScanResult, fmt: str) -> NoReturn:
+def exit_with_result(result: ScanResult, fmt: str, columns: list[Column] | None = None) -> NoReturn:
     """Print a scan's result and exit with its code (0 ok, 1 failed, 3 market closed)."""
-    print_result(result, fmt)
+    print_result(result, fmt, columns)
     if result.skipped:
         click.echo(f"optscan: {result.message}; use --force to scan anyway", err=True)
         sys.exit(EXIT_CLOSED)
     sys.exit(EXIT_OK if result.success else EXIT_FAILED)
 
 
-def print_result(result: ScanResult, fmt: str) -> None:
-    """The result on stdout as a table, the JSON document or CSV."""
-    from optscan.render import print_table, result_csv, write_result_json
-
+def print_result(result: ScanResult, fmt: str, columns: list[Column] | None = None) -> None:
+    """The result on stdout as a table, the JSON document or CSV (``columns`` choose
+    the table's and the CSV's columns; JSON is always the whole document)."""
     if fmt == "json":
+        from optscan.output.jsondoc import write_result_json
+
         write_result_json(result, sys.stdout)
         sys.stdout.write("\n")
         sys.stdout.flush()
     elif fmt == "csv":
-        click.echo(result_csv(result), nl=False)
+        from optscan.output.csvdoc import result_csv
+
+        click.echo(result_csv(result, columns), nl=False)
     else:
-        print_table(result, file=sys.stdout)
+        from optscan.output.table import print_table
+
+        print_table(result, file=sys.stdout, columns=columns)
 
 
 def print_doc(doc: dict[str, Any], fmt: str, lines: list[str]) -> None:

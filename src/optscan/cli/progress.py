@@ -35,7 +35,7 @@ class ProgressListener:
                 TextColumn("[bold]scanning[/]"),
                 BarColumn(),
                 MofNCompleteColumn(),
-                TextColumn("{task.fields[last]}"),
+                TextColumn("{task.fields[last]}", markup=False),  # a symbol: never markup
                 console=Console(stderr=True),
                 transient=True,
             )
@@ -62,7 +62,7 @@ def wait_with_progress(store: ScanStore, scan_id: str) -> dict[str, Any]:
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 
     with Progress(
-        TextColumn("[bold]{task.fields[state]}[/]"),
+        TextColumn("{task.fields[state]}", style="bold", markup=False),
         BarColumn(),
         MofNCompleteColumn(),
         TextColumn("{task.fields[failed]} failed"),

@@ -15,11 +15,18 @@ import click
 from optscan.cli.connect import job_request, open_store
 from optscan.cli.env import Env, with_env
 from optscan.cli.exits import EXIT_FAILED, fail
-from optscan.cli.options import build_request, format_option, key_part, scan_options
+from optscan.cli.options import (
+    build_request,
+    columns_option,
+    format_option,
+    key_part,
+    scan_options,
+)
 from optscan.cli.output import EXIT_BY_STATE, print_doc, status_lines
 
 if TYPE_CHECKING:
     from optscan.models import ScanRequest
+    from optscan.output.columns import Column
     from optscan.queue.store import ScanStore
 
 
@@ -106,48 +113,39 @@ def status(
     "--scan-id",
     default=None,
     callback=key_part,
-    help="A given queued scan instead of the latest.",
+    help="A given queued scan instead of the profile's latest result.",
 )
-@format_option()
+@format_option(("table", "json", "csv"))
+@columns_option
 @with_env
 def results(
     profile: str | None,
     scan_id: str | None,
     fmt: str,
+    columns: list[Column] | None,
     env: Env,
 ) -> None:
-    """The latest results of a profile from Redis (the `redis` sink, else the last
-    queued scan); JSON is the scan's own format."""
+    """The latest result of a profile, from Redis (``<prefix>results:<profile>``, kept
+    redis.result_ttl_s); JSON is the scan's own document."""
+    from optscan.cli.output import print_result
     from optscan.default_plugins.redis_sink import read_result
+    from optscan.models import ScanResult
 
     store = open_store(env)
     profile = profile or env.settings.scan.profile
-    data = None
-    given_id = scan_id
     if scan_id is None:
         data = read_result(store.redis, store.keys.prefix, profile)
-        scan_id = None if data is not None else store.latest(profile)
-    if data is None and scan_id is not None:
+        missing = f"no results in Redis for profile {profile!r} (expired, or no scan yet)"
+    else:
         data = store.result(scan_id)
-        if data is not None and given_id is None and _age_s(data) > env.settings.redis.result_ttl_s:
-            data = None  # results live redis.result_ttl_s, like the redis sink's
+        missing = f"no result in Redis for scan {scan_id} (expired, not ended, or unknown)"
     if data is None:
-        fail(f"no results in Redis for profile {profile!r} (expired, or no scan yet)", EXIT_FAILED)
+        fail(missing, EXIT_FAILED)
     if fmt == "json":
         click.echo(json.dumps(data, indent=2))
         return
-    from optscan.models import ScanResult
-    from optscan.render import print_table
-
     body = {k: v for k, v in data.items() if k != "scanned_count"}
-    print_table(ScanResult.model_validate(body), file=sys.stdout)
-
-
-def _age_s(result: dict[str, Any]) -> float:
-    import datetime as dt
-
-    finished = dt.datetime.fromisoformat(result["finished_at"])
-    return (dt.datetime.now(dt.UTC) - finished).total_seconds()
+    print_result(ScanResult.model_validate(body), fmt, columns)
 
 
 # --------------------------------------------------------------------------- worker

@@ -9,11 +9,12 @@ import click
 
 from optscan.cli.env import Env, with_env
 from optscan.cli.exits import EXIT_FAILED, fail
-from optscan.cli.options import build_request, format_option, scan_options
+from optscan.cli.options import build_request, columns_option, format_option, scan_options
 from optscan.cli.output import exit_with_result
 
 if TYPE_CHECKING:
     from optscan.models import ScanRequest
+    from optscan.output.columns import Column
 
 
 @click.command()
@@ -25,16 +26,17 @@ if TYPE_CHECKING:
 )
 @scan_options
 @format_option(("table", "json", "csv"))
+@columns_option
 @with_env
-def scan(on_queue: bool, fmt: str, env: Env, **opts: Any) -> None:
+def scan(on_queue: bool, fmt: str, columns: list[Column] | None, env: Env, **opts: Any) -> None:
     """Scan option chains and print the opportunities (in this process: no Redis needed)."""
     request = build_request(env, **opts)
     if on_queue:
-        _scan_on_queue(request, fmt, env)
-    _scan_here(request, fmt, env)
+        _scan_on_queue(request, fmt, columns, env)
+    _scan_here(request, fmt, columns, env)
 
 
-def _scan_here(request: ScanRequest, fmt: str, env: Env) -> None:
+def _scan_here(request: ScanRequest, fmt: str, columns: list[Column] | None, env: Env) -> None:
     from optscan.errors import ConfigError, OptscanError, UsageError
     from optscan.scan import perform_scan
 
@@ -53,10 +55,10 @@ def _scan_here(request: ScanRequest, fmt: str, env: Env) -> None:
     finally:
         for listener in listeners:
             listener.close()
-    exit_with_result(result, fmt)
+    exit_with_result(result, fmt, columns)
 
 
-def _scan_on_queue(request: ScanRequest, fmt: str, env: Env) -> None:
+def _scan_on_queue(request: ScanRequest, fmt: str, columns: list[Column] | None, env: Env) -> None:
     """Enqueue, wait, and print like the embedded scan."""
     from optscan.cli.progress import wait_with_progress
     from optscan.cli.queue import enqueue_or_fail
@@ -69,4 +71,4 @@ def _scan_on_queue(request: ScanRequest, fmt: str, env: Env) -> None:
         reason = status.get("error") or status.get("message") or "no result"
         fail(f"scan {scan_id} ended {status['state']}: {reason}", EXIT_FAILED)
     data.pop("scanned_count", None)
-    exit_with_result(ScanResult.model_validate(data), fmt)
+    exit_with_result(ScanResult.model_validate(data), fmt, columns)

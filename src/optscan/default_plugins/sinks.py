@@ -44,7 +44,7 @@ class ConsoleSink(ResultSink[ConsoleConfig]):
     name = "console"
 
     def publish(self, result: ScanResult) -> None:
-        from optscan.render import print_table
+        from optscan.output.table import print_table
 
         print_table(result, file=sys.stderr, limit=self.config.limit)
 
@@ -57,7 +57,7 @@ class JsonSink(ResultSink[JsonConfig]):
     name = "json"
 
     def publish(self, result: ScanResult) -> None:
-        from optscan.render import result_json
+        from optscan.output.jsondoc import result_json
 
         write_atomically(_expand(self.config.path, result), result_json(result) + "\n")
 
@@ -70,7 +70,7 @@ class CsvSink(ResultSink[CsvConfig]):
     name = "csv"
 
     def publish(self, result: ScanResult) -> None:
-        from optscan.render import result_csv
+        from optscan.output.csvdoc import result_csv
 
         write_atomically(_expand(self.config.path, result), result_csv(result))
 

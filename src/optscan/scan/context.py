@@ -89,7 +89,10 @@ def prepare_scan(
     sink_names = request.sinks if request.sinks is not None else settings.enabled("sinks")
     for name in sink_names:
         host.get_class("sinks", name)
-    host.validate_settings(settings)
+    for warning in host.validate_settings(settings):
+        from optscan.logs import get_logger
+
+        get_logger().warning("config_warning", warning=warning)
 
     provider = host.instantiate("providers", provider_name, settings)
     config = provider.config

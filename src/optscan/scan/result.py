@@ -90,12 +90,21 @@ def assemble_result(
         ranked = ranked[: strategy.top_overall]
     counts = Counter(o.status for o in outcomes)
     ok, failed, skipped = counts["ok"], counts["failed"], counts["skipped"]
+    partial = [o.symbol for o in outcomes if o.partial]
     if not outcomes:
         message = "no symbols to scan"
     else:
+        also = f", {len(partial)} partial: {_names(partial)}" if partial else ""
         message = (
-            f"scanned {ok} of {len(outcomes)} symbols ({failed} failed, {skipped} skipped); "
-            f"{len(ranked)} opportunities"
+            f"scanned {ok} of {len(outcomes)} symbols ({failed} failed, {skipped} skipped"
+            f"{also}); {len(ranked)} opportunities"
+        )
+    if partial:
+        get_logger().warning(
+            "symbols_partial",
+            count=len(partial),
+            symbols=partial[:20],
+            hint="see failed_expirations",
         )
     if ctx.outside_hours:
         message += " (taken outside market hours)"
@@ -108,6 +117,11 @@ def assemble_result(
         opportunities=ranked,
         errors=[*_refused(ctx, outcomes), *errors],
     )
+
+
+def _names(symbols: list[str], most: int = 5) -> str:
+    shown = ", ".join(symbols[:most])
+    return shown + (f" and {len(symbols) - most} more" if len(symbols) > most else "")
 
 
 def _refused(ctx: ScanContext, outcomes: list[SymbolOutcome]) -> list[str]:

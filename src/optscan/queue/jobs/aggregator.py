@@ -3,8 +3,10 @@
 It runs once every batch job has ended, failed or not. Symbols whose batch failed for
 good are reported ``failed`` (reason ``job_failed``, with the job's last error line);
 then the result is assembled exactly as the embedded scan assembles it, published to
-the sinks (the ``redis`` sink through the jobs' own connection) and stored, and the
-scan ends, releasing the profile's lock.
+the sinks (the ``redis`` sink through the jobs' own connection), kept as the profile's
+latest result (``<prefix>results:<profile>``, ``redis.result_ttl_s``, whether or not the
+``redis`` sink is enabled: ``optscan results`` reads it) and stored with the scan, and
+the scan ends, releasing the profile's lock.
 """
 
 from __future__ import annotations
@@ -88,8 +90,11 @@ def _aggregate(
     ]
     errors: list[str] = json.loads(fields.get("errors") or "[]")
     result = assemble_result(ctx, outcomes=outcomes, opportunities=opportunities, errors=errors)
-    with redis_sink.bound(env.redis, env.keys.prefix, ctx.settings.redis.result_ttl_s):
+    ttl = ctx.settings.redis.result_ttl_s
+    with redis_sink.bound(env.redis, env.keys.prefix, ttl):
         result = publish(result, ctx.host, ctx.settings, ctx.sink_names)
+    if "redis" not in ctx.sink_names:  # a queued scan's result is always readable there
+        redis_sink.write_result(env.redis, env.keys.prefix, result, ttl)
     emit_finished(ctx, result)
     data = result.to_json_dict()
     state = "finished" if result.success else "failed"

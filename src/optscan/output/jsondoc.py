@@ -1,0 +1,60 @@
+"""A scan's JSON document (``optscan scan --format json``, the ``json`` sink).
+
+``write_result_json`` streams it one symbol and one opportunity at a time: a
+3,000-symbol scan has some ten thousand opportunities, and dumping them all into one
+dict tree first, then one string, cost more memory than the scan itself.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+from typing import IO, TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from optscan.models import ScanResult
+
+_STREAMED = ("symbols", "opportunities")
+
+
+def result_json(result: ScanResult, indent: int | None = 2) -> str:
+    """The scan's JSON document (``ScanResult.to_json_dict``) as one string."""
+    if indent is None:
+        return json.dumps(result.to_json_dict(), allow_nan=False)
+    buffer = io.StringIO()
+    write_result_json(result, buffer, indent=indent)
+    return buffer.getvalue()
+
+
+def write_result_json(result: ScanResult, out: IO[str], indent: int = 2) -> None:
+    """Write the same text as ``json.dumps(result.to_json_dict(), indent=indent)``,
+    one symbol and one opportunity at a time.
+
+    A 3,000-symbol scan has some ten thousand opportunities: dumping them all into one
+    dict tree first, then one string, cost more memory than the scan itself.
+    """
+    pad = " " * indent
+    head = result.model_dump(mode="json", exclude=set(_STREAMED))
+    head["scanned_count"] = result.scanned_count
+    fields = [*type(result).model_fields, "scanned_count"]
+    out.write("{")
+    for i, name in enumerate(fields):
+        out.write(("\n" if i == 0 else ",\n") + pad + json.dumps(name) + ": ")
+        if name in _STREAMED:
+            _write_list(out, getattr(result, name), indent, pad)
+        else:
+            text = json.dumps(head[name], indent=indent, allow_nan=False)
+            out.write(text.replace("\n", "\n" + pad))
+    out.write("\n}")
+
+
+def _write_list(out: IO[str], items: list[Any], indent: int, pad: str) -> None:
+    if not items:
+        out.write("[]")
+        return
+    inner = pad * 2
+    out.write("[")
+    for j, item in enumerate(items):
+        text = json.dumps(item.model_dump(mode="json"), indent=indent, allow_nan=False)
+        out.write(("\n" if j == 0 else ",\n") + inner + text.replace("\n", "\n" + inner))
+    out.write("\n" + pad + "]")

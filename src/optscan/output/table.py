@@ -1,0 +1,211 @@
+"""A scan's result as a table for people (``--format table``, the ``console`` sink).
+
+The table fits the terminal: columns are kept by priority (symbol, contract, strike,
+bid and annualized return first; see :mod:`optscan.output.columns`), every value kept
+is shown whole, and a line says which columns were left out. Nothing that comes from
+data or errors is read as rich markup: a symbol like ``[/X]`` or a message quoting
+``[providers.marketdata]`` prints as it is. Times are New York time, zone shown.
+"""
+
+from __future__ import annotations
+
+import sys
+from collections import defaultdict
+from typing import IO, TYPE_CHECKING
+from zoneinfo import ZoneInfo
+
+from optscan.output.columns import BY_KEY, COLUMNS, Column, cell
+
+if TYPE_CHECKING:
+    from rich.console import Console
+    from rich.table import Table
+
+    from optscan.models import ScanResult, SymbolOutcome
+
+NEW_YORK = ZoneInfo("America/New_York")
+DEFAULT_COLUMNS: tuple[Column, ...] = tuple(c for c in COLUMNS if c.in_table)
+TABLE_ORDER = (
+    "symbol",
+    "contract_symbol",
+    "expiration",
+    "dte",
+    "underlying_price",
+    "strike",
+    "bid",
+    "premium",
+    "collateral",
+    "breakeven",
+    "delta",
+    "annualized_return",
+    "prob_otm",
+    "cushion_pct",
+    "iv",
+    "open_interest",
+)
+"""The default table's left-to-right order (priority decides only what is left out)."""
+
+
+def print_table(
+    result: ScanResult,
+    file: IO[str] | None = None,
+    *,
+    limit: int = 50,
+    columns: list[Column] | None = None,
+    width: int | None = None,
+) -> None:
+    """Print the result: a header, the opportunities (best first), what failed, and the
+    summary. ``width`` defaults to the terminal's; piped output is never cut."""
+    from rich.console import Console
+    from rich.text import Text
+
+    stream = file or sys.stdout
+    interactive = hasattr(stream, "isatty") and stream.isatty()
+    console = Console(
+        file=stream,
+        soft_wrap=False,
+        highlight=False,
+        width=width or (None if interactive else 200),
+    )
+    fit_to = width or (console.width if interactive else None)
+    console.print(_header(result))
+    if result.skipped:
+        console.print(Text(result.message, style="yellow"))
+        return
+    shown = result.opportunities[:limit]
+    if shown:
+        chosen = columns or [BY_KEY[key] for key in TABLE_ORDER]
+        table, left_out = _fitted(console, result, chosen, fit_to, explicit=columns is not None)
+        console.print(table)
+        more = len(result.opportunities) - limit
+        if more > 0:
+            console.print(f"... and {more} more (use --format json or csv for all)")
+        if left_out:
+            names = ", ".join(c.key for c in left_out)
+            console.print(
+                Text(f"left out for width: {names} (widen the terminal or pick --columns)")
+            )
+        if any(c.key == "delta" for c in chosen if c not in left_out) and any(
+            o.delta_source == "computed" for o in shown
+        ):
+            console.print("* delta computed from implied volatility (Black-Scholes-Merton)")
+    elif result.scanned_count:
+        console.print("No opportunities passed the screen.")
+    elif result.symbols:
+        console.print(Text("Nothing was screened: no symbol could be scanned.", style="red"))
+    for line in failure_lines(result.symbols):
+        console.print(line)
+    for error in result.errors:
+        line = Text("error", style="red")
+        line.append(f" {error}")
+        console.print(line)
+    console.print(Text(result.message))
+
+
+def _header(result: ScanResult) -> object:
+    from rich.text import Text
+
+    when = result.as_of.astimezone(NEW_YORK).strftime("%Y-%m-%d %H:%M %Z")
+    header = Text("optscan", style="bold")
+    header.append(f" {result.scan_id} · {result.provider} · {result.strategy} · as of {when}")
+    if result.synthetic:
+        header.append(" (synthetic data)", style="yellow")
+    if result.outside_market_hours and not result.skipped:
+        header.append(" (outside market hours)", style="yellow")
+    return header
+
+
+def _table(result: ScanResult, columns: list[Column], *, limit: int, whole: bool) -> Table:
+    from rich import box
+    from rich.table import Table
+    from rich.text import Text
+
+    table = Table(header_style="bold", box=box.SIMPLE_HEAD, pad_edge=False)
+    for column in columns:
+        table.add_column(
+            column.header,
+            justify="left" if column.kind in ("text", "date") else "right",
+            no_wrap=whole,
+            overflow="fold",
+        )
+    for opportunity in result.opportunities[:limit]:
+        data = opportunity.model_dump()
+        cells = []
+        for column in columns:
+            text = cell(column, data.get(column.key))
+            if column.key == "delta" and opportunity.delta_source == "computed":
+                text += "*"
+            cells.append(Text(text))
+        table.add_row(*cells)
+    return table
+
+
+def _fitted(
+    console: Console,
+    result: ScanResult,
+    columns: list[Column],
+    width: int | None,
+    *,
+    explicit: bool,
+    limit: int = 50,
+) -> tuple[Table, list[Column]]:
+    """The table of ``columns`` without the least important ones that do not fit in
+    ``width``; an explicit ``--columns`` choice is kept whole (values fold instead)."""
+    from rich.measure import Measurement
+
+    kept = list(columns)
+    left_out: list[Column] = []
+    if width is None or explicit:
+        return _table(result, kept, limit=limit, whole=width is None), left_out
+    while True:
+        table = _table(result, kept, limit=limit, whole=True)
+        unbounded = console.options.update_width(1_000_000)
+        needed = Measurement.get(console, unbounded, table).maximum
+        if needed <= width or len(kept) <= 5:
+            break
+        drop = max(kept, key=lambda c: c.priority)
+        kept.remove(drop)
+        left_out.append(drop)
+    if needed > width:  # even the five most important do not fit: fold, never cut
+        table = _table(result, kept, limit=limit, whole=False)
+    return table, sorted(left_out, key=lambda c: c.priority)
+
+
+def failure_lines(outcomes: list[SymbolOutcome]) -> list[object]:
+    """What failed, was skipped or is partial, one line per distinct error: symbols that
+    failed the same way (a refused token) share a line instead of repeating it."""
+    from rich.text import Text
+
+    groups: dict[tuple[str, str], list[str]] = defaultdict(list)
+    for outcome in outcomes:
+        if outcome.status != "ok":
+            error = _without_symbol(outcome.error or outcome.reason or "", outcome.symbol)
+            groups[(outcome.status, error)].append(outcome.symbol)
+        elif outcome.failed_expirations:
+            failed = len(outcome.failed_expirations)
+            total = len(outcome.expirations)
+            first_day, first_error = next(iter(outcome.failed_expirations.items()))
+            first_error = _without_symbol(first_error, f"{outcome.symbol} {first_day}")
+            error = (
+                f"{failed} of {total} expirations failed "
+                f"(first, {first_day}: {_without_symbol(first_error, outcome.symbol)})"
+            )
+            groups[("partial", error)].append(outcome.symbol)
+    lines: list[object] = []
+    for (status, error), symbols in groups.items():
+        style = "yellow" if status in ("skipped", "partial") else "red"
+        line = Text(status, style=style)
+        if len(symbols) == 1:
+            line.append(f" {symbols[0]}: {error}")
+        else:
+            shown = ", ".join(symbols[:8]) + (
+                f" and {len(symbols) - 8} more" if len(symbols) > 8 else ""
+            )
+            line.append(f" {len(symbols)} symbols ({shown}): {error}")
+        lines.append(line)
+    return lines
+
+
+def _without_symbol(error: str, symbol: str) -> str:
+    """``AAPL: no listed options`` shown after the symbol would repeat it."""
+    prefix = f"{symbol}: "
+    return error[len(prefix) :] if error.startswith(prefix) else error
