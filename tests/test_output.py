@@ -1,0 +1,144 @@
+"""What a person sees: the table at 80 and 100 columns, failures, literal text, times,
+and CSV numbers without float noise."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import re
+
+import pytest
+from click.testing import CliRunner
+
+from optscan.cli import cli
+from optscan.models import ScanRequest
+from optscan.output.columns import BY_KEY, parse_columns
+from optscan.output.table import print_table
+from optscan.plugins import PluginHost
+from optscan.scan import perform_scan
+
+from .helpers import OPEN_INSTANT, make_settings
+
+KEPT_WHOLE = ("symbol", "contract_symbol", "strike", "bid", "annualized_return")
+
+
+def scan(**overrides):
+    request = ScanRequest(provider="sim", as_of=OPEN_INSTANT, sinks=[])
+    return perform_scan(
+        request, PluginHost(load_entrypoints=False), settings=make_settings(**overrides)
+    )
+
+
+@pytest.fixture(scope="module")
+def result():
+    return scan()
+
+
+def table_text(result, width, **kwargs) -> str:
+    out = io.StringIO()
+    print_table(result, file=out, width=width, **kwargs)
+    return out.getvalue()
+
+
+@pytest.mark.parametrize("width", [80, 100])
+def test_the_table_fits_and_keeps_the_key_facts_whole(result, width):
+    text = table_text(result, width)
+    lines = text.splitlines()
+    assert max(len(line.rstrip()) for line in lines) <= width
+    assert "…" not in text, "a value was cut"
+    for opportunity in result.opportunities[:50]:
+        row = next(line for line in lines if opportunity.contract_symbol in line)
+        for key in KEPT_WHOLE:
+            shown = re.sub(r"\s+", " ", row)
+            value = getattr(opportunity, key)
+            expected = f"{value:,.2f}" if key in ("strike", "bid") else str(value)
+            if key == "annualized_return":
+                expected = f"{value:,.1f}"
+            assert expected in shown, (key, expected, row)
+    assert "left out for width:" in text
+
+
+def test_a_wide_terminal_shows_every_default_column_and_the_trader_facts(result):
+    text = table_text(result, 200)
+    for header in ("Price", "Prem $", "Collat $", "B/even", "Strike", "Ann.%", "P(OTM)%"):
+        assert header in text
+    assert "left out" not in text
+
+
+def test_columns_are_chosen_by_json_key_and_unknown_ones_refused(result):
+    columns = parse_columns("symbol,premium,collateral")
+    text = table_text(result, 80, columns=columns)
+    header = next(line for line in text.splitlines() if "Symbol" in line)
+    assert header.split() == ["Symbol", "Prem", "$", "Collat", "$"]
+    with pytest.raises(ValueError, match="unknown column 'nope'"):
+        parse_columns("symbol,nope")
+    out = CliRunner().invoke(cli, ["scan", "--provider", "sim", "--columns", "symbol,nope"])
+    assert out.exit_code == 2 and "unknown column 'nope'" in out.output
+
+
+def test_premium_is_the_bid_per_contract(result):
+    assert result.opportunities
+    for o in result.opportunities:
+        assert o.premium == pytest.approx(o.bid * 100, abs=0.005)
+        assert o.collateral == pytest.approx(o.strike * 100)
+
+
+def test_csv_numbers_are_rounded_by_kind(result):
+    from optscan.output.csvdoc import result_csv
+
+    rows = list(csv.DictReader(io.StringIO(result_csv(result))))
+    assert rows
+    for row in rows:
+        for key, value in row.items():
+            if not value:
+                continue
+            kind = BY_KEY[key].kind
+            if kind in ("money", "percent"):
+                assert re.fullmatch(r"-?\d+\.\d{2}", value), (key, value)
+            elif kind in ("delta", "fraction"):
+                assert re.fullmatch(r"-?\d\.\d{4}", value), (key, value)
+            elif kind in ("count", "seconds"):
+                assert re.fullmatch(r"\d+", value), (key, value)
+
+
+def test_partial_symbols_show_in_json_summary_and_table():
+    result = scan(**{"providers.sim.error_rate": 0.3})
+    partial = [s for s in result.symbols if s.failed_expirations]
+    assert partial, "error_rate 0.3 should cost some expirations"
+    assert all(s.status == "ok" and s.partial for s in partial)
+    assert all(not s.partial for s in result.symbols if not s.failed_expirations)
+    assert f"{len(partial)} partial: {partial[0].symbol}" in result.message
+    doc = result.to_json_dict()
+    assert any(s["partial"] for s in doc["symbols"])
+    text = table_text(result, 120)
+    assert f"partial {partial[0].symbol}: " in text
+    assert f"{partial[0].symbol}: {partial[0].symbol}" not in text, "the symbol is repeated"
+
+
+def test_text_that_looks_like_markup_is_printed_literally():
+    request = ScanRequest(
+        provider="sim", symbols=["[/X]", "[red]Y", "AAPL"], as_of=OPEN_INSTANT, sinks=[]
+    )
+    result = perform_scan(request, PluginHost(load_entrypoints=False), settings=make_settings())
+    text = table_text(result, 120)
+    assert "skipped [/X]:" in text and "skipped [RED]Y:" in text
+    error = result.model_copy(update={"errors": ["set [providers.marketdata] token"]})
+    assert "set [providers.marketdata] token" in table_text(error, 120)
+
+
+def test_times_are_new_york_in_json_and_for_people():
+    result = scan()
+    doc = json.loads(json.dumps(result.to_json_dict()))
+    for key in ("as_of", "started_at", "finished_at"):
+        assert re.search(r"-0[45]:00$", doc[key]), (key, doc[key])
+    assert doc["opportunities"][0]["quote_time"].endswith(("-05:00", "-04:00"))
+    assert "as of 2026-11-18 11:00 EST" in table_text(result, 120)
+
+
+def test_nothing_screened_is_not_called_an_empty_screen():
+    request = ScanRequest(provider="sim", symbols=["BTC-USD"], as_of=OPEN_INSTANT, sinks=[])
+    result = perform_scan(request, PluginHost(load_entrypoints=False), settings=make_settings())
+    text = table_text(result, 120)
+    assert "No opportunities passed the screen" not in text
+    assert "no symbol could be scanned" in text
