@@ -320,6 +320,9 @@ class PluginHost:
                 family: sorted(n for (f, n), o in self._owners.items() if f == family and o == name)
                 for family in registry
             }
+            # calendars answer a firstresult hook, so they are not registered: a plugin
+            # names the ones it serves in an optional ``calendar_names`` attribute
+            names = getattr(getattr(view, "plugin", view), "calendar_names", ())
             plugins.append(
                 {
                     "name": name,
@@ -327,6 +330,7 @@ class PluginHost:
                     "builtin": name in self.builtin,
                     "hooks": hooks,
                     **provides,
+                    "calendars": sorted(str(n) for n in names),
                 }
             )
         return {

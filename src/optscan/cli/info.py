@@ -24,27 +24,33 @@ def plugins(fmt: str, env: Env) -> None:
     if fmt == "json":
         click.echo(json.dumps(info, indent=2))
         return
+    from rich import box
     from rich.console import Console
     from rich.table import Table
     from rich.text import Text
 
-    table = Table(header_style="bold")
-    for column in ("Plugin", "Version", "Built-in", "Hooks", "Provides"):
-        table.add_column(column)
+    table = Table(header_style="bold", box=box.SIMPLE_HEAD, pad_edge=False, collapse_padding=True)
+    table.add_column("Plugin", no_wrap=True)
+    table.add_column("Version", no_wrap=True)
+    console = Console(highlight=False)
+    longest_hook = max((len(h) for p in info["plugins"] for h in p["hooks"]), default=5)
+    # at 80 columns or more every hook name fits whole; narrower, they fold
+    table.add_column(
+        "Hooks", overflow="fold", min_width=longest_hook if console.width >= 80 else None
+    )
+    table.add_column("Provides", overflow="fold")
     for p in info["plugins"]:
-        provides = ", ".join(
+        provides = "\n".join(
             f"{family[:-1]}:{name}"
-            for family in ("providers", "sinks", "sources")
+            for family in ("providers", "sinks", "sources", "calendars")
             for name in p[family]
         )
         table.add_row(
             Text(p["name"]),
-            Text(p["version"] or "-"),
-            "yes" if p["builtin"] else "",
-            Text(", ".join(p["hooks"])),
-            Text(provides),
+            Text("built-in" if p["builtin"] else (p["version"] or "-")),
+            Text("\n".join(p["hooks"]), overflow="fold"),
+            Text(provides, overflow="fold"),
         )
-    console = Console()
     console.print(table)
     for failure in info["failures"]:
         line = Text("failed", style="red")

@@ -56,10 +56,22 @@ def symbol_event(ctx: ScanContext, outcome: SymbolOutcome, done: int, total: int
 
 
 def skipped_result(ctx: ScanContext) -> ScanResult:
-    """The result of a scan that did not run because the market is closed."""
+    """The result of a scan that did not run: the market is closed, or open but inside
+    the configured minutes after the open or before the close."""
     market = ctx.market
     when = market.next_open.isoformat() if market.next_open else "unknown"
-    message = f"market closed ({ctx.settings.scan.calendar}); next open {when}"
+    calendar = ctx.settings.scan.calendar
+    if market.is_open:
+        scan = ctx.settings.scan
+        message = (
+            f"market open ({calendar}) but inside the scan buffers "
+            f"(scan.open_buffer_min {scan.open_buffer_min}, "
+            f"scan.close_buffer_min {scan.close_buffer_min})"
+        )
+        if market.closes_at is not None:
+            message += f"; it closes at {market.closes_at.isoformat()}"
+    else:
+        message = f"market closed ({calendar}); next open {when}"
     errors: list[str] = []
     emit(ctx.host, errors, ScanSkipped(scan_id=ctx.scan_id, reason=message, market=market))
     return _result(

@@ -50,6 +50,8 @@ def _build(name: str) -> MarketCalendar:
 class BuiltinCalendars:
     """The plugin object: answers for the built-in names, last, so plugins can override."""
 
+    calendar_names = CALENDAR_NAMES
+
     @hookimpl(trylast=True)
     def market_calendar(self, name: str) -> MarketCalendar | None:
         return builtin_calendar(name)
