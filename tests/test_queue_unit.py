@@ -575,7 +575,7 @@ def test_cli_enqueue_status_results_and_lock(cli_redis):
     assert table.exit_code == 0 and "S00" in table.stdout
     assert run_cli("status", "--scan-id", "nope").stdout.count("lost") == 1
     acquire_lock(cli_redis, Keys(PREFIX), "default", "dead-scan", 60)
-    cleared = run_cli("lock", "clear")
+    cleared = run_cli("lock", "clear", "--format", "json")
     assert json.loads(cleared.stdout) == {"profile": "default", "cleared": "dead-scan"}
 
 

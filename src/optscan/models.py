@@ -216,6 +216,9 @@ class ScanResult(Frozen):
     errors: list[SafeText] = Field(
         default_factory=list, description="Failures outside symbols (sinks, listeners...)."
     )
+    warnings: list[SafeText] = Field(
+        default_factory=list, description="What the result's reader should know (stale replay)."
+    )
 
     @property
     def scanned_count(self) -> int:

@@ -105,8 +105,19 @@ class Env:
             configure_logging()
             fail(str(exc))
         self.log_level: str = common.log_level or self.settings.logging.level
-        configure_logging(self.log_level, common.log_format or self.settings.logging.format)
+        self.log_format: str = common.log_format or self.settings.logging.format
+        chosen = common.log_level is not None or "level" in self.settings.logging.model_fields_set
+        # a long-running process (worker, scheduler) says what it does unless told otherwise
+        self.service_log_level: str = self.log_level if chosen else "info"
+        configure_logging(self.log_level, self.log_format)
         self.config_path = common.config_path
+
+    def for_service(self) -> None:
+        """Log at ``service_log_level`` (info unless a level was chosen): a worker or a
+        scheduler prints each job, its start and its stop."""
+        from optscan.logs import configure_logging
+
+        configure_logging(self.service_log_level, self.log_format)
 
     def host(self, **kwargs: Any) -> PluginHost:
         """A plugin host for these settings (a fatal plugin failure exits 2)."""

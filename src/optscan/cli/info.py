@@ -9,7 +9,8 @@ import click
 
 from optscan.cli.env import Env, with_env
 from optscan.cli.exits import fail
-from optscan.cli.options import format_option, parse_instant
+from optscan.cli.options import FORMATS, format_option, parse_instant
+from optscan.cli.output import print_doc
 
 if TYPE_CHECKING:
     from optscan.models import MarketStatus
@@ -21,8 +22,8 @@ if TYPE_CHECKING:
 def plugins(fmt: str, env: Env) -> None:
     """List plugins: name, version, hooks, what they provide, and load failures."""
     info = env.host().describe()
-    if fmt == "json":
-        click.echo(json.dumps(info, indent=2))
+    if fmt != "table":
+        print_doc(info, fmt, [], rows=info["plugins"] + info["failures"])
         return
     from rich import box
     from rich.console import Console
@@ -64,10 +65,11 @@ def config() -> None:
 
 
 @config.command("show")
-@format_option(("json", "toml"))
+@format_option((*FORMATS, "toml"))
 @with_env
 def config_show(fmt: str, env: Env) -> None:
-    """Print the effective config (file + environment + --set) with secrets masked."""
+    """Print the effective config (file + environment + --set) with secrets masked:
+    a table of dotted keys, JSON, CSV (key,value) or TOML."""
     from optscan.errors import ConfigError, UsageError
     from optscan.plugins import Family
     from optscan.secrets import mask
@@ -84,13 +86,25 @@ def config_show(fmt: str, env: Env) -> None:
         fail(str(exc))
     for warning in warnings:
         click.echo(f"optscan: warning: {warning}", err=True)
-    if fmt == "json":
-        click.echo(json.dumps(data, indent=2, default=str))
-    else:
+    if fmt == "toml":
         import tomli_w
 
         text = tomli_w.dumps(_no_nulls(data))
         click.echo("# keys with no value (null) are left out\n" + text, nl=False)
+        return
+    pairs = dict(_dotted(data))
+    shown = {key: v if isinstance(v, str) else json.dumps(v) for key, v in pairs.items()}
+    rows = [{"key": key, "value": value} for key, value in shown.items()]
+    width = max(len(key) for key in shown)
+    lines = [f"{key:<{width}}  {value}" for key, value in shown.items()]
+    print_doc(json.loads(json.dumps(data, default=str)), fmt, lines, rows)
+
+
+def _dotted(value: Any, prefix: str = "") -> list[tuple[str, Any]]:
+    """``(dotted key, leaf value)`` pairs of a config tree (lists are leaves)."""
+    if isinstance(value, dict) and value:
+        return [pair for key, child in value.items() for pair in _dotted(child, f"{prefix}{key}.")]
+    return [(prefix.rstrip("."), value)]
 
 
 def _no_nulls(value: Any) -> Any:
@@ -129,15 +143,15 @@ def market(at: str | None, calendar_name: str | None, fmt: str, env: Env) -> Non
         fail(str(exc))
     status = calendar.status(instant)
     doc = market_document(status)
-    if fmt == "json":
-        click.echo(json.dumps(doc, indent=2))
-        return
     state = "OPEN" if status.is_open else "CLOSED"
-    click.echo(f"{status.calendar}: {state} at {doc['at']}")
+    lines = [f"{status.calendar}: {state} at {doc['at']}"]
     if status.session:
         close_note = " (early close)" if status.early_close else ""
-        click.echo(f"session {doc['session']}: {doc['opens_at']} - {doc['closes_at']}{close_note}")
-    click.echo(f"next open: {doc['next_open']}")
+        lines.append(
+            f"session {doc['session']}: {doc['opens_at']} - {doc['closes_at']}{close_note}"
+        )
+    lines.append(f"next open: {doc['next_open']}")
+    print_doc(doc, fmt, lines)
 
 
 def market_document(status: MarketStatus) -> dict[str, Any]:

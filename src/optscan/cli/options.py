@@ -16,10 +16,19 @@ if TYPE_CHECKING:
     from optscan.models import ScanRequest
 
 
-def format_option(choices: tuple[str, ...] = ("table", "json")) -> Callable[..., Any]:
+FORMATS = ("table", "json", "csv")
+"""What every command that prints data accepts (``table`` is the default)."""
+
+
+def format_option(choices: tuple[str, ...] = FORMATS) -> Callable[..., Any]:
     """``--format`` with the first choice as default (output on stdout)."""
     return click.option(
-        "--format", "fmt", type=click.Choice(choices), default=choices[0], help="Output on stdout."
+        "--format",
+        "fmt",
+        type=click.Choice(choices),
+        default=choices[0],
+        show_default=True,
+        help="Output on stdout.",
     )
 
 

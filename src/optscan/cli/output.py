@@ -51,13 +51,43 @@ def print_result(result: ScanResult, fmt: str, columns: list[Column] | None = No
         print_table(result, file=sys.stdout, columns=columns)
 
 
-def print_doc(doc: dict[str, Any], fmt: str, lines: list[str]) -> None:
-    """``doc`` as JSON, or ``lines`` of text."""
+def print_doc(
+    doc: dict[str, Any], fmt: str, lines: list[str], rows: list[dict[str, Any]] | None = None
+) -> None:
+    """``doc`` as JSON, ``rows`` as CSV (default: ``doc`` as one row), or ``lines`` of
+    text for ``table``."""
     if fmt == "json":
         click.echo(json.dumps(doc, indent=2))
+    elif fmt == "csv":
+        click.echo(records_csv(rows if rows is not None else [doc]), nl=False)
     else:
         for line in lines:
             click.echo(line)
+
+
+def records_csv(rows: list[dict[str, Any]]) -> str:
+    """Rows as CSV with a header (the keys of the first row, then any new ones); lists
+    and tables inside a value are joined with ``; ``."""
+    import csv
+    import io
+
+    fields: list[str] = []
+    for row in rows:
+        fields.extend(k for k in row if k not in fields)
+    buffer = io.StringIO()
+    writer = csv.DictWriter(buffer, fieldnames=fields, lineterminator="\n")
+    writer.writeheader()
+    for row in rows:
+        writer.writerow({k: _flat(v) for k, v in row.items()})
+    return buffer.getvalue()
+
+
+def _flat(value: Any) -> Any:
+    if isinstance(value, dict):
+        return "; ".join(f"{k}: {_flat(v)}" for k, v in value.items())
+    if isinstance(value, list | tuple):
+        return "; ".join(str(_flat(v)) for v in value)
+    return "" if value is None else value
 
 
 def status_lines(status: dict[str, Any]) -> list[str]:
@@ -72,4 +102,8 @@ def status_lines(status: dict[str, Any]) -> list[str]:
             lines.append(f"{key.replace('_', ' ')}: {status[key]}")
     for symbol, reason in status.get("failures", {}).items():
         lines.append(f"  {symbol}: {reason}")
+    if "workers" in status:
+        lines.append(f"workers listening on queue {status['queue']!r}: {status['workers']}")
+        if not status["workers"] and status["state"] in ("queued", "running"):
+            lines.append("no worker is listening: start one with `optscan worker`")
     return lines

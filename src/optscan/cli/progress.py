@@ -53,31 +53,62 @@ class ProgressListener:
 
 
 def wait_with_progress(store: ScanStore, scan_id: str) -> dict[str, Any]:
-    """Wait for a queued scan to end; a progress bar on stderr when it is a terminal."""
+    """Wait for a queued scan to end. On a terminal, a progress bar on stderr (state,
+    symbols done, failures, time left); anywhere, a warning when no worker listens on
+    the scan's queue, so a wait never looks like a hang."""
+    import time
+
     from optscan.queue.enqueue import wait_for_scan
+    from optscan.queue.worker import listening_workers
+
+    queue = store.cfg.name
+    nobody = f"no worker is listening on queue {queue!r}: start one with `optscan worker`"
+    checked = {"at": 0.0, "workers": 1, "warned": False}
+
+    def workers() -> int:
+        if time.monotonic() - checked["at"] > 2.0:
+            checked["workers"] = listening_workers(store.redis, queue)
+            checked["at"] = time.monotonic()
+        return int(checked["workers"])
 
     if not sys.stderr.isatty():
-        return wait_for_scan(store, scan_id)
+
+        def warn(status: dict[str, Any]) -> None:
+            if not checked["warned"] and status["state"] in ("queued", "running") and not workers():
+                checked["warned"] = True
+                print(f"optscan: waiting for scan {scan_id}: {nobody}", file=sys.stderr)
+
+        return wait_for_scan(store, scan_id, on_progress=warn)
     from rich.console import Console
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
+    from rich.progress import (
+        BarColumn,
+        MofNCompleteColumn,
+        Progress,
+        TextColumn,
+        TimeRemainingColumn,
+    )
 
     with Progress(
         TextColumn("{task.fields[state]}", style="bold", markup=False),
         BarColumn(),
         MofNCompleteColumn(),
-        TextColumn("{task.fields[failed]} failed"),
+        TextColumn("{task.fields[failed]} failed", markup=False),
+        TimeRemainingColumn(),
+        TextColumn("{task.fields[note]}", style="yellow", markup=False),
         console=Console(stderr=True),
         transient=True,
     ) as progress:
-        task = progress.add_task("scan", total=None, state="queued", failed=0)
+        task = progress.add_task("scan", total=None, state="queued", failed=0, note="")
 
         def show(status: dict[str, Any]) -> None:
+            waiting = status["state"] in ("queued", "running") and not workers()
             progress.update(
                 task,
                 total=status["symbols_total"] or None,
                 completed=status["symbols_done"],
                 state=status["state"],
                 failed=status["symbols_failed"],
+                note=nobody if waiting else "",
             )
 
         return wait_for_scan(store, scan_id, on_progress=show)

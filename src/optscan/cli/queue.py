@@ -98,7 +98,11 @@ def status(
     if scan_id is None:
         where = f" for profile {profile!r}" if profile else ""
         fail(f"no queued scan recorded{where} in Redis", EXIT_FAILED)
+    from optscan.queue.worker import listening_workers
+
     doc = store.status(scan_id)
+    doc["workers"] = listening_workers(store.redis, store.cfg.name)
+    doc["queue"] = store.cfg.name
     print_doc(doc, fmt, status_lines(doc))
 
 
@@ -148,9 +152,6 @@ def results(
     print_result(ScanResult.model_validate(body), fmt, columns)
 
 
-# --------------------------------------------------------------------------- worker
-
-
 @click.group()
 def lock() -> None:
     """The per-profile scan lock (one queued scan per profile at a time)."""
@@ -160,9 +161,11 @@ def lock() -> None:
 @click.option(
     "--profile", default=None, callback=key_part, help="Scan profile (default: scan.profile)."
 )
+@format_option()
 @with_env
 def lock_clear(
     profile: str | None,
+    fmt: str,
     env: Env,
 ) -> None:
     """Drop a profile's scan lock (for operators, after a dead scan)."""
@@ -174,5 +177,4 @@ def lock_clear(
     message = f"cleared the lock of profile {profile!r}" + (
         f" (held by scan {holder})" if holder else " (it was not held)"
     )
-    click.echo(json.dumps({"profile": profile, "cleared": holder}))
-    click.echo(f"optscan: {message}", err=True)
+    print_doc({"profile": profile, "cleared": holder}, fmt, [message])

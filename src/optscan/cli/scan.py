@@ -41,7 +41,7 @@ def _scan_here(request: ScanRequest, fmt: str, columns: list[Column] | None, env
     from optscan.scan import perform_scan
 
     listeners = []
-    if fmt == "table" and sys.stderr.isatty():
+    if sys.stderr.isatty():  # whatever the format: stdout stays the result's own
         from optscan.cli.progress import ProgressListener
 
         listeners.append(ProgressListener())

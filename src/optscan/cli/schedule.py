@@ -68,7 +68,8 @@ def schedule_list(
         f"{s['id']}  {s['cron']:<20}  profile {s['profile']}  next {s['next_run_new_york']}"
         for s in items
     ] or ["no schedules"]
-    print_doc({"schedules": items}, fmt, lines)
+    rows = [{k: v for k, v in item.items() if k != "request"} for item in items]
+    print_doc({"schedules": items}, fmt, lines, rows)
 
 
 @schedule.command("remove")

@@ -88,14 +88,19 @@ def worker(
     from optscan.queue.worker import OptscanWorker
     from optscan.secrets import mask_url
 
-    level = env.log_level
+    env.for_service()
+    level = env.service_log_level
     _python_logging(level)
     redis, cfg = connect(env), env.settings.queue
     names = [n.strip() for item in queue_names for n in item.split(",") if n.strip()]
     names = names or [cfg.name]
     warm_up(env.settings)
     url = mask_url(env.settings.redis.url.get_secret_value())
-    click.echo(f"optscan: worker on {', '.join(names)} at {url}", err=True)
+    click.echo(
+        f"optscan: worker on {', '.join(names)} at {url}; Ctrl-C (SIGTERM) stops after the "
+        "current job, twice stops now",
+        err=True,
+    )
     while True:
         instance = OptscanWorker(names, connection=redis, name=name, queue_config=cfg)
         try:
@@ -127,11 +132,19 @@ def scheduler(
     env: Env,
 ) -> None:
     """Run rq-scheduler (JSON jobs; cron read in New York time whatever TZ says)."""
-    from optscan.queue.schedule import run_scheduler
+    from optscan.queue.schedule import list_schedules, run_scheduler
+    from optscan.secrets import mask_url
 
-    level = env.log_level
-    _python_logging(level)
+    env.for_service()
+    _python_logging(env.service_log_level)
     redis, cfg = connect(env), env.settings.queue
+    count = len(list_schedules(redis, cfg))
+    url = mask_url(env.settings.redis.url.get_secret_value())
+    click.echo(
+        f"optscan: scheduler on {url}, queue {cfg.name}: {count} timed scan"
+        f"{'s' if count != 1 else ''} (cron in New York time; `optscan schedule list`)",
+        err=True,
+    )
     run_scheduler(redis, cfg, burst=burst)
 
 
@@ -147,15 +160,19 @@ def dashboard(
     port: int,
     env: Env,
 ) -> None:
-    """Serve rq-dashboard for the configured Redis (JSON jobs on every page)."""
+    """Serve rq-dashboard for the configured Redis (JSON jobs on every page), with
+    waitress (a production WSGI server, not Flask's development server)."""
+    import waitress
+
     from optscan.queue.dashboard import make_app
     from optscan.secrets import mask_url
 
+    env.for_service()
     connect(env)  # fail early and clearly when Redis is down
     url = env.settings.redis.url.get_secret_value()
-    app = make_app(url)
+    app = make_app(url, queue_name=env.settings.queue.name)
     click.echo(f"optscan: rq-dashboard on http://{host}:{port}/ for {mask_url(url)}", err=True)
-    app.run(host=host, port=port, threaded=True)
+    waitress.serve(app, host=host, port=port, threads=8, ident="optscan")
 
 
 # --------------------------------------------------------------------------- lock

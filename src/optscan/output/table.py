@@ -94,10 +94,14 @@ def print_table(
         console.print(Text("Nothing was screened: no symbol could be scanned.", style="red"))
     for line in failure_lines(result.symbols):
         console.print(line)
-    for error in result.errors:
-        line = Text("error", style="red")
-        line.append(f" {error}")
-        console.print(line)
+    for label, texts, style in (
+        ("error", result.errors, "red"),
+        ("warning", result.warnings, "yellow"),
+    ):
+        for text in texts:
+            line = Text(label, style=style)
+            line.append(f" {text}")
+            console.print(line)
     console.print(Text(result.message))
 
 

@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Any
 from redis import Redis
 from rq_scheduler import Scheduler
 
+from optscan.logs import get_logger
 from optscan.queue.connection import COORDINATE_SCAN, QueueError
 from optscan.queue.rq import JsonJob, JsonQueue
 
@@ -95,13 +96,39 @@ class NewYorkScheduler(Scheduler):
     this keeps any other caller (``schedule add``, scripts, tests) right too.
     """
 
+    _holding: bool | None = None
+
     def cron(self, *args: Any, **kwargs: Any) -> Any:
         with new_york_time():
             return super().cron(*args, **kwargs)
 
     def enqueue_job(self, job: Any) -> Any:
         with new_york_time():
-            return super().enqueue_job(job)
+            queued = super().enqueue_job(job)
+        get_logger().info(
+            "timed_scan_enqueued",
+            schedule=job.id,
+            profile=(job.kwargs or {}).get("request", {}).get("profile"),
+            cron=job.meta.get("cron_string"),
+        )
+        return queued
+
+    def acquire_lock(self) -> bool:
+        """rq-scheduler's lock (one scheduler per Redis enqueues); say when this process
+        starts or stops holding it, once, not at every interval."""
+        holding = bool(super().acquire_lock())
+        if holding != self._holding:
+            log = get_logger()
+            if holding:
+                log.info("scheduler_lock_held", interval_s=self._interval)
+            else:
+                log.warning(
+                    "scheduler_lock_taken",
+                    detail="another optscan scheduler is enqueueing the timed scans; "
+                    "this one waits and takes over if it stops",
+                )
+            self._holding = holding
+        return holding
 
 
 def make_scheduler(redis: Redis, cfg: QueueSection) -> NewYorkScheduler:
@@ -182,5 +209,12 @@ def remove_schedule(redis: Redis, cfg: QueueSection, sid: str) -> bool:
 
 def run_scheduler(redis: Redis, cfg: QueueSection, *, burst: bool = False) -> None:
     """Run rq-scheduler in New York time with the JSON job class (blocks)."""
+    import logging
+
+    # rq-scheduler warns at every interval while another scheduler holds the lock;
+    # NewYorkScheduler.acquire_lock says it once.
+    logging.getLogger("rq_scheduler.scheduler").addFilter(
+        lambda record: "Lock already taken" not in record.getMessage()
+    )
     use_new_york_time()
     make_scheduler(redis, cfg).run(burst=burst)

@@ -11,6 +11,7 @@ import datetime as dt
 import json
 from typing import TYPE_CHECKING, Any
 
+from optscan.models import NEW_YORK
 from optscan.queue.lock import lock_holder
 from optscan.queue.rq import JsonJob
 from optscan.secrets import scrub
@@ -78,7 +79,7 @@ return 1
 
 
 def _now() -> str:
-    return dt.datetime.now(dt.UTC).isoformat()
+    return dt.datetime.now(NEW_YORK).isoformat()
 
 
 class ScanStore:

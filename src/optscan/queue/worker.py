@@ -159,3 +159,8 @@ class OptscanWorker(Worker):
     def bootstrap(self, *args: Any, **kwargs: Any) -> None:
         warm_up()  # before registering, so a registered worker is a ready one
         super().bootstrap(*args, **kwargs)
+
+
+def listening_workers(redis: Redis, queue_name: str) -> int:
+    """How many live workers listen on ``queue_name`` (0: a queued scan waits for one)."""
+    return OptscanWorker.count(connection=redis, queue=JsonQueue(queue_name, connection=redis))

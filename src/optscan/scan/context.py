@@ -21,6 +21,7 @@ if TYPE_CHECKING:
     from optscan.config import Settings, StrategySection
     from optscan.models import MarketStatus, ScanRequest
     from optscan.plugins import PluginHost
+    from optscan.protocols import MarketCalendar
 
 NEW_YORK = ZoneInfo("America/New_York")
 
@@ -57,6 +58,7 @@ class ScanContext:
     sink_names: list[str]
     started: dt.datetime
     holdings: dict[str, tuple[int, float]]
+    warnings: list[str]
 
     @property
     def market_open(self) -> bool:
@@ -113,7 +115,9 @@ def prepare_scan(
     client = ProviderClient(
         called, config, plugin=host.owner("providers", provider_name), replaying=replaying
     )
-    market = host.calendar(settings.scan.calendar).status(as_of)
+    calendar = host.calendar(settings.scan.calendar)
+    market = calendar.status(as_of)
+    warnings = _replay_warnings(request, provider, as_of, calendar)
     in_window = market.is_open and _within_buffers(settings, market)
     ignore_hours = config.ignore_market_hours or replaying
     return ScanContext(
@@ -133,6 +137,7 @@ def prepare_scan(
         sink_names=list(sink_names),
         started=started,
         holdings=load_holdings(settings) if strategy.type == "cc" else {},
+        warnings=warnings,
     )
 
 
@@ -146,6 +151,33 @@ def _resolve_clock(request: ScanRequest, provider: Any) -> dt.datetime:
             clock_time: dt.datetime = clock
             return clock_time
     return dt.datetime.now(dt.UTC)
+
+
+def _replay_warnings(
+    request: ScanRequest, provider: Any, as_of: dt.datetime, calendar: MarketCalendar
+) -> list[str]:
+    """A replay pinned to an instant more than one trading day from when the quotes
+    were recorded screens stale quotes as if they were current: say so."""
+    if not request.replay_dir or request.as_of is None:
+        return []
+    recorded = provider.recorded_clock()
+    if recorded is None:
+        return []
+    first, last = sorted((recorded.astimezone(NEW_YORK).date(), as_of.astimezone(NEW_YORK).date()))
+    sessions = sum(
+        calendar.is_session(first + dt.timedelta(days=i)) for i in range(1, (last - first).days + 1)
+    )
+    if sessions <= 1:
+        return []
+    warning = (
+        f"replaying quotes recorded at {recorded.astimezone(NEW_YORK).isoformat()} at "
+        f"--as-of {as_of.astimezone(NEW_YORK).isoformat()}, {sessions} trading days apart: "
+        "days to expiry and greeks are computed as if those quotes were current"
+    )
+    from optscan.logs import get_logger
+
+    get_logger().warning("replay_far_from_recording", warning=warning)
+    return [warning]
 
 
 def _within_buffers(settings: Settings, market: MarketStatus) -> bool:

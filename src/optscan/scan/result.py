@@ -160,6 +160,7 @@ def _result(ctx: ScanContext, **fields: Any) -> ScanResult:
         strategy=ctx.strategy_name,
         synthetic=ctx.provider.synthetic,
         market=ctx.market,
+        warnings=ctx.warnings,
         **fields,
     )
 

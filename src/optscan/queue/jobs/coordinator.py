@@ -18,6 +18,7 @@ import structlog
 
 from optscan.errors import OptscanError
 from optscan.events import ScanStarted
+from optscan.models import NEW_YORK
 from optscan.queue.connection import (
     AGGREGATE_SCAN,
     SCAN_BATCH,
@@ -116,7 +117,7 @@ def _fan_out(
             "state": "running",
             "total": total,
             "as_of": ctx.as_of.isoformat(),
-            "started_at": dt.datetime.now(dt.UTC).isoformat(),
+            "started_at": dt.datetime.now(NEW_YORK).isoformat(),
             "order": json.dumps([o.symbol for o in skipped] + symbols),
             "batches": json.dumps(batches),
             "errors": json.dumps(source_errors),
