@@ -14,6 +14,8 @@ from urllib.parse import quote as url_quote
 from pydantic import Field, field_validator
 
 from optscan.default_plugins.providers.yfinance import network, parse
+from optscan.errors import SymbolNotFoundError
+from optscan.http_answers import raise_for_error_answer
 from optscan.protocols import JSON, OptionProvider, ProviderConfig
 
 if TYPE_CHECKING:
@@ -81,7 +83,9 @@ class YFinanceProvider(OptionProvider[YFinanceConfig]):
         return str(Path(user_cache_dir("optscan")) / "yfinance")
 
     def _get(self, symbol: str, expiration: dt.date | None = None) -> JSON:
-        """One GET of the v7 options endpoint through yfinance; the JSON body, untouched."""
+        """One GET of the v7 options endpoint through yfinance: the JSON body untouched,
+        or an error answer (an HTTP error status, yfinance's rate-limit error) for the
+        transforms to map. Only a request that got no answer at all raises."""
         _use_cache_dir(self._cache_dir())
         from yfinance.data import YfData
 
@@ -91,8 +95,11 @@ class YFinanceProvider(OptionProvider[YFinanceConfig]):
         try:
             response = YfData().get(url=url, timeout=self.config.timeout_s)
         except Exception as exc:
+            answer = network.answer_in_error(exc)
+            if answer is not None:
+                return answer
             raise network.classify(exc, symbol, self.config.timeout_s) from exc
-        return network.read_body(response, symbol)
+        return network.answer_of(response, symbol)
 
     def extract_expirations(self, symbol: str) -> JSON:
         return self._get(symbol)
@@ -108,10 +115,18 @@ class YFinanceProvider(OptionProvider[YFinanceConfig]):
 
     # ------------------------------------------------------------------ transform
 
+    # An error answer is mapped first, by the core's helper: 401/403 -> AuthenticationError
+    # (fatal for the provider in this scan), 429 -> RateLimitedError with Retry-After,
+    # 408/5xx -> transient, 404 -> SymbolNotFoundError, any other 4xx -> provider_error.
+
     def transform_expirations(self, raw: JSON, symbol: str) -> list[dt.date]:
+        raise_for_error_answer(raw, f"{symbol}: Yahoo", not_found=SymbolNotFoundError)
         return parse.expirations(raw, symbol)
 
     def transform_chain(self, raw: JSON, symbol: str, expiration: dt.date) -> OptionChain:
+        raise_for_error_answer(
+            raw, f"{symbol}: Yahoo {expiration} chain", not_found=SymbolNotFoundError
+        )
         return parse.chain(
             raw,
             symbol,
