@@ -456,7 +456,7 @@ def test_cli_scans_against_failing_services_show_no_secret(
             assert sent and sent[-1].headers["Authorization"] == f"Bearer {token}"
             assert outcomes[symbol]["status"] == "failed"
         if "AAA" in outcomes:
-            assert outcomes["AAA"]["reason"] == "token_rejected"
+            assert outcomes["AAA"]["reason"] == "auth_failed"  # the core's credential latch
         else:
             assert "HTTP 500" in outcomes["BBB"]["error"]
             assert (
@@ -516,13 +516,13 @@ def test_marketdata_errors_in_process_show_no_token(
             used = aaa if symbols == ["AAA"] else bbb
             assert used.calls.last.request.headers["Authorization"] == f"Bearer {token}"
             reasons = {s.symbol: s.reason for s in result.symbols}
-            expected = {"AAA": "token_rejected", "BBB": "transient", "CCC": "provider_error"}
+            expected = {"AAA": "auth_failed", "BBB": "transient", "CCC": "provider_error"}
             assert reasons == {s: expected[s] for s in symbols}
             shown.append(json.dumps(result.to_json_dict()))
     finally:
         structlog.reset_defaults()  # the next get_logger() sets up the real stderr again
     logged = stderr.getvalue()
-    assert "symbol_failed" in logged and "token rejected" in logged, logged
+    assert "symbol_failed" in logged and "401 Unauthorized: Invalid token ***" in logged, logged
     assert_clean("\n".join([*shown, logged, caplog.text]), "an in-process marketdata scan")
 
 

@@ -10,12 +10,9 @@ The seam
     ``get`` on the class with a fake that serves recorded bodies by URL (symbol, and the
     ``date=`` query parameter) runs yfinance's parsing and ours fully offline.
     ``Ticker.option_chain()`` makes no other request (no time-zone or quote lookup);
-    the fixture turns ``_get_cookie_and_crumb`` and ``post`` into failures to prove it.
-
-Network guard
-    ``socket.socket.connect`` is patched to fail (covers ``requests``, yfinance's
-    fallback backend), and so is ``curl_cffi.curl.Curl.perform``: curl_cffi talks
-    through libcurl's own C sockets, which a ``socket`` patch never sees.
+    the fake turns ``_get_cookie_and_crumb`` and ``post`` into failures to prove it.
+    The fake and the network guard are in ``yahoo.py``; error answers and failed
+    requests are tested in ``test_yfinance_errors.py``.
 
 The recorded bodies live beside the repository in ``../shared/data/market/yahoo_v7``
 (see its README); they are read in place, never copied, and the tests skip when absent.
@@ -27,12 +24,10 @@ import datetime as dt
 import inspect
 import json
 import math
-import socket
 import subprocess
 import sys
 from pathlib import Path
 from typing import Any
-from urllib.parse import parse_qs, urlsplit
 
 import numpy as np
 import pytest
@@ -49,6 +44,7 @@ from optscan.errors import (
 )
 
 from .helpers import shared_market_dir
+from .yahoo import Served, fake_yfdata, refuse_network
 
 pytestmark = pytest.mark.shared_data
 
@@ -88,19 +84,6 @@ PLACEHOLDER_IVS = (
 # ------------------------------------------------------------------------ helpers
 
 
-class FakeResponse:
-    """What ``YfData.get`` returns (a curl_cffi Response), reduced to what is read."""
-
-    def __init__(self, body: Any, status_code: int = 200) -> None:
-        self._body = body
-        self.status_code = status_code
-        self.url = "https://query2.finance.yahoo.com/"
-        self.text = body if isinstance(body, str) else json.dumps(body)
-
-    def json(self) -> Any:
-        return json.loads(self.text)
-
-
 def recorded(name: str) -> dict:
     """A recorded body by file name (a fresh copy each call); skips without the data."""
     shared_market_dir()
@@ -132,62 +115,15 @@ def provider(tmp_path: Path, **config: Any) -> YFinanceProvider:
     return YFinanceProvider(YFinanceProvider.Config(cache_dir=str(tmp_path / "yf"), **config))
 
 
-class Served:
-    """Bodies (or responses, or exceptions) by (symbol, date param); and the calls made."""
-
-    def __init__(self) -> None:
-        self.bodies: dict[tuple[str, str | None], Any] = {}
-        self.calls: list[tuple[str, float]] = []
-
-    def add(self, body: Any, symbol: str, date: int | None = None) -> None:
-        self.bodies[(symbol, None if date is None else str(date))] = body
-
-    def urls(self) -> list[str]:
-        return [url for url, _ in self.calls]
-
-
 @pytest.fixture(autouse=True)
 def no_network(monkeypatch: pytest.MonkeyPatch) -> None:
-    def refuse(*_args: Any, **_kwargs: Any) -> None:
-        raise AssertionError("a test tried to reach the network")
-
-    monkeypatch.setattr(socket.socket, "connect", refuse)
-    import curl_cffi.curl
-
-    monkeypatch.setattr(curl_cffi.curl.Curl, "perform", refuse)
+    refuse_network(monkeypatch)
 
 
 @pytest.fixture
 def serve(monkeypatch: pytest.MonkeyPatch) -> Served:
     """Replace ``YfData.get`` with a fake serving recorded bodies by URL."""
-    import yfinance.data
-
-    served = Served()
-
-    def fake_get(self: Any, url: str, params: Any = None, timeout: float = 30) -> Any:
-        served.calls.append((url, timeout))
-        parts = urlsplit(url)
-        assert parts.netloc == "query2.finance.yahoo.com", url
-        assert "/v7/finance/options/" in parts.path, url
-        symbol = parts.path.rsplit("/", 1)[-1]
-        date = parse_qs(parts.query).get("date", [None])[0]
-        key = (symbol, date)
-        if key not in served.bodies:
-            key = (symbol, None)
-        if key not in served.bodies:
-            raise AssertionError(f"nothing recorded for {url}")
-        body = served.bodies[key]
-        if isinstance(body, BaseException):
-            raise body
-        return body if isinstance(body, FakeResponse) else FakeResponse(body)
-
-    def no_other_request(*_args: Any, **_kwargs: Any) -> None:
-        raise AssertionError("yfinance made a request other than YfData.get")
-
-    monkeypatch.setattr(yfinance.data.YfData, "get", fake_get)
-    monkeypatch.setattr(yfinance.data.YfData, "post", no_other_request)
-    monkeypatch.setattr(yfinance.data.YfData, "_get_cookie_and_crumb", no_other_request)
-    return served
+    return fake_yfdata(monkeypatch)
 
 
 # ------------------------------------------------------------- recorded bodies, ours
@@ -374,6 +310,11 @@ def test_contract_pins_the_yfinance_seam(serve, tmp_path):
     assert {"url", "timeout"} <= set(params), f"YfData.get is now {params}: {moved}"
     assert callable(yfinance.data.YfData.get)
     assert issubclass(yfinance.exceptions.YFRateLimitError, Exception), moved
+    # a 429 reaches the provider as this exception, not as a response (see network.py)
+    source = inspect.getsource(yfinance.data.YfData._make_request)
+    assert "status_code == 429" in source and "raise YFRateLimitError()" in source, (
+        f"YfData._make_request no longer raises YFRateLimitError on a 429: {moved}"
+    )
     source = inspect.getsource(yfinance.Ticker._download_options)
     assert "/v7/finance/options/" in source and "self._data.get(" in source, (
         f"Ticker._download_options no longer calls YfData.get on the v7 URL: {moved}"
@@ -437,91 +378,7 @@ def test_importing_the_provider_imports_neither_yfinance_nor_numpy():
     )
 
 
-# -------------------------------------------------------------------- error mapping
-
-
-def _curl(cls_name: str, message: str, code: int) -> BaseException:
-    from curl_cffi.requests import exceptions
-
-    return getattr(exceptions, cls_name)(message, code)
-
-
-ERRORS = {
-    "rate_limited": (
-        lambda: __import__("yfinance.exceptions").exceptions.YFRateLimitError(),
-        RateLimitedError,
-        "rate limit",
-    ),
-    "http_429": (lambda: FakeResponse({"finance": None}, 429), RateLimitedError, "429"),
-    "dns": (
-        lambda: _curl(
-            "DNSError",
-            "Failed to perform, curl: (6) Could not resolve host: query2.finance.yahoo.com",
-            6,
-        ),
-        NetworkUnreachableError,
-        "unreachable",
-    ),
-    "refused": (
-        lambda: _curl(
-            "ConnectionError",
-            "Failed to perform, curl: (7) Failed to connect to query2.finance.yahoo.com port 443",
-            7,
-        ),
-        NetworkUnreachableError,
-        "--provider sim",
-    ),
-    "requests_dns": (
-        lambda: __import__("requests").exceptions.ConnectionError(
-            "HTTPSConnectionPool(host='query2.finance.yahoo.com', port=443): Max retries "
-            "exceeded (Caused by NameResolutionError: Failed to resolve)"
-        ),
-        NetworkUnreachableError,
-        "--provider sim",
-    ),
-    "timeout": (
-        lambda: _curl("Timeout", "curl: (28) Operation timed out after 10000 ms", 28),
-        TransientProviderError,
-        "10 s",
-    ),
-    "reset": (
-        lambda: _curl("ConnectionError", "curl: (56) Recv failure: Connection reset by peer", 56),
-        TransientProviderError,
-        "dropped",
-    ),
-    "http_503": (lambda: FakeResponse("<html>busy</html>", 503), TransientProviderError, "503"),
-    "http_404": (
-        lambda: FakeResponse({"optionChain": {"result": [], "error": None}}, 404),
-        SymbolNotFoundError,
-        "404",
-    ),
-    "not_json": (lambda: FakeResponse("<html>not json</html>"), MalformedPayloadError, "not JSON"),
-    "wrong_shape": (
-        lambda: FakeResponse({"unexpected": True}),
-        MalformedPayloadError,
-        "optionChain",
-    ),
-    "not_an_object": (lambda: FakeResponse([1, 2, 3]), MalformedPayloadError, "optionChain"),
-}
-
-
-@pytest.mark.parametrize("case", ERRORS)
-def test_errors_become_per_symbol_outcomes(case, serve, tmp_path):
-    make, expected, text = ERRORS[case]
-    serve.add(make(), "XYZ")
-    with pytest.raises(expected, match=text) as caught:
-        provider(tmp_path).extract_expirations("XYZ")
-    assert str(caught.value).startswith("XYZ: ")
-    assert caught.value.retryable == issubclass(expected, TransientProviderError)
-
-
-def test_unreachable_network_is_not_retried_and_says_what_to_do(serve, tmp_path):
-    serve.add(_curl("DNSError", "curl: (6) Could not resolve host: x", 6), "AAPL")
-    with pytest.raises(NetworkUnreachableError) as caught:
-        provider(tmp_path).extract_expirations("AAPL")
-    message = str(caught.value)
-    assert "network is unreachable" in message and "--provider sim" in message
-    assert not caught.value.retryable and caught.value.reason == "network_unreachable"
+# ------------------------------------------------- unknown symbols, broken payloads
 
 
 @pytest.mark.parametrize(

@@ -11,8 +11,10 @@ import datetime as dt
 import json
 import math
 import os
+import re
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 from typing import Any
@@ -21,24 +23,27 @@ import httpx
 import optscan_marketdata
 import pytest
 import respx
-from optscan_marketdata.provider import (
-    MarketDataConfig,
-    MarketDataProvider,
-    QuotaExhaustedError,
-)
+from optscan_marketdata.provider import MarketDataConfig, MarketDataProvider
 
-from optscan.errors import (
+from optscan import (
+    AuthenticationError,
+    ConfigError,
     ExpirationNotListedError,
     MalformedPayloadError,
     NetworkUnreachableError,
+    PluginHost,
+    ProviderError,
     RateLimitedError,
+    ScanRequest,
+    ScanResult,
     SymbolNotFoundError,
     TransientProviderError,
+    check_error_answers,
+    check_provider,
+    check_provider_class,
+    load_settings,
+    perform_scan,
 )
-from optscan.models import ScanRequest, ScanResult
-from optscan.plugins import PluginHost
-from optscan.scan import perform_scan
-from optscan.testing import check_provider, check_provider_class
 
 RECORDED = (
     Path(__file__).resolve().parents[3].parent / "shared" / "data" / "market" / "marketdata_app"
@@ -82,9 +87,9 @@ def _provider(**config: Any) -> MarketDataProvider:
     return MarketDataProvider(MarketDataConfig(base_url=BASE, **config))
 
 
-def _scan(symbols: list[str] | None = None, **overrides: Any) -> ScanResult:
-    from optscan.config import load_settings
-
+def _scan(
+    symbols: list[str] | None = None, *, record_dir: Path | None = None, **overrides: Any
+) -> ScanResult:
     settings = load_settings(
         overrides={
             "scan.provider": "marketdata",
@@ -98,7 +103,9 @@ def _scan(symbols: list[str] | None = None, **overrides: Any) -> ScanResult:
         use_env=False,
     )
     host = PluginHost(load_entrypoints=False, plugins=[optscan_marketdata])
-    request = ScanRequest(symbols=symbols, as_of=AS_OF)
+    request = ScanRequest(
+        symbols=symbols, as_of=AS_OF, record_dir=str(record_dir) if record_dir else None
+    )
     return perform_scan(request, host, settings=settings)
 
 
@@ -215,8 +222,8 @@ def test_each_error_is_a_clear_per_symbol_outcome(
     by = {s.symbol: s for s in result.symbols}
     assert by["AAPL"].status == "ok"
     assert (by["LIMIT"].reason, by["LIMIT"].status) == ("rate_limited", "failed")
-    assert "rate limited (HTTP 429)" in by["LIMIT"].error
-    assert limited.call_count == 4  # retried by the core (retry_attempts = 4)
+    assert by["LIMIT"].error == "marketdata: LIMIT expirations: HTTP 429 Too Many Requests"
+    assert limited.call_count == 4  # no Retry-After: retried by the core (retry_attempts = 4)
     assert by["NODATA"].reason == "no_options" and "no_data" in by["NODATA"].error
     assert by["OOPS"].reason == "provider_error"
     assert by["OOPS"].error == "marketdata: OOPS expirations: Invalid symbol format: OOPS"
@@ -227,20 +234,28 @@ def test_each_error_is_a_clear_per_symbol_outcome(
     assert result.success  # one good symbol: the scan completed
 
 
-def test_a_rejected_token_is_clear_and_never_shown(
+def test_a_rejected_token_costs_one_request_and_is_never_shown(
     monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture, capsys
 ):
+    """A 401 is the core's AuthenticationError: no further request in this scan."""
     caplog.set_level("DEBUG")
     monkeypatch.setenv("MD_API_KEY", TOKEN)
     with respx.mock(base_url=BASE) as mock:
         route = mock.get(url__regex=r"/v1/options/expirations/").respond(
             401, json={"s": "error", "errmsg": f"Invalid token {TOKEN}"}
         )
-        result = _scan(["AAPL", "MSFT", "AMD"])
+        # one fetch thread, so "exactly one" is deterministic: with more, requests
+        # already under way when the 401 comes back still finish
+        result = _scan(["AAPL", "MSFT", "AMD"], **{"scan.concurrency": 1})
+    assert route.call_count == 1
     for outcome in result.symbols:
-        assert outcome.status == "failed" and outcome.reason == "token_rejected"
-        assert outcome.error.startswith("marketdata: token rejected (401); set MD_API_KEY")
-    assert route.call_count <= 3  # not retried; later symbols do not even ask
+        assert outcome.status == "failed" and outcome.reason == "auth_failed"
+        assert outcome.error == (
+            "marketdata: AAPL expirations: HTTP 401 Unauthorized: Invalid token ***; "
+            "set MD_API_KEY or [providers.marketdata] token"
+        )
+    (line,) = result.errors  # one line about it, not one per symbol
+    assert "provider 'marketdata' refused the credentials; 3 symbols not scanned" in line
     assert not result.success
     shown = json.dumps(result.to_json_dict()) + caplog.text + "".join(capsys.readouterr())
     assert TOKEN not in shown
@@ -248,10 +263,13 @@ def test_a_rejected_token_is_clear_and_never_shown(
 
 def test_no_token_fails_before_any_request():
     with respx.mock(base_url=BASE) as mock:  # any request would be an unmocked error
-        result = _scan(["AAPL"])
+        result = _scan(["AAPL", "MSFT"])
     assert not mock.calls
-    assert result.symbols[0].reason == "token_missing"
-    assert "set MD_API_KEY or [providers.marketdata] token" in result.symbols[0].error
+    assert {s.reason for s in result.symbols} == {"auth_failed"}
+    assert "marketdata: no API token; set MD_API_KEY or [providers.marketdata] token" in (
+        result.symbols[0].error
+    )
+    assert len(result.errors) == 1
 
 
 def test_the_config_token_wins_and_is_masked(chain_body: dict[str, Any]):
@@ -261,6 +279,300 @@ def test_the_config_token_wins_and_is_masked(chain_body: dict[str, Any]):
         route = mock.get("/v1/options/expirations/AAPL/").respond(200, json=LISTING)
         MarketDataProvider(config).extract_expirations("AAPL")
     assert route.calls.last.request.headers["Authorization"] == f"Bearer {TOKEN}"
+
+
+# --------------------------------------------------------------------------- error answers
+
+
+def _answer(status: int, headers: dict[str, str] | None = None, **body: Any) -> Any:
+    """What extract returns for one answer (served by respx): an error answer for
+    anything but a 2xx ``{"s": "ok"}`` or ``{"s": "no_data"}`` body."""
+    with respx.mock(base_url=BASE) as mock:
+        mock.get("/v1/options/expirations/AAPL/").respond(status, headers=headers, **body)
+        return _provider(token=TOKEN).extract_expirations("AAPL")
+
+
+def _http_date(seconds: float) -> str:
+    from email.utils import format_datetime
+
+    return format_datetime(dt.datetime.now(dt.UTC) + dt.timedelta(seconds=seconds), usegmt=True)
+
+
+# (status, headers (made when the test runs, for those that depend on the time), body,
+# the listing's error, the chain's error, retry_after)
+ANSWERS: dict[str, tuple[int, Any, dict[str, Any], type, type, float | None]] = {
+    "401": (
+        401,
+        {},
+        {"json": {"s": "error", "errmsg": f"Invalid token {TOKEN}"}},
+        AuthenticationError,
+        AuthenticationError,
+        None,
+    ),
+    "403": (403, {}, {"text": "Forbidden"}, AuthenticationError, AuthenticationError, None),
+    "429_retry_after_seconds": (
+        429,
+        {"Retry-After": "2"},
+        {"json": {"s": "error"}},
+        RateLimitedError,
+        RateLimitedError,
+        2.0,
+    ),
+    "429_retry_after_date": (
+        429,
+        lambda: {"Retry-After": _http_date(120)},
+        {},
+        RateLimitedError,
+        RateLimitedError,
+        120.0,
+    ),
+    "429_quota_reset_epoch": (
+        429,
+        lambda: {"X-Api-Ratelimit-Reset": str(int(time.time() + 3600))},
+        {},
+        RateLimitedError,
+        RateLimitedError,
+        3600.0,
+    ),
+    "429_quota_reset_in_seconds": (
+        429,
+        {"X-Api-Ratelimit-Reset": "30"},
+        {},
+        RateLimitedError,
+        RateLimitedError,
+        30.0,
+    ),
+    "429_retry_after_wins": (
+        429,
+        lambda: {"Retry-After": "3", "X-Api-Ratelimit-Reset": str(int(time.time() + 3600))},
+        {},
+        RateLimitedError,
+        RateLimitedError,
+        3.0,
+    ),
+    "429_bare": (429, {}, {}, RateLimitedError, RateLimitedError, None),
+    "404_no_data": (
+        404,
+        {},
+        {"json": {"s": "no_data"}},
+        SymbolNotFoundError,
+        ExpirationNotListedError,
+        None,
+    ),
+    "404_plain": (
+        404,
+        {},
+        {"text": "not here"},
+        SymbolNotFoundError,
+        ExpirationNotListedError,
+        None,
+    ),
+    "404_errmsg": (
+        404,
+        {},
+        {"json": {"s": "error", "errmsg": "Unknown symbol"}},
+        SymbolNotFoundError,
+        ExpirationNotListedError,
+        None,
+    ),
+    "500": (
+        500,
+        {},
+        {"json": {"s": "error", "errmsg": f"crashed serving {TOKEN}"}},
+        TransientProviderError,
+        TransientProviderError,
+        None,
+    ),
+    "502_html": (
+        502,
+        {},
+        {"text": "<html>bad gateway</html>"},
+        TransientProviderError,
+        TransientProviderError,
+        None,
+    ),
+    "400_errmsg": (
+        400,
+        {},
+        {"json": {"s": "error", "errmsg": "Invalid symbol format: AAPL"}},
+        ProviderError,
+        ProviderError,
+        None,
+    ),
+    "200_error_body": (
+        200,
+        {"X-Echo": f"Bearer {TOKEN}"},
+        {"json": {"s": "error", "errmsg": f"Token {TOKEN} lacks this plan"}},
+        ProviderError,
+        ProviderError,
+        None,
+    ),
+    "301": (301, {"Location": "https://elsewhere.test/"}, {}, ProviderError, ProviderError, None),
+}
+
+
+@pytest.mark.parametrize("case", ANSWERS)
+def test_error_answers_map_to_the_core_errors(case: str):
+    status, headers, body, listing_error, chain_error, retry_after = ANSWERS[case]
+    raw = _answer(status, headers() if callable(headers) else headers, **body)
+    assert list(raw) == ["$http_error"], raw  # returned, not raised: --record saves it
+    assert raw["$http_error"]["status"] == status
+    assert TOKEN not in json.dumps(raw)  # redacted from the body and the headers
+    provider = MarketDataProvider(MarketDataConfig())  # a replay has no token
+    (error,) = check_error_answers(provider, "AAPL", [(raw, listing_error)])
+    assert type(error) is listing_error or listing_error is ProviderError, repr(error)
+    assert error.reason == listing_error.reason
+    assert str(error).startswith("marketdata: AAPL")
+    with pytest.raises(chain_error) as chain:
+        provider.transform_chain(raw, "AAPL", EXPIRY)
+    assert chain.value.reason == chain_error.reason
+    if retry_after is None:
+        assert getattr(error, "retry_after", None) is None
+    else:
+        assert error.retry_after == pytest.approx(retry_after, abs=3)
+
+
+def test_the_messages_say_what_marketdata_said():
+    def message(status: int, headers: dict[str, str] | None = None, **body: Any) -> str:
+        raw = _answer(status, headers, **body)
+        with pytest.raises(ProviderError) as info:
+            MarketDataProvider(MarketDataConfig()).transform_expirations(raw, "AAPL")
+        return str(info.value)
+
+    assert message(400, json={"s": "error", "errmsg": "Invalid symbol format: AAPL"}) == (
+        "marketdata: AAPL expirations: Invalid symbol format: AAPL"
+    )
+    assert (
+        message(404, json={"s": "no_data"}) == "marketdata: AAPL: no data for expirations (no_data)"
+    )
+    assert message(503, text="maintenance") == (
+        "marketdata: AAPL expirations: HTTP 503 Service Unavailable: maintenance"
+    )
+    assert message(401, json={"s": "error", "errmsg": f"Invalid token {TOKEN}"}) == (
+        "marketdata: AAPL expirations: HTTP 401 Unauthorized: Invalid token ***; "
+        "set MD_API_KEY or [providers.marketdata] token"
+    )
+    reset = {"X-Api-Ratelimit-Reset": str(int(time.time() + 3.5 * 3600))}
+    assert re.fullmatch(
+        r"marketdata: AAPL expirations: HTTP 429 Too Many Requests; "
+        r"the request quota resets at 20\d\d-.*-0[45]:00 \(in 3h(29|30)m\)",
+        message(429, reset),
+    )
+
+
+def test_ok_and_no_data_bodies_are_returned_as_they_came():
+    assert _answer(200, json=LISTING) == LISTING
+    assert _answer(203, json={"s": "no_data"}) == {"s": "no_data"}
+    with pytest.raises(SymbolNotFoundError, match="no_data"):
+        MarketDataProvider(MarketDataConfig()).transform_expirations({"s": "no_data"}, "AAPL")
+
+
+# --------------------------------------------------------------------------- rate limits
+
+
+def test_retry_after_pauses_the_next_requests_then_they_succeed(
+    chain_body: dict[str, Any], monkeypatch: pytest.MonkeyPatch
+):
+    monkeypatch.setenv("MD_API_KEY", TOKEN)
+    started: dict[str, list[float]] = {"AAPL": [], "MSFT": [], "MSFT chain": []}
+    limited = threading.Event()
+
+    def aapl(request: httpx.Request) -> httpx.Response:
+        started["AAPL"].append(time.monotonic())
+        if len(started["AAPL"]) == 1:
+            limited.set()
+            return httpx.Response(429, headers={"Retry-After": "2"}, json={"s": "error"})
+        return httpx.Response(200, json=LISTING)
+
+    def msft(request: httpx.Request) -> httpx.Response:
+        started["MSFT"].append(time.monotonic())
+        # answer only once AAPL's 429 has paused the provider: MSFT's next request,
+        # its chain, starts while the pause holds
+        assert limited.wait(10), "AAPL's request never came"
+        time.sleep(0.2)
+        return httpx.Response(200, json=LISTING)
+
+    def msft_chain(request: httpx.Request) -> httpx.Response:
+        started["MSFT chain"].append(time.monotonic())
+        return httpx.Response(200, json=chain_body)
+
+    with respx.mock(base_url=BASE) as mock:
+        mock.get("/v1/options/expirations/AAPL/").mock(side_effect=aapl)
+        mock.get("/v1/options/chain/AAPL/").respond(200, json=chain_body)
+        mock.get("/v1/options/expirations/MSFT/").mock(side_effect=msft)
+        mock.get("/v1/options/chain/MSFT/").mock(side_effect=msft_chain)
+        result = _scan(["AAPL", "MSFT"], **{"scan.concurrency": 2})
+    assert [(s.symbol, s.status) for s in result.symbols] == [("AAPL", "ok"), ("MSFT", "ok")]
+    first, retried = started["AAPL"]
+    assert retried - first >= 1.9  # the retry waited for Retry-After, no backoff
+    (chain_started,) = started["MSFT chain"]
+    assert chain_started - first >= 1.9  # so did another symbol's next request
+    assert retried - first < 10
+
+
+def test_a_quota_reset_hours_ahead_fails_at_once(monkeypatch: pytest.MonkeyPatch):
+    monkeypatch.setenv("MD_API_KEY", TOKEN)
+    reset = {"X-Api-Ratelimit-Reset": str(int(time.time() + 3.5 * 3600))}
+    started = time.monotonic()
+    with respx.mock(base_url=BASE) as mock:
+        route = mock.get("/v1/options/expirations/AAPL/").respond(429, headers=reset)
+        result = _scan(["AAPL"])
+    (outcome,) = result.symbols
+    assert (outcome.status, outcome.reason) == ("failed", "rate_limited")
+    assert "the request quota resets at" in outcome.error
+    assert "more than max_retry_after_s (60 s)" in outcome.error
+    assert route.call_count == 1  # not retried: the core's max_retry_after_s
+    assert time.monotonic() - started < 30
+
+
+def test_max_wait_s_is_still_accepted_as_max_retry_after_s():
+    assert MarketDataConfig().max_retry_after_s == 60.0  # the core's default
+    assert MarketDataConfig(max_wait_s=5).max_retry_after_s == 5.0
+    assert MarketDataConfig(max_wait_s=5, max_retry_after_s=9).max_retry_after_s == 9.0
+    assert "max_wait_s" not in MarketDataConfig(max_wait_s=5).model_dump()
+    host = PluginHost(load_entrypoints=False, plugins=[optscan_marketdata])
+    settings = load_settings(overrides={"providers.marketdata.max_wait_s": 7}, use_env=False)
+    config = host.plugin_config("providers", "marketdata", settings)
+    assert isinstance(config, MarketDataConfig) and config.max_retry_after_s == 7.0
+    settings = load_settings(overrides={"providers.marketdata.max_wait_s": -1}, use_env=False)
+    with pytest.raises(ConfigError, match=r"providers\.marketdata\.max_retry_after_s"):
+        host.plugin_config("providers", "marketdata", settings)
+
+
+# --------------------------------------------------------------------------- record, replay
+
+
+def _replay(root: Path) -> ScanResult:
+    settings = load_settings(overrides={"scan.provider": "marketdata"}, use_env=False)
+    host = PluginHost(load_entrypoints=False, plugins=[optscan_marketdata])
+    with respx.mock() as mock:  # any request would fail as unmocked
+        result = perform_scan(ScanRequest(replay_dir=str(root)), host, settings=settings)
+    assert not mock.calls
+    return result
+
+
+@pytest.mark.parametrize(
+    ("status", "reason"), [(429, "rate_limited"), (401, "auth_failed"), (503, "transient")]
+)
+def test_a_recorded_error_answer_replays_as_the_same_failure(
+    status: int, reason: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+):
+    monkeypatch.setenv("MD_API_KEY", TOKEN)
+    rec = tmp_path / "rec"
+    with respx.mock(base_url=BASE) as mock:
+        mock.get("/v1/options/expirations/AAPL/").respond(
+            status, json={"s": "error", "errmsg": f"refused {TOKEN}"}
+        )
+        live = _scan(["AAPL"], record_dir=rec)
+    (outcome,) = live.symbols
+    assert (outcome.status, outcome.reason) == ("failed", reason), outcome.error
+    saved = (rec / "marketdata" / "AAPL" / "expirations.json").read_text(encoding="utf-8")
+    assert json.loads(saved)["$http_error"]["status"] == status
+    assert TOKEN not in saved
+
+    monkeypatch.delenv("MD_API_KEY")  # a replay needs no token
+    (again,) = _replay(rec).symbols
+    assert (again.status, again.reason, again.error) == ("failed", reason, outcome.error)
 
 
 # --------------------------------------------------------------------------- transport
@@ -282,54 +594,6 @@ def test_transport_failures_map_onto_the_core_errors(monkeypatch: pytest.MonkeyP
         assert info.value.retryable == (kind is TransientProviderError)
 
 
-def test_quota_used_up_fails_fast_saying_when_it_resets(monkeypatch: pytest.MonkeyPatch):
-    monkeypatch.setenv("MD_API_KEY", TOKEN)
-    provider = _provider(max_wait_s=5)
-    reset = time.time() + 3.5 * 3600
-    headers = {"X-Api-Ratelimit-Remaining": "0", "X-Api-Ratelimit-Reset": str(int(reset))}
-    with respx.mock(base_url=BASE) as mock:
-        route = mock.get("/v1/options/expirations/AAPL/").respond(
-            200, json=LISTING, headers=headers
-        )
-        assert provider.extract_expirations("AAPL") == LISTING  # the last credit: still good
-        with pytest.raises(QuotaExhaustedError, match=r"used up; it resets at .* \(in 3h") as info:
-            provider.extract_expirations("AAPL")
-    assert isinstance(info.value, RateLimitedError) and not info.value.retryable
-    assert route.call_count == 1  # the refused request was never sent
-
-
-def test_a_near_reset_is_waited_for(monkeypatch: pytest.MonkeyPatch):
-    monkeypatch.setenv("MD_API_KEY", TOKEN)
-    provider = _provider(max_wait_s=5)
-    headers = {"X-Api-Ratelimit-Remaining": "0", "X-Api-Ratelimit-Reset": f"{time.time() + 0.4}"}
-    with respx.mock(base_url=BASE) as mock:
-        mock.get("/v1/options/expirations/AAPL/").mock(
-            side_effect=[
-                httpx.Response(200, json=LISTING, headers=headers),
-                httpx.Response(200, json=LISTING, headers={"X-Api-Ratelimit-Remaining": "99"}),
-            ]
-        )
-        provider.extract_expirations("AAPL")
-        started = time.monotonic()
-        provider.extract_expirations("AAPL")
-    assert time.monotonic() - started >= 0.2
-
-
-def test_http_429_with_a_far_reset_is_not_retried(monkeypatch: pytest.MonkeyPatch):
-    monkeypatch.setenv("MD_API_KEY", TOKEN)
-    provider = _provider()
-    far = {"X-Api-Ratelimit-Reset": str(int(time.time() + 7200))}
-    with respx.mock(base_url=BASE) as mock:
-        mock.get("/v1/options/expirations/AAPL/").respond(429, headers=far)
-        with pytest.raises(QuotaExhaustedError, match=r"HTTP 429.*resets at"):
-            provider.extract_expirations("AAPL")
-    with respx.mock(base_url=BASE) as mock:
-        mock.get("/v1/options/expirations/AAPL/").respond(429)
-        with pytest.raises(RateLimitedError) as info:
-            _provider().extract_expirations("AAPL")
-    assert info.value.retryable  # no reset given: the core's backoff decides
-
-
 def test_an_unlisted_expiration_costs_no_request(monkeypatch: pytest.MonkeyPatch):
     monkeypatch.setenv("MD_API_KEY", TOKEN)
     with (
@@ -341,9 +605,6 @@ def test_an_unlisted_expiration_costs_no_request(monkeypatch: pytest.MonkeyPatch
 
 
 def test_unknown_config_keys_are_named():
-    from optscan.config import load_settings
-    from optscan.errors import ConfigError
-
     settings = load_settings(overrides={"providers.marketdata.tokn": "x"}, use_env=False)
     host = PluginHost(load_entrypoints=False, plugins=[optscan_marketdata])
     with pytest.raises(ConfigError, match=r"providers\.marketdata\.tokn: unknown key"):
@@ -367,8 +628,6 @@ def _replay_dir(tmp_path: Path, chain_body: dict[str, Any]) -> Path:
 
 
 def test_replay_needs_no_token_and_no_network(tmp_path: Path, chain_body: dict[str, Any]):
-    from optscan.config import load_settings
-
     root = _replay_dir(tmp_path, chain_body)
     settings = load_settings(
         overrides={"scan.provider": "marketdata", "strategies.csp.min_annualized_return": 1.0},

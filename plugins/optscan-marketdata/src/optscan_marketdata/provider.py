@@ -6,20 +6,28 @@
 untouched, so ``optscan scan --record``/``--replay`` work and a replayed scan needs no
 token. The token is therefore read only inside extract: from ``[providers.marketdata]
 token``, else ``$MD_API_KEY``. It travels in the ``Authorization`` header only, never in
-a URL, a log line or an error message.
+a URL, a log line, an error message or a recording.
 
 *Transform* turns marketdata's columnar answer (one array per field) into an
-:class:`~optscan.models.OptionChain` without a per-contract loop. Delta is marketdata's
-own, so the scan reports ``delta_source: "provider"`` wherever it is published.
+:class:`~optscan.OptionChain` without a per-contract loop. Delta is marketdata's own,
+so the scan reports ``delta_source: "provider"`` wherever it is published.
 
-HTTP is mapped onto optscan's error types so the core's retry policy does the right
-thing: 5xx, timeouts and dropped connections are transient (retried); 429 is
-rate-limited (retried, unless the quota resets too far ahead to wait for); 401 means the
-token is wrong and is neither retried nor repeated for the following symbols;
-``{"s":"no_data"}`` is an unknown symbol or an unlisted expiration; ``{"s":"error"}``
-carries marketdata's ``errmsg``. When a response says the request quota is used up
-(``X-Api-Ratelimit-Remaining: 0``), the next request waits for the reset if it is within
-``max_wait_s`` and otherwise fails at once, saying when the quota resets.
+Errors are optscan's signals, and the core applies the policy (retries, pauses, the
+credential latch), not this plugin:
+
+* no token: :class:`~optscan.AuthenticationError` in extract, before any request;
+* an answer that is not 2xx, or a ``{"s": "error"}`` body, is an *error answer*
+  (:func:`optscan.error_answer`, the token redacted) that extract returns and
+  ``--record`` saves; the transforms map it with :func:`optscan.error_for_status`
+  (401/403 -> ``auth_failed``, fatal for the provider in this scan; 429 ->
+  ``rate_limited``; 5xx -> ``transient``) and marketdata's own bodies
+  (``{"s": "no_data"}`` -> an unknown symbol or an unlisted expiration; ``{"s":
+  "error"}`` -> its ``errmsg``);
+* a 429's ``retry_after`` is its ``Retry-After``, else the quota reset
+  (``X-Api-Ratelimit-Reset``) as seconds from now: the core pauses every request that
+  long, or fails at once when it is over ``max_retry_after_s`` (a daily quota used up);
+* timeouts and dropped connections are transient, a host that cannot be reached is
+  ``network_unreachable``: there is no answer to record.
 
 httpx and numpy are imported when first needed.
 """
@@ -27,6 +35,7 @@ httpx and numpy are imported when first needed.
 from __future__ import annotations
 
 import datetime as dt
+import json
 import math
 import os
 import threading
@@ -35,10 +44,11 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 from zoneinfo import ZoneInfo
 
-from pydantic import Field, SecretStr, field_validator
+from pydantic import Field, SecretStr, field_validator, model_validator
 
 from optscan import (
     JSON,
+    AuthenticationError,
     ExpirationNotListedError,
     MalformedPayloadError,
     NetworkUnreachableError,
@@ -48,6 +58,10 @@ from optscan import (
     RateLimitedError,
     SymbolNotFoundError,
     TransientProviderError,
+    error_answer,
+    error_for_status,
+    read_error_answer,
+    scrub,
 )
 
 if TYPE_CHECKING:
@@ -61,28 +75,6 @@ NEW_YORK = ZoneInfo("America/New_York")
 
 
 # --------------------------------------------------------------------------- errors
-
-
-class TokenMissingError(ProviderError):
-    """No token configured: every request would be refused, so none is made."""
-
-    reason = "token_missing"
-
-
-class TokenRejectedError(ProviderError):
-    """marketdata answered 401: the token is wrong or expired. Retrying cannot help."""
-
-    reason = "token_rejected"
-
-
-class QuotaExhaustedError(RateLimitedError):
-    """The request quota is used up until a reset too far ahead to wait for.
-
-    Still a :class:`RateLimitedError` (reason ``rate_limited``), but not retryable: the
-    core's retries come within seconds and the quota resets in hours.
-    """
-
-    retryable = False
 
 
 class MarketDataError(ProviderError):
@@ -103,15 +95,19 @@ class MarketDataConfig(ProviderConfig):
     base_url: str = Field(default=BASE_URL, description="API root (a proxy or a test server)")
     timeout_s: float = Field(default=15.0, gt=0, le=300, description="per request")
     max_concurrency: int = Field(default=8, ge=1, le=50)
-    max_wait_s: float = Field(
-        default=5.0,
-        ge=0,
-        le=600,
-        description="wait at most this long for a rate-limit reset; further off, fail",
-    )
     data_delay_s: float = Field(
         default=0.0, ge=0, description="how late your plan's quotes are (0 = real time)"
     )
+
+    @model_validator(mode="before")
+    @classmethod
+    def _max_wait_s_is_max_retry_after_s(cls, data: Any) -> Any:
+        """``max_wait_s`` (0.1.0) is the deprecated name of the core's
+        ``max_retry_after_s``; when both are given, ``max_retry_after_s`` wins."""
+        if isinstance(data, dict) and "max_wait_s" in data:
+            data = dict(data)
+            data.setdefault("max_retry_after_s", data.pop("max_wait_s"))
+        return data
 
     @field_validator("base_url")
     @classmethod
@@ -125,30 +121,20 @@ class MarketDataConfig(ProviderConfig):
 # --------------------------------------------------------------------------- provider
 
 
-class MarketDataProvider(OptionProvider):
+class MarketDataProvider(OptionProvider[MarketDataConfig]):
     """marketdata.app option chains (bid/ask, open interest, IV and greeks)."""
 
     name = "marketdata"
-    Config = MarketDataConfig
 
     def __init__(self, config: MarketDataConfig) -> None:
         super().__init__(config)
-        self.config: MarketDataConfig = config
         self._lock = threading.Lock()
         self._client: Any = None
-        self._blocked_until: float | None = None  # POSIX time the quota resets
-        self._token_rejected = False
 
     # ------------------------------------------------------------------ extract
 
     def extract_expirations(self, symbol: str) -> JSON:
-        return self._get(
-            f"/v1/options/expirations/{quote(symbol, safe='')}/",
-            None,
-            symbol,
-            "expirations",
-            SymbolNotFoundError,
-        )
+        return self._get(f"/v1/options/expirations/{quote(symbol, safe='')}/", None, symbol)
 
     def extract_chain(self, symbol: str, expiration: dt.date, listing: JSON) -> JSON:
         try:
@@ -163,17 +149,13 @@ class MarketDataProvider(OptionProvider):
             f"/v1/options/chain/{quote(symbol, safe='')}/",
             {"expiration": expiration.isoformat()},
             symbol,
-            f"chain {expiration}",
-            ExpirationNotListedError,
         )
 
     def _token(self) -> str:
         secret = self.config.token.get_secret_value() if self.config.token else ""
         token = (secret or os.environ.get(TOKEN_ENV, "")).strip()
         if not token:
-            raise TokenMissingError(
-                f"marketdata: no API token; set {TOKEN_ENV} or [providers.marketdata] token"
-            )
+            raise AuthenticationError(f"marketdata: no API token; {_TOKEN_HINT}")
         return token
 
     def _http(self) -> Any:
@@ -191,21 +173,15 @@ class MarketDataProvider(OptionProvider):
                 )
             return self._client
 
-    def _get(
-        self,
-        path: str,
-        params: dict[str, str] | None,
-        symbol: str,
-        what: str,
-        not_found: type[ProviderError],
-    ) -> JSON:
-        """One GET; returns the JSON body untouched or raises the matching ProviderError."""
-        if self._token_rejected:
-            raise TokenRejectedError(_REJECTED)
+    def _get(self, path: str, params: dict[str, str] | None, symbol: str) -> JSON:
+        """One GET: the JSON body untouched, or an error answer for the transforms.
+
+        Only a request that got no answer raises (and a 2xx that is not JSON).
+        """
         token = self._token()
-        self._wait_for_quota()
         import httpx
 
+        what = f"chain {params['expiration']}" if params else "expirations"
         try:
             response = self._http().get(
                 path, params=params, headers={"Authorization": f"Bearer {token}"}
@@ -225,72 +201,29 @@ class MarketDataProvider(OptionProvider):
             ) from None
 
         status = response.status_code
-        reset = _reset_time(response.headers.get("X-Api-Ratelimit-Reset"))
-        remaining = _number(response.headers.get("X-Api-Ratelimit-Remaining"))
-        if status == 401:
-            self._token_rejected = True
-            raise TokenRejectedError(_REJECTED)
-        if status == 429:
-            self._block_until(reset)
-            raise self._rate_limited(f"{symbol} {what}: rate limited (HTTP 429)", reset)
-        if remaining is not None and remaining <= 0:
-            self._block_until(reset)  # this answer is good; the next request would not be
-        if status >= 500:
-            raise TransientProviderError(f"marketdata: {symbol} {what}: HTTP {status}")
         try:
-            body = response.json()
+            body: Any = response.json()
         except ValueError:
-            if status == 404:
-                raise not_found(f"marketdata: {symbol}: no {what} (HTTP 404)") from None
-            raise MalformedPayloadError(
-                f"marketdata: {symbol} {what}: HTTP {status} answer is not JSON"
-            ) from None
+            if 200 <= status < 300:
+                raise MalformedPayloadError(
+                    f"marketdata: {symbol} {what}: HTTP {status} answer is not JSON"
+                ) from None
+            body = response.text
+        is_error = isinstance(body, dict) and body.get("s") == "error"
+        if not 200 <= status < 300 or is_error:
+            # recorded as it came, less the token (a server may echo it back)
+            headers = [(k, v.replace(token, "***")) for k, v in response.headers.items()]
+            return error_answer(status, headers, body, redact=[token])
         if status == 203:
             from optscan import get_logger
 
             get_logger().debug("marketdata_cached_answer", symbol=symbol, what=what)
-        _check_body(body, symbol, what, not_found, redact=token)
-        if status not in (200, 203):
-            raise ProviderError(f"marketdata: {symbol} {what}: unexpected HTTP {status}")
         return body
 
     def _host(self) -> str:
         from urllib.parse import urlsplit
 
         return urlsplit(self.config.base_url).hostname or "?"
-
-    # ------------------------------------------------------------------ rate limits
-
-    def _block_until(self, reset: float | None) -> None:
-        if reset is None:
-            return
-        with self._lock:
-            self._blocked_until = max(reset, self._blocked_until or 0.0)
-
-    def _wait_for_quota(self) -> None:
-        """Before a request: wait out a near quota reset, or fail saying when it comes."""
-        with self._lock:
-            until = self._blocked_until
-        if until is None:
-            return
-        wait = until - time.time()
-        if wait > self.config.max_wait_s:
-            raise self._rate_limited("request quota used up", until)
-        if wait > 0:
-            time.sleep(wait)
-        with self._lock:
-            if self._blocked_until == until:
-                self._blocked_until = None
-
-    def _rate_limited(self, what: str, reset: float | None) -> RateLimitedError:
-        if reset is None:
-            return RateLimitedError(f"marketdata: {what}")
-        wait = reset - time.time()
-        when = dt.datetime.fromtimestamp(reset, NEW_YORK).isoformat(timespec="seconds")
-        message = f"marketdata: {what}; it resets at {when} (in {_duration(wait)})"
-        if wait > self.config.max_wait_s:
-            return QuotaExhaustedError(message)
-        return RateLimitedError(message)
 
     def close(self) -> None:
         with self._lock:
@@ -301,7 +234,7 @@ class MarketDataProvider(OptionProvider):
     # ------------------------------------------------------------------ transform
 
     def transform_expirations(self, raw: JSON, symbol: str) -> list[dt.date]:
-        _check_body(raw, symbol, "expirations", SymbolNotFoundError)
+        _raise_for_answer(raw, symbol, "expirations", SymbolNotFoundError)
         values = raw.get("expirations")
         if not isinstance(values, list):
             raise MalformedPayloadError(f"marketdata: {symbol}: 'expirations' is not a list")
@@ -327,7 +260,7 @@ class MarketDataProvider(OptionProvider):
 
         from optscan import OptionChain
 
-        _check_body(raw, symbol, f"chain {expiration}", ExpirationNotListedError)
+        _raise_for_answer(raw, symbol, f"chain {expiration}", ExpirationNotListedError)
         contracts = raw.get("optionSymbol")
         if not isinstance(contracts, list):
             raise MalformedPayloadError(f"marketdata: {symbol}: 'optionSymbol' is not a list")
@@ -385,18 +318,55 @@ class MarketDataProvider(OptionProvider):
         )
 
 
-_REJECTED = f"marketdata: token rejected (401); set {TOKEN_ENV} or [providers.marketdata] token"
+_TOKEN_HINT = f"set {TOKEN_ENV} or [providers.marketdata] token"
 
 
-def _check_body(
-    body: JSON,
-    symbol: str,
-    what: str,
-    not_found: type[ProviderError],
-    *,
-    redact: str = "",
-) -> None:
-    """Raise for any answer but ``{"s": "ok", ...}`` (used live and on replayed payloads)."""
+def _raise_for_answer(raw: JSON, symbol: str, what: str, not_found: type[ProviderError]) -> None:
+    """Raise the error an answer means; return for ``{"s": "ok", ...}``.
+
+    Used live and on replayed payloads alike: an error answer is mapped by its status
+    first (:func:`optscan.error_for_status`), then by marketdata's own body.
+    """
+    answer = read_error_answer(raw)
+    if answer is None:
+        _check_body(raw, symbol, what, not_found)
+        return
+    body = answer.body
+    own = isinstance(body, dict) and body.get("s") in ("error", "no_data")
+    error = error_for_status(
+        answer.status,
+        answer.headers,
+        what=f"marketdata: {symbol} {what}",
+        detail=_errmsg(body) if own else _text(body),
+        not_found=not_found,
+    )
+    if isinstance(error, AuthenticationError):
+        raise AuthenticationError(f"{error}; {_TOKEN_HINT}")
+    if isinstance(error, RateLimitedError):
+        raise _rate_limited(error, answer.headers)
+    if isinstance(error, TransientProviderError):
+        raise error
+    if own and (answer.status != 404 or body.get("s") == "no_data"):
+        _check_body(body, symbol, what, not_found)  # marketdata's body says more
+    raise error or ProviderError(f"marketdata: {symbol} {what}: unexpected HTTP {answer.status}")
+
+
+def _rate_limited(error: RateLimitedError, headers: dict[str, str]) -> RateLimitedError:
+    """``error`` with the quota reset in its message, and as ``retry_after`` when the
+    answer gave no ``Retry-After``."""
+    reset = _reset_time(headers.get("x-api-ratelimit-reset"))
+    if reset is None:
+        return error
+    wait = max(0.0, reset - time.time())
+    when = dt.datetime.fromtimestamp(reset, NEW_YORK).isoformat(timespec="seconds")
+    return RateLimitedError(
+        f"{error}; the request quota resets at {when} (in {_duration(wait)})",
+        retry_after=wait if error.retry_after is None else error.retry_after,
+    )
+
+
+def _check_body(body: JSON, symbol: str, what: str, not_found: type[ProviderError]) -> None:
+    """Raise for any body but ``{"s": "ok", ...}``."""
     if not isinstance(body, dict):
         raise MalformedPayloadError(f"marketdata: {symbol} {what}: the answer is not an object")
     status = body.get("s")
@@ -405,11 +375,21 @@ def _check_body(
     if status == "no_data":
         raise not_found(f"marketdata: {symbol}: no data for {what} (no_data)")
     if status == "error":
-        message = str(body.get("errmsg") or "no error message")[:300]
-        if redact:
-            message = message.replace(redact, "***")
-        raise MarketDataError(f"marketdata: {symbol} {what}: {message}")
+        message = _errmsg(body) or "no error message"
+        raise MarketDataError(scrub(f"marketdata: {symbol} {what}: {message}"))
     raise MalformedPayloadError(f"marketdata: {symbol} {what}: unexpected status s={status!r:.40}")
+
+
+def _errmsg(body: Any) -> str:
+    return str(body.get("errmsg") or "")[:300] if isinstance(body, dict) else ""
+
+
+def _text(body: Any, limit: int = 200) -> str:
+    """A short one-line rendering of an answer's body for a message."""
+    if body is None:
+        return ""
+    text = " ".join(body.split()) if isinstance(body, str) else json.dumps(body)
+    return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
 def _column(raw: dict[str, Any], key: str, n: int, symbol: str, *, required: bool) -> np.ndarray:
