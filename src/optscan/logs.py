@@ -99,3 +99,23 @@ def get_logger(**initial: Any) -> Any:
     if not structlog.is_configured():
         configure_logging()
     return structlog.get_logger("optscan", **initial)
+
+
+class _ToDebug(logging.Handler):
+    """Hands a library's log records to optscan's log at debug level."""
+
+    def emit(self, record: logging.LogRecord) -> None:
+        try:
+            get_logger().debug("library_log", library=record.name, message=record.getMessage())
+        except Exception:  # a log line must never fail the work being logged
+            self.handleError(record)
+
+
+def quiet_library(name: str) -> None:
+    """Send library ``name``'s own log (yfinance warns about cookies and crumbs on every
+    failed request) to optscan's log at debug level instead of straight to stderr: optscan
+    reports the outcome once, in its own words (idempotent)."""
+    logger = logging.getLogger(name)
+    if not any(isinstance(h, _ToDebug) for h in logger.handlers):
+        logger.addHandler(_ToDebug())
+    logger.propagate = False

@@ -28,6 +28,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 from tenacity import Retrying, retry_if_exception, stop_after_attempt, wait_exponential_jitter
 
 from optscan.errors import AuthenticationError, PluginError, ProviderError, RateLimitedError
+from optscan.http_answers import read_error_answer
 from optscan.logs import get_logger
 from optscan.scan.limits import MemoryGate, ProviderGate, memory_limiter
 
@@ -126,7 +127,7 @@ class ProviderClient:
                     with self._count_lock:
                         self.retries += 1
                 try:
-                    raw = self._extract(extract)
+                    raw = self._extract(extract, interpret)
                     return raw, interpret(raw)
                 except AuthenticationError as exc:
                     self._lock_out(exc)
@@ -136,8 +137,14 @@ class ProviderClient:
                     raise
         raise AssertionError("unreachable")  # pragma: no cover
 
-    def _extract(self, extract: Callable[[], JSON]) -> JSON:
-        """Wait at the gate (outside the slots), then extract inside a slot."""
+    def _extract(self, extract: Callable[[], JSON], interpret: Callable[[JSON], Any]) -> JSON:
+        """Wait at the gate (outside the slots), then extract inside a slot.
+
+        An error answer is interpreted before the slot is given back (it is small): a
+        refused credential or a ``retry_after`` then closes or pauses the gate before
+        any other request can take the slot, so none starts after the answer arrived.
+        Ordinary payloads (whole chains) are transformed outside the slot.
+        """
         while True:
             self._wait_at_gate()
             with self._slots:
@@ -148,7 +155,17 @@ class ProviderClient:
                     continue  # paused while this request waited for a slot: wait again
                 if self.limiter is not None:
                     self.limiter.try_acquire(self.plugin)
-                return extract()
+                raw = extract()
+                if read_error_answer(raw) is not None:
+                    try:
+                        interpret(raw)
+                    except AuthenticationError as exc:
+                        self._lock_out(exc)
+                        raise
+                    except RateLimitedError as exc:
+                        self._pause(exc, "the request")
+                        raise
+                return raw
 
     def _wait_at_gate(self) -> None:
         while True:
@@ -181,14 +198,14 @@ class ProviderClient:
         wait = exc.retry_after
         if wait is None or not exc.retryable or self.replaying:
             return
+        get_logger().info("provider_paused", provider=self.provider.name, seconds=wait)
+        self.gate.pause(wait)  # a pause too long to wait fails later requests at the gate
         if wait > self.config.max_retry_after_s:
             raise _final(
                 exc,
                 f"{exc}; {what}: the source asks to wait {wait:g} s, more than "
                 f"max_retry_after_s ({self.config.max_retry_after_s:g} s)",
             ) from None
-        get_logger().info("provider_paused", provider=self.provider.name, seconds=wait)
-        self.gate.pause(wait)
 
     def _backoff(self, state: RetryCallState) -> float:
         """The backoff before the next attempt; none after a ``retry_after`` (the gate

@@ -41,6 +41,9 @@ def _use_cache_dir(path: str) -> None:
         if _cache_location != path:
             import yfinance
 
+            from optscan.logs import quiet_library
+
+            quiet_library("yfinance")
             yfinance.set_tz_cache_location(path)
             _cache_location = path
 
