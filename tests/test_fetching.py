@@ -46,8 +46,8 @@ def test_server_side_limit_answers_too_many_requests_without_client_limit():
     provider = SimProvider(SimConfig(rate_limit_per_s=5))
     provider.as_of = OPEN_INSTANT
     with pytest.raises(RateLimitedError, match="too many requests"):
-        for i in range(10):
-            provider.extract_expirations(f"S{i}")
+        for i in range(10):  # an error answer, which the transform raises
+            provider.transform_expirations(provider.extract_expirations(f"S{i}"), f"S{i}")
 
 
 def test_retries_back_off_then_report():
@@ -70,7 +70,7 @@ def test_sim_faults_are_reproducible():
         out = []
         for i in range(20):
             try:
-                provider.extract_expirations(f"S{i}")
+                provider.transform_expirations(provider.extract_expirations(f"S{i}"), f"S{i}")
                 out.append("ok")
             except TransientProviderError:
                 out.append("fail")

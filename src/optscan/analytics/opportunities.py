@@ -13,6 +13,18 @@ if TYPE_CHECKING:
     from optscan.models import Opportunity
 
 
+DIGITS = {
+    "delta": 6,
+    "annualized_return": 4,
+    "spread_pct": 4,
+    "cushion_pct": 4,
+    "breakeven": 4,
+    "prob_otm": 6,
+}
+"""Decimal places the models keep of each rounded metric (the ranking of a chain's
+arrays rounds the same way, so it orders contracts exactly as the models do)."""
+
+
 def _opt(value: float) -> float | None:
     return None if value != value else value  # NaN -> None
 
@@ -47,14 +59,14 @@ def build_opportunities(
         "volume": chain.volume[rows].tolist(),
         "open_interest": chain.open_interest[rows].tolist(),
         "iv": chain.iv[rows].tolist(),
-        "delta": _rounded(metrics.delta, 6),
+        "delta": _rounded(metrics.delta, DIGITS["delta"]),
         "provided": metrics.delta_from_provider.tolist(),
-        "annualized_return": _rounded(metrics.annualized_return, 4),
-        "spread_pct": _rounded(metrics.spread_pct, 4),
-        "cushion_pct": _rounded(metrics.cushion_pct, 4),
-        "breakeven": _rounded(metrics.breakeven, 4),
+        "annualized_return": _rounded(metrics.annualized_return, DIGITS["annualized_return"]),
+        "spread_pct": _rounded(metrics.spread_pct, DIGITS["spread_pct"]),
+        "cushion_pct": _rounded(metrics.cushion_pct, DIGITS["cushion_pct"]),
+        "breakeven": _rounded(metrics.breakeven, DIGITS["breakeven"]),
         "collateral": metrics.collateral.tolist(),
-        "prob_otm": _rounded(metrics.prob_otm, 6),
+        "prob_otm": _rounded(metrics.prob_otm, DIGITS["prob_otm"]),
     }
     shared = {
         "symbol": chain.symbol,

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, get_args
 import numpy as np
 from numpy.typing import NDArray
 
+from optscan.analytics.opportunities import DIGITS
 from optscan.config.sections import RankBy
 
 if TYPE_CHECKING:
@@ -45,7 +46,12 @@ def rank_opportunities(opportunities: list[Opportunity], rank_by: str) -> list[O
 def rank_scores(
     rank_by: str, metrics: Metrics, chain: OptionChain, rows: NDArray[np.intp]
 ) -> NDArray[np.float64]:
-    """The score of each contract at ``rows`` (``metrics`` aligned with ``rows``)."""
+    """The score of each contract at ``rows`` (``metrics`` aligned with ``rows``).
+
+    Metrics the models keep rounded are rounded the same way here, so two contracts
+    whose models tie also tie here (and go by contract symbol), as in
+    :func:`rank_opportunities`.
+    """
     if rank_by == "dte":
         return -metrics.dte.astype(np.float64)
     source = {
@@ -55,6 +61,8 @@ def rank_scores(
         "bid": chain.bid[rows],
         "open_interest": chain.open_interest[rows],
     }[rank_by]
+    if rank_by in DIGITS:
+        source = np.round(source, DIGITS[rank_by])
     return np.nan_to_num(source, nan=-np.inf)
 
 

@@ -5,12 +5,31 @@ machine: a spot price, weekly Friday expirations plus monthlies, an implied-vola
 smile with term structure, Black-Scholes prices around which bids and asks are spread,
 and some junk (zero bids, wide spreads, thin open interest) so screens have work to do.
 
-Knobs (``[providers.sim]``) make it a test bench for the fetch layer: ``latency_ms``
-per request; ``error_rate``, a probability of a transient, retryable failure, seeded by
-(symbol, expiration, attempt) so fault runs are reproducible; ``rate_limit_per_s``,
-beyond which the simulated server answers "too many requests" as Yahoo does (the core
-also limits its own request rate to the same figure, so a well-behaved client never
-sees that answer).
+Knobs (``[providers.sim]``) make it a test bench for the fetch layer; their defaults
+change nothing:
+
+* ``latency_ms``: how long the simulated server takes to answer each request;
+* ``error_rate``: a probability of a transient, retryable failure (HTTP 503), seeded
+  by (symbol, expiration, attempt) so fault runs are reproducible;
+* ``rate_limit_per_s``: beyond it the simulated server answers "too many requests"
+  (HTTP 429) as Yahoo does (the core also limits its own request rate to the same
+  figure, so a well-behaved client never sees that answer);
+* ``rate_limited``: symbols whose *first* request the server refuses with "too many
+  requests", at once;
+* ``retry_after_s``: the ``Retry-After`` (seconds) the server's 429 answers carry
+  (0: none, so the core's own backoff applies);
+* ``auth_refused``: symbols whose every request the server refuses at once with HTTP
+  401, as a real server refuses an expired token (``AuthenticationError``: the core
+  starts no further request to the provider in that scan);
+* ``request_log``: a file to which the server appends one line per request, as it
+  starts: ``<unix time> <pid> <symbol> <what>``, plus `` <status>`` when it refuses
+  the request (``what`` is ``expirations`` or the expiration date). The file is opened
+  in append mode for each line, so the workers of a fleet can share one.
+
+The server's failures are *error answers* (:func:`optscan.http_answers.error_answer`)
+that the extract returns and the transform raises as the mapped error
+(:func:`~optscan.http_answers.raise_for_error_answer`), like a real HTTP provider's:
+``--record`` saves them and ``--replay`` gives the same error again.
 """
 
 from __future__ import annotations
@@ -18,21 +37,21 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import math
+import os
 import threading
 import time
 from collections import deque
 from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
-from pydantic import Field
+from pydantic import Field, field_validator
 
 from optscan.errors import (
     ExpirationNotListedError,
     MalformedPayloadError,
-    RateLimitedError,
     SymbolNotFoundError,
-    TransientProviderError,
 )
+from optscan.http_answers import ERROR_ANSWER_KEY, error_answer, raise_for_error_answer
 from optscan.protocols import JSON, OptionProvider, ProviderConfig
 
 if TYPE_CHECKING:
@@ -49,6 +68,21 @@ class SimConfig(ProviderConfig):
     weeks: int = Field(default=8, ge=1, le=52, description="weekly expirations listed")
     no_options: list[str] = Field(default_factory=lambda: ["BTC-USD"])
     seed: int = 0
+    rate_limited: list[str] = Field(
+        default_factory=list, description="symbols whose first request gets a 429"
+    )
+    retry_after_s: float = Field(
+        default=0.0, ge=0, le=86_400, description="Retry-After of the 429s (0: none)"
+    )
+    auth_refused: list[str] = Field(
+        default_factory=list, description="symbols whose requests get a 401"
+    )
+    request_log: str = Field(default="", description="append a line per request here")
+
+    @field_validator("rate_limited", "auth_refused")
+    @classmethod
+    def _upper(cls, symbols: list[str]) -> list[str]:
+        return [s.strip().upper() for s in symbols]
 
 
 _calendar: Any = None
@@ -72,6 +106,17 @@ def _nyse() -> Any:
     return _calendar
 
 
+def _log_request(path: str, text: str) -> None:
+    """Append one line to ``path`` (one ``write`` on an ``O_APPEND`` descriptor, so lines
+    from several threads and processes never interleave)."""
+    line = f"{time.time():.6f} {os.getpid()} {text}\n".encode()
+    fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+    try:
+        os.write(fd, line)
+    finally:
+        os.close(fd)
+
+
 def _seed(*parts: object) -> int:
     digest = hashlib.blake2b("|".join(map(str, parts)).encode(), digest_size=8).digest()
     return int.from_bytes(digest, "little")
@@ -92,36 +137,59 @@ class SimProvider(OptionProvider[SimConfig]):
         self.requests = 0
         self.request_times: list[float] = []
         self.rejected_for_rate = 0
+        self._seen: set[str] = set()
 
     # ----------------------------------------------------------- the simulated server
 
     def _now(self) -> dt.datetime:
         return self.as_of or dt.datetime.now(dt.UTC)
 
-    def _serve(self, symbol: str, what: str) -> None:
-        """Everything a real server does before answering: count, throttle, wait, fail."""
+    def _serve(self, symbol: str, what: str) -> JSON | None:
+        """Everything a real server does before answering: count, throttle, wait, fail.
+
+        ``None`` to go on and answer, or the error answer to return instead.
+        """
         now = time.monotonic()
+        config = self.config
+        refusal: JSON | None = None
         with self._lock:
             self.requests += 1
             self.request_times.append(now)
             attempt = self._attempts.get((symbol, what), 0) + 1
             self._attempts[(symbol, what)] = attempt
-            limit = self.config.rate_limit_per_s
-            if limit > 0:
+            first = symbol not in self._seen
+            self._seen.add(symbol)
+            limit = config.rate_limit_per_s
+            if symbol in config.auth_refused:
+                refusal = error_answer(401, body=f"{symbol}: token refused (sim auth_refused)")
+            elif first and symbol in config.rate_limited:
+                refusal = self._too_many(f"{symbol}: too many requests (sim rate_limited)")
+            elif limit > 0:
                 while self._recent and now - self._recent[0] >= 1.0:
                     self._recent.popleft()
                 if len(self._recent) >= math.floor(limit):
                     self.rejected_for_rate += 1
-                    raise RateLimitedError(f"{symbol}: too many requests (sim limit {limit}/s)")
-                self._recent.append(now)
-        if self.config.latency_ms:
-            time.sleep(self.config.latency_ms / 1000.0)
-        if self.config.error_rate > 0:
-            draw = _seed(self.config.seed, symbol, what, attempt) / 2**64
-            if draw < self.config.error_rate:
-                raise TransientProviderError(
-                    f"{symbol} {what}: simulated transient failure (attempt {attempt})"
+                    refusal = self._too_many(f"{symbol}: too many requests (sim limit {limit}/s)")
+                else:
+                    self._recent.append(now)
+        if config.request_log:
+            status = f" {refusal[ERROR_ANSWER_KEY]['status']}" if refusal else ""
+            _log_request(config.request_log, f"{symbol} {what}{status}")
+        if refusal is not None:
+            return refusal
+        if config.latency_ms:
+            time.sleep(config.latency_ms / 1000.0)
+        if config.error_rate > 0:
+            draw = _seed(config.seed, symbol, what, attempt) / 2**64
+            if draw < config.error_rate:
+                return error_answer(
+                    503, body=f"{symbol} {what}: simulated transient failure (attempt {attempt})"
                 )
+        return None
+
+    def _too_many(self, message: str) -> JSON:
+        wait = self.config.retry_after_s
+        return error_answer(429, {"Retry-After": f"{wait:g}"} if wait else None, message)
 
     # ----------------------------------------------------------- market model
 
@@ -151,7 +219,9 @@ class SimProvider(OptionProvider[SimConfig]):
     # ----------------------------------------------------------- provider API
 
     def extract_expirations(self, symbol: str) -> JSON:
-        self._serve(symbol, "expirations")
+        refused = self._serve(symbol, "expirations")
+        if refused is not None:
+            return refused
         now = self._now()
         today = now.astimezone(NEW_YORK).date()
         if symbol in self.config.no_options:
@@ -164,6 +234,7 @@ class SimProvider(OptionProvider[SimConfig]):
         }
 
     def transform_expirations(self, raw: JSON, symbol: str) -> list[dt.date]:
+        raise_for_error_answer(raw, f"{symbol} expirations")
         try:
             dates = [dt.date.fromisoformat(d) for d in raw["expirations"]]
         except (KeyError, TypeError, ValueError) as exc:
@@ -173,7 +244,9 @@ class SimProvider(OptionProvider[SimConfig]):
         return dates
 
     def extract_chain(self, symbol: str, expiration: dt.date, listing: JSON) -> JSON:
-        self._serve(symbol, expiration.isoformat())
+        refused = self._serve(symbol, expiration.isoformat())
+        if refused is not None:
+            return refused
         if expiration.isoformat() not in listing.get("expirations", []):
             raise ExpirationNotListedError(f"{symbol}: {expiration} is not a listed expiration")
         now = dt.datetime.fromisoformat(listing["as_of"])
@@ -259,6 +332,7 @@ class SimProvider(OptionProvider[SimConfig]):
     def transform_chain(self, raw: JSON, symbol: str, expiration: dt.date) -> OptionChain:
         from optscan.chain import OptionChain
 
+        raise_for_error_answer(raw, f"{symbol} {expiration.isoformat()}")
         try:
             if raw["expiration"] != expiration.isoformat():
                 raise ExpirationNotListedError(f"{symbol}: payload is for {raw['expiration']}")
