@@ -174,7 +174,7 @@ def test_config_errors_of_any_length_never_show_a_secret(tmp_path, padding):
     """The whole config used to be echoed when short: ``(got {'redis': {'url': ...}})``."""
     secret = CANARIES["/"].replace("/", "x")
     lines = [f'[redis]\nurl = "redis://:{secret}@r/0"', '[sinks]\nenabled = "json"']
-    lines += [f"[strategies.s{i}]\ntype = \"csp\"" for i in range(padding)]
+    lines += [f'[strategies.s{i}]\ntype = "csp"' for i in range(padding)]
     config = tmp_path / "config.toml"
     config.write_text("\n".join(lines) + "\n")
     out = run("scan", "--provider", "sim", "--config", str(config))
