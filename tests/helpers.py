@@ -43,3 +43,19 @@ class Recorder:
     @hookimpl
     def optscan_event(self, event: Any) -> None:
         self.events.append(event)
+
+
+def run_jobs(redis: Any, queue_name: str = "optscan", max_jobs: int | None = None) -> None:
+    """Run queued optscan jobs in this process (rq's SimpleWorker, JSON jobs): every job
+    and the dependents they release, or at most ``max_jobs``."""
+    from rq.serializers import JSONSerializer
+    from rq.worker import SimpleWorker
+
+    from optscan.queue.rq import JsonJob, JsonQueue
+
+    SimpleWorker(
+        [JsonQueue(queue_name, connection=redis)],
+        connection=redis,
+        serializer=JSONSerializer,
+        job_class=JsonJob,
+    ).work(burst=True, max_jobs=max_jobs)

@@ -12,13 +12,11 @@ import pytest
 
 from optscan.models import ScanRequest
 
-from .helpers import OPEN_INSTANT
+from .helpers import OPEN_INSTANT, run_jobs
 
 fakeredis = pytest.importorskip("fakeredis")
 pytest.importorskip("lupa")
 
-from rq.serializers import JSONSerializer  # noqa: E402
-from rq.worker import SimpleWorker  # noqa: E402
 
 from optscan.config import QueueSection  # noqa: E402
 from optscan.queue.connection import (  # noqa: E402
@@ -47,14 +45,6 @@ def client(redis, monkeypatch):
 
     monkeypatch.setattr(web, "from_url", lambda *a, **k: (None, redis))
     return make_app("redis://127.0.0.1:1/0").test_client()
-
-
-def run_one(redis) -> None:
-    """Run exactly one queued job in this process."""
-    queue = JsonQueue("optscan", connection=redis)
-    SimpleWorker([queue], connection=redis, serializer=JSONSerializer, job_class=JsonJob).work(
-        burst=True, max_jobs=1
-    )
 
 
 def pages(job_id: str) -> list[str]:
@@ -93,7 +83,7 @@ def test_every_page_answers_for_every_kind_of_job(redis, client):
             assert response.status_code == 200, (path, response.data[:400])
 
     check([coordinator, ping.id, schedule["id"]])  # queued, and the timed scan
-    run_one(redis)  # the coordinator fans out: batches queued, the aggregator deferred
+    run_jobs(redis, max_jobs=1)  # the coordinator fans out: batches queued, the aggregator deferred
     jobs = [coordinator, batch_job_id(scan_id, 0), batch_job_id(scan_id, 1)]
     aggregator = aggregator_job_id(scan_id)
     check([*jobs, aggregator, ping.id])
@@ -102,12 +92,7 @@ def test_every_page_answers_for_every_kind_of_job(redis, client):
     assert json.loads(info["metadata"])["optscan"]["role"] == "aggregator"
     worker.prepare_execution(JsonJob.fetch(jobs[1], connection=redis))  # one is "running"
     check([*jobs, aggregator])
-    SimpleWorker(
-        [JsonQueue("optscan", connection=redis)],
-        connection=redis,
-        serializer=JSONSerializer,
-        job_class=JsonJob,
-    ).work(burst=True)
+    run_jobs(redis)
     check([*jobs, aggregator, ping.id])  # finished
 
 

@@ -14,7 +14,7 @@ from click.testing import CliRunner
 
 from optscan.cli import cli
 
-from .helpers import OPEN_INSTANT
+from .helpers import OPEN_INSTANT, run_jobs
 
 fakeredis = pytest.importorskip("fakeredis")
 pytest.importorskip("lupa")
@@ -35,20 +35,6 @@ def redis(monkeypatch):
 
 def run(*args: str):
     return CliRunner().invoke(cli, list(args), catch_exceptions=False)
-
-
-def work(redis) -> None:
-    from rq.serializers import JSONSerializer
-    from rq.worker import SimpleWorker
-
-    from optscan.queue.rq import JsonJob, JsonQueue
-
-    SimpleWorker(
-        [JsonQueue("optscan", connection=redis)],
-        connection=redis,
-        serializer=JSONSerializer,
-        job_class=JsonJob,
-    ).work(burst=True)
 
 
 def _same(text: str) -> str:
@@ -91,7 +77,7 @@ def test_queue_data_commands_take_every_format(redis):
     assert queued.exit_code == 0, queued.output
     scan_id = json.loads(queued.stdout)["scan_id"]
     assert_formats("status", "--scan-id", scan_id)
-    work(redis)
+    run_jobs(redis)
     assert_formats("results")
     assert_formats("schedule", "add", "--cron", "0,30 10-15 * * 1-5", *SIM)
     assert_formats("schedule", "list")
@@ -102,7 +88,7 @@ def test_queue_data_commands_take_every_format(redis):
 def test_results_follow_a_default_queued_scan(redis):
     """No --sink redis: the aggregator still keeps the profile's latest result."""
     scan_id = json.loads(run("enqueue", *SIM, "--format", "json").stdout)["scan_id"]
-    work(redis)
+    run_jobs(redis)
     assert redis.exists("optscan:results:default")
     assert 0 < redis.ttl("optscan:results:default") <= 2700
     doc = json.loads(run("results", "--format", "json").stdout)

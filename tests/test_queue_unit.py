@@ -20,7 +20,7 @@ from click.testing import CliRunner
 from optscan.events import ScanFinished, ScanSkipped, ScanStarted, SymbolFailed, SymbolScanned
 from optscan.models import ScanRequest
 
-from .helpers import OPEN_INSTANT, Recorder, make_settings
+from .helpers import OPEN_INSTANT, Recorder, make_settings, run_jobs
 
 fakeredis = pytest.importorskip("fakeredis")
 pytest.importorskip("lupa")
@@ -93,14 +93,6 @@ def recorder():
         yield rec
 
 
-def work(redis, queue_name: str = "optscan") -> None:
-    """Run every queued job (and the dependents they release) in this process."""
-    queue = JsonQueue(queue_name, connection=redis)
-    SimpleWorker([queue], connection=redis, serializer=JSONSerializer, job_class=JsonJob).work(
-        burst=True
-    )
-
-
 def request(**kwargs):
     body = {"provider": "sim", "symbols": SYMBOLS, "as_of": OPEN_INSTANT, **kwargs}
     return ScanRequest(**body)
@@ -131,7 +123,7 @@ def test_queued_scan_matches_the_embedded_scan(redis, cfg, store, recorder):
     assert store.status(scan_id)["state"] == "queued"
     assert lock_holder(redis, store.keys, "default") == scan_id
 
-    work(redis)
+    run_jobs(redis)
 
     status = store.status(scan_id)
     assert status["state"] == "finished", status
@@ -168,7 +160,7 @@ def test_redis_sink_keeps_the_latest_result_per_profile(redis, cfg, store):
     scan_id, _ = enqueue_scan(
         redis, request(sinks=["redis"], profile="fast"), prefix=PREFIX, cfg=cfg
     )
-    work(redis)
+    run_jobs(redis)
     stored = read_result(redis, PREFIX, "fast")
     assert stored == store.result(scan_id)
     key = Keys(PREFIX).results("fast")
@@ -210,7 +202,7 @@ def test_a_failed_batch_job_fails_only_its_symbols(redis, store, monkeypatch):
     monkeypatch.setattr(optscan.queue.jobs.batch, "run_symbols", run_symbols)
     cfg = QueueConfig(batch_size=3, retry_max=0)
     scan_id, _ = enqueue_scan(redis, request(), prefix=PREFIX, cfg=cfg)
-    work(redis)
+    run_jobs(redis)
     status = ScanStore(redis, Keys(PREFIX), cfg).status(scan_id)
     assert status["state"] == "finished"  # the aggregator ran despite the failure
     assert status["symbols_done"] == status["symbols_total"] == 7
@@ -238,7 +230,7 @@ def test_a_rerun_coordinator_does_not_fan_out_twice(redis, cfg, store):
     SimpleWorker([queue], connection=redis, serializer=JSONSerializer).work(burst=True, max_jobs=1)
     jobs_after_second = sorted(k for k in redis.keys("rq:job:*") if b"again" not in k)
     assert jobs_after_second == jobs_after_first
-    work(redis)
+    run_jobs(redis)
     status = store.status(scan_id)
     assert (status["state"], status["symbols_done"]) == ("finished", 7)
 
@@ -253,7 +245,7 @@ def test_a_scheduled_scan_on_a_holiday_is_skipped(redis, cfg, store, recorder):
         overrides={"providers.sim.ignore_market_hours": False},
     )
     enqueue_coordinator(redis, cfg, req)
-    work(redis)
+    run_jobs(redis)
     scan_id = store.latest("default")
     status = store.status(scan_id)
     assert status["state"] == "skipped"
@@ -268,7 +260,7 @@ def test_a_scheduled_scan_on_a_holiday_is_skipped(redis, cfg, store, recorder):
 def test_a_scheduled_scan_of_a_busy_profile_is_skipped(redis, cfg, store):
     acquire_lock(redis, store.keys, "default", "someone-else", 60)
     enqueue_coordinator(redis, cfg, request(scheduled=True))
-    work(redis)
+    run_jobs(redis)
     status = store.status(store.latest())
     assert status["state"] == "skipped"
     assert "already has a scan in progress" in status["error"]
@@ -334,7 +326,7 @@ def test_a_running_scan_without_its_lock_is_lost_but_a_queued_one_waits(redis, c
     scan_id, _ = enqueue_scan(redis, request(profile="q"), prefix=PREFIX, cfg=cfg)
     redis.delete(store.keys.lock("q"))  # expired while waiting for a worker
     assert store.status(scan_id)["state"] == "queued"
-    work(redis)  # the coordinator re-takes the lock
+    run_jobs(redis)  # the coordinator re-takes the lock
     assert store.status(scan_id)["state"] == "finished"
 
 
@@ -409,7 +401,7 @@ def test_json_classes_default_to_json(redis):
     queue = JsonQueue("q", connection=redis)
     assert queue.serializer is JSONSerializer and queue.job_class is JsonJob
     result = queue.enqueue("optscan.jobs.ping")
-    work(redis, "q")
+    run_jobs(redis, "q")
     assert "pid" in JsonJob.fetch(result.id, connection=redis).return_value()
 
 
@@ -496,7 +488,7 @@ def test_rq_scheduler_enqueues_json_jobs_that_run(redis, cfg, store, tokyo):
     make_scheduler(redis, cfg).enqueue_jobs()
     when = dt.datetime.fromisoformat(list_schedules(redis, cfg)[0]["next_run_new_york"])
     assert (when.hour, when.minute) == (10, 0)  # rescheduled in New York time, not Tokyo's
-    work(redis)
+    run_jobs(redis)
     assert store.status(store.latest())["state"] == "skipped"
 
 
@@ -566,7 +558,7 @@ def test_cli_enqueue_status_results_and_lock(cli_redis):
     assert "already has a scan in progress" in busy.stderr and doc["scan_id"] in busy.stderr
     status = json.loads(run_cli("status", "--format", "json").stdout)
     assert (status["scan_id"], status["state"]) == (doc["scan_id"], "queued")
-    work(cli_redis)
+    run_jobs(cli_redis)
     status = json.loads(run_cli("status", "--scan-id", doc["scan_id"], "--format", "json").stdout)
     assert status["state"] == "finished" and status["symbols_done"] == 2
     results = json.loads(run_cli("results", "--format", "json").stdout)
@@ -583,7 +575,7 @@ def test_cli_scan_queue_prints_like_the_embedded_scan(cli_redis, monkeypatch):
     real_wait = queue_enqueue.wait_for_scan
 
     def wait(store, scan_id, **kwargs):
-        work(cli_redis)
+        run_jobs(cli_redis)
         return real_wait(store, scan_id, **kwargs)
 
     monkeypatch.setattr(queue_enqueue, "wait_for_scan", wait)
@@ -630,7 +622,7 @@ def test_help_never_imports_redis_or_rq():
 def test_batch_jobs_share_the_provider_rate_limit_in_redis(redis, cfg, store):
     req = request(overrides={"providers.sim.rate_limit_per_s": 200})
     scan_id, _ = enqueue_scan(redis, req, prefix=PREFIX, cfg=cfg)
-    work(redis)
+    run_jobs(redis)
     assert store.status(scan_id)["state"] == "finished"
     assert redis.exists(f"{PREFIX}ratelimit:sim")  # one budget for the whole fleet
 
@@ -642,7 +634,7 @@ def test_symbol_failures_reach_the_status(redis, cfg, store, recorder):
         prefix=PREFIX,
         cfg=cfg,
     )
-    work(redis)
+    run_jobs(redis)
     status = store.status(scan_id)
     assert status["symbols_failed"] == 1 and "BTC-USD" in status["failures"]
     assert "no listed options" in status["failures"]["BTC-USD"]

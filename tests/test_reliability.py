@@ -13,6 +13,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from optscan.config import load_settings, parse_set
+from optscan.default_plugins.providers.sim import CHAIN_COLUMNS
 from optscan.errors import ConfigError
 from optscan.hookspecs import hookimpl
 from optscan.models import ScanRequest
@@ -220,17 +221,7 @@ def test_mutated_yahoo_payloads_fail_per_symbol(field, value):
     assert not any(math.isinf(x) for x in chain.iv.tolist())
 
 
-SIM_COLUMNS = [
-    "contract_symbol",
-    "kind",
-    "strike",
-    "bid",
-    "ask",
-    "last",
-    "volume",
-    "open_interest",
-    "iv",
-]
+SIM_COLUMNS = list(CHAIN_COLUMNS)
 
 
 @settings(max_examples=60, deadline=None)

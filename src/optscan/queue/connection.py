@@ -9,7 +9,7 @@ namespace. It imports nothing else of optscan's queue, so any module may import 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from optscan.errors import OptscanError
 from optscan.secrets import mask_url, scrub_exception
@@ -17,7 +17,8 @@ from optscan.secrets import mask_url, scrub_exception
 if TYPE_CHECKING:
     from redis import Redis
 
-    from optscan.config import Settings
+    from optscan.config import QueueSection, Settings
+    from optscan.models import ScanRequest
 
 
 class QueueError(OptscanError):
@@ -105,6 +106,16 @@ COORDINATE_SCAN = "optscan.queue.jobs.coordinate_scan"
 SCAN_BATCH = "optscan.queue.jobs.scan_batch"
 AGGREGATE_SCAN = "optscan.queue.jobs.aggregate_scan"
 PING = "optscan.queue.jobs.ping"
+
+
+def coordinator_kwargs(request: ScanRequest, prefix: str, queue: QueueSection) -> dict[str, Any]:
+    """The coordinator job's keyword arguments (JSON), for ``enqueue`` and schedules
+    alike: the request, the key prefix and the ``[queue]`` section."""
+    return {
+        "request": request.model_dump(mode="json"),
+        "prefix": prefix,
+        "queue": queue.model_dump(),
+    }
 
 
 def coordinator_job_id(scan_id: str) -> str:

@@ -17,6 +17,7 @@ from optscan.queue.connection import (
     QueueError,
     ScanBusyError,
     coordinator_job_id,
+    coordinator_kwargs,
 )
 from optscan.queue.lock import acquire_lock, release_lock
 from optscan.queue.rq import JsonJob, make_queue, rq_retry
@@ -82,11 +83,7 @@ def enqueue_scan(
         store.create(scan_id, request.profile, state="queued", job_id=job_id)
         make_queue(redis, cfg).enqueue_call(
             COORDINATE_SCAN,
-            kwargs={
-                "request": request.model_dump(mode="json"),
-                "prefix": prefix,
-                "queue": cfg.model_dump(),
-            },
+            kwargs=coordinator_kwargs(request, prefix, cfg),
             job_id=job_id,
             timeout=cfg.coordinator_timeout_s,
             result_ttl=cfg.job_result_ttl_s,

@@ -22,7 +22,7 @@ from redis import Redis
 from rq_scheduler import Scheduler
 
 from optscan.logs import get_logger
-from optscan.queue.connection import COORDINATE_SCAN, QueueError
+from optscan.queue.connection import COORDINATE_SCAN, QueueError, coordinator_kwargs
 from optscan.queue.rq import JsonJob, JsonQueue
 
 if TYPE_CHECKING:
@@ -158,11 +158,7 @@ def add_schedule(
     scheduler.cron(
         cron,
         func=COORDINATE_SCAN,
-        kwargs={
-            "request": request.model_dump(mode="json"),
-            "prefix": prefix,
-            "queue": cfg.model_dump(),
-        },
+        kwargs=coordinator_kwargs(request, prefix, cfg),
         id=sid,
         queue_name=cfg.name,
         timeout=cfg.coordinator_timeout_s,

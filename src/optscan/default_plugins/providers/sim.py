@@ -85,6 +85,19 @@ class SimConfig(ProviderConfig):
         return [s.strip().upper() for s in symbols]
 
 
+CHAIN_COLUMNS = (
+    "contract_symbol",
+    "kind",
+    "strike",
+    "bid",
+    "ask",
+    "last",
+    "volume",
+    "open_interest",
+    "iv",
+)
+"""The per-contract lists of a sim chain payload."""
+
 _calendar: Any = None
 # The simulated *server's* work (building a chain) is cached: on a real provider that
 # work happens on someone else's machine, so it should not compete with optscan's own
@@ -282,20 +295,7 @@ class SimProvider(OptionProvider[SimConfig]):
         iv = base * term * (1.0 - 0.6 * k + 1.8 * k * k) * rng.uniform(0.97, 1.03, n)
         iv = np.clip(iv, 0.05, 3.0)
 
-        columns: dict[str, list] = {
-            key: []
-            for key in (
-                "contract_symbol",
-                "kind",
-                "strike",
-                "bid",
-                "ask",
-                "last",
-                "volume",
-                "open_interest",
-                "iv",
-            )
-        }
+        columns: dict[str, list] = {key: [] for key in CHAIN_COLUMNS}
         exp_code = expiration.strftime("%y%m%d")
         for is_call, letter, kind in ((False, "P", "put"), (True, "C", "call")):
             theo = bs_price(spot, strikes, years, iv, is_call, RATE, 0.0)
