@@ -18,11 +18,14 @@ import optscan_notify
 import pytest
 from optscan_notify.sink import NotifyConfig, NotifySink, StateError, message_text
 
-from optscan.config import load_settings
-from optscan.errors import ConfigError
-from optscan.models import ScanRequest, ScanResult
-from optscan.plugins import PluginHost
-from optscan.scan import perform_scan
+from optscan import (
+    ConfigError,
+    PluginHost,
+    ScanRequest,
+    ScanResult,
+    load_settings,
+    perform_scan,
+)
 
 NY = dt.timezone(dt.timedelta(hours=-5))
 OPEN_INSTANT = dt.datetime(2026, 11, 18, 11, 0, tzinfo=NY)  # a Wednesday in session
