@@ -13,6 +13,11 @@ install:
 test *ARGS:
     python -m pytest -q {{ARGS}}
 
+# (`just test` runs the slow ones too; CI runs `just test`.)
+# All but the tests marked slow (scale, soak, worker kill, Redis restart, venv build): under a minute.
+test-fast *ARGS:
+    python -m pytest -q -m "not slow" {{ARGS}}
+
 # (`just test` runs them too, with the default soak of 100 scans.)
 # Fault, fuzz, scale and security suites, figures on stdout (docs/reliability.md).
 reliability *ARGS:

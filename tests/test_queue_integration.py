@@ -64,6 +64,7 @@ def test_two_workers_share_a_scan_and_account_for_every_symbol(fleet):
     assert all(key.startswith((b"optscan:", b"rq:")) for key in client.keys("*"))
 
 
+@pytest.mark.slow  # waits for rq to notice the dead worker and re-run its job
 def test_a_killed_worker_and_horse_lose_nothing(fleet, record_property):
     from optscan.queue.connection import batch_job_id
     from optscan.queue.rq import JsonJob
@@ -114,6 +115,7 @@ def test_a_killed_worker_and_horse_lose_nothing(fleet, record_property):
     assert rerun < 30
 
 
+@pytest.mark.slow  # restarts a redis-server and waits for the fleet to reconnect
 def test_a_redis_restart_mid_scan_resumes_or_fails_clearly(tmp_path):
     if not HAVE_SERVER:
         pytest.skip("needs redis-server to restart one")
