@@ -9,10 +9,12 @@ fresh interpreter, workers, servers).
 
 What a fresh process would not share with earlier commands is reset around each call:
 the secrets :mod:`optscan.secrets` remembered, structlog's configuration, ``OPTSCAN_*``
-variables not given in ``env``, the working directory. What a process would print but
-``CliRunner`` does not capture is added to ``stderr``: stdlib log records of WARNING and
-above (what ``logging.lastResort`` prints when nobody configured logging), warnings, and
-the traceback of an uncaught exception (exit code 1, as Python's own).
+variables not given in ``env``, the working directory, the warning filters. What a
+process would print but ``CliRunner`` does not capture is added to ``stderr``: stdlib
+log records of WARNING and above (what ``logging.lastResort`` prints when nobody
+configured logging), warnings, and the traceback of an uncaught exception (exit code 1,
+as Python's own). Not seen: bytes written straight to file descriptors 1 and 2
+(``os.write``, ``sys.__stderr__``), which only a real process shows.
 """
 
 from __future__ import annotations
@@ -48,13 +50,24 @@ class Ran:
         return f"$ optscan {' '.join(self.args)} (exit {self.returncode})\n{self.text}"
 
 
+def _fresh_warning_filters() -> None:
+    """The warning filters of a fresh interpreter (not pytest's, nor ``-W``'s)."""
+    warnings.resetwarnings()
+    for category in (DeprecationWarning, PendingDeprecationWarning, ImportWarning):
+        warnings.simplefilter("ignore", category)
+    warnings.simplefilter("ignore", ResourceWarning)
+    warnings.filterwarnings("default", category=DeprecationWarning, module="__main__")
+
+
 def invoke(
     *args: str,
     env: Mapping[str, str | None] | None = None,
+    environ: Mapping[str, str] | None = None,
     cwd: Path | str | None = None,
 ) -> Ran:
     """``optscan *args`` in this process. ``env`` sets (or, with None, removes)
-    variables for the call; every other ``OPTSCAN_*`` variable is removed."""
+    variables for the call; every other ``OPTSCAN_*`` variable is removed. ``environ``
+    is instead the whole environment, as ``subprocess.run(env=...)`` takes it."""
     import structlog
     from click.testing import CliRunner
 
@@ -62,6 +75,9 @@ def invoke(
     from optscan.secrets import forget_all
 
     variables: dict[str, str | None] = {k: None for k in os.environ if k.startswith("OPTSCAN_")}
+    if environ is not None:
+        variables = {k: None for k in os.environ if k not in environ}
+        variables.update((k, v) for k, v in environ.items() if os.environ.get(k) != v)
     variables.update(env or {})
     logged = io.StringIO()
     handler = logging.StreamHandler(logged)
@@ -75,6 +91,7 @@ def invoke(
             contextlib.chdir(cwd or os.getcwd()),
             warnings.catch_warnings(record=True) as caught,
         ):
+            _fresh_warning_filters()
             result = CliRunner().invoke(cli, list(args), env=variables, prog_name="optscan")
     finally:
         root.removeHandler(handler)
