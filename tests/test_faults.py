@@ -127,6 +127,7 @@ def test_a_batch_job_over_its_timeout_is_retried_then_reported(fleet: Fleet, rec
     assert _try_enqueue(fleet), "the aggregator must release the profile's lock"
 
 
+@pytest.mark.slow  # a real worker (in-process: test_scan.py, the failing sink)
 def test_a_sink_that_raises_costs_only_its_own_output(fleet: Fleet, tmp_path, record_property):
     """The json sink told to write over a folder raises on publish: the scan still
     finishes, the failure is in the result's ``errors``, the other sinks publish."""
