@@ -14,7 +14,7 @@ test *ARGS:
     python -m pytest -q {{ARGS}}
 
 # (`just test` runs the slow ones too, and is what CI runs. Tests run in pytest-xdist
-# workers, one per core up to 4, each with its own redis-server; `-n 0` runs them here.)
+# workers, one per core up to 4, each with its own redis-server; `-n 0`: one process.)
 # All but the tests marked slow (scale, soak, worker kill, Redis restart...): under a minute.
 test-fast *ARGS:
     python -m pytest -q -m "not slow" -n auto --maxprocesses 4 {{ARGS}}
