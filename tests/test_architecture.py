@@ -371,7 +371,7 @@ def doc_imports(path: Path) -> Iterator[tuple[int, Import]]:
             for match in _IMPORT_LINE.finditer(text):
                 line = text.count("\n", 0, match.start()) + 1
                 found.append((line, Import(match.group(1), (), line)))
-        for line, imp in found:
+        for line, imp in sorted(found, key=lambda item: item[0]):
             if _under(imp.target, "optscan"):
                 yield first + line - 1, imp
 
