@@ -13,6 +13,12 @@ install:
 test *ARGS:
     python -m pytest -q {{ARGS}}
 
+# (`just test` runs the slow ones too, and is what CI runs. Tests run in pytest-xdist
+# workers, one per core up to 4, each with its own redis-server; `-n 0`: one process.)
+# All but the tests marked slow (scale, soak, worker kill, Redis restart...): under a minute.
+test-fast *ARGS:
+    python -m pytest -q -m "not slow" -n auto --maxprocesses 4 {{ARGS}}
+
 # (`just test` runs them too, with the default soak of 100 scans.)
 # Fault, fuzz, scale and security suites, figures on stdout (docs/reliability.md).
 reliability *ARGS:

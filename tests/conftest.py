@@ -60,7 +60,18 @@ def redis_base(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     server.stop()
 
 
-_databases = itertools.count(1)
+def _database_numbers() -> Iterator[int]:
+    """Databases 1-15, round and round. Under pytest-xdist with a shared server
+    (OPTSCAN_TEST_REDIS_URL) each worker takes its own share of them; with the
+    session's own redis-server (one per worker) the share is all of them."""
+    count = int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "1"))
+    index = int(os.environ.get("PYTEST_XDIST_WORKER", "gw0").removeprefix("gw") or 0)
+    shared = bool(os.environ.get("OPTSCAN_TEST_REDIS_URL"))
+    mine = [db for db in range(1, 16) if not shared or (db - 1) % count == index % count]
+    return itertools.cycle(mine or [1 + index % 15])
+
+
+_databases = _database_numbers()
 
 
 @pytest.fixture
@@ -68,7 +79,7 @@ def redis_url(redis_base: str) -> str:
     """A flushed database of its own on the session's redis-server."""
     import redis as redis_py
 
-    db = next(_databases) % 16 or 1
+    db = next(_databases)
     url = f"{redis_base}/{db}"
     redis_py.Redis.from_url(url).flushdb()
     return url

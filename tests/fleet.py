@@ -55,18 +55,33 @@ class RedisServer:
         self.process: subprocess.Popen[bytes] | None = None
 
     def start(self) -> None:
+        """Start the server; on a port another server took meanwhile (another test
+        session on this machine, another xdist worker), try a new port."""
+        for _attempt in range(5):
+            if self._start():
+                return
+            self.port = free_port()
+        raise RuntimeError(f"redis-server did not start (last port {self.port})")
+
+    def _start(self) -> bool:
         self.folder.mkdir(parents=True, exist_ok=True)
         args = ["redis-server", "--port", str(self.port), "--bind", "127.0.0.1"]
         args += ["--save", "", "--dir", str(self.folder)]
         args += ["--appendonly", "yes" if self.appendonly else "no"]
-        self.process = subprocess.Popen(args, stdout=subprocess.DEVNULL)
+        process = self.process = subprocess.Popen(args, stdout=subprocess.DEVNULL)
         client = redis_py.Redis(port=self.port)
         for _ in range(100):
             with contextlib.suppress(redis_py.RedisError):
-                if client.ping():
-                    return
+                # the server that answers must be ours, not one already on the port
+                if client.info("server")["process_id"] == process.pid:
+                    return True
+            if process.poll() is not None:
+                break
             time.sleep(0.05)
-        raise RuntimeError("redis-server did not start")
+        process.kill()
+        process.wait(timeout=20)
+        self.process = None
+        return False
 
     def stop(self) -> None:
         if self.process is not None:

@@ -1,25 +1,38 @@
-"""The optscan command: output contracts, exit codes, stdout purity, start-up cost."""
+"""The optscan command: output contracts, exit codes, stdout purity, start-up cost.
+
+Most commands run in this process (``invoke``: click's runner, reset as a fresh process
+would be); the tests whose point is the process itself (what reaches the real stdout,
+the interpreter's exit code, what start-up imports) run ``python -m optscan``.
+"""
 
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 
 import pytest
 
 from .helpers import OPEN_INSTANT
+from .invoke import invoke
 
 
 def run(*args: str, env: dict | None = None, check_rc: int | None = None):
-    import os
+    """``optscan *args`` in this process."""
+    proc = invoke(*args, env={"COLUMNS": "200", **(env or {})})
+    if check_rc is not None:
+        assert proc.returncode == check_rc, proc.report
+    return proc
 
-    full_env = {**os.environ, "COLUMNS": "200", **(env or {})}
+
+def run_process(*args: str, check_rc: int | None = None) -> subprocess.CompletedProcess[str]:
+    """``python -m optscan *args``: a real process, for what only a process shows."""
     proc = subprocess.run(
         [sys.executable, "-m", "optscan", *args],
         capture_output=True,
         text=True,
-        env=full_env,
+        env={**os.environ, "COLUMNS": "200"},
         timeout=120,
     )
     if check_rc is not None:
@@ -28,7 +41,7 @@ def run(*args: str, env: dict | None = None, check_rc: int | None = None):
 
 
 def test_scan_json_contract_and_stdout_purity():
-    proc = run(
+    proc = run_process(
         "scan",
         "--provider",
         "sim",
@@ -147,7 +160,7 @@ def test_market_closed_exits_3_unless_forced():
         "--format",
         "json",
     )
-    closed = run(*args, check_rc=3)  # Thanksgiving
+    closed = run_process(*args, check_rc=3)  # Thanksgiving: the interpreter's exit code
     assert "next open" in closed.stderr and "2026-11-27T09:30:00-05:00" in closed.stderr
     forced = run(*args, "--force", check_rc=0)
     doc = json.loads(forced.stdout)

@@ -15,6 +15,7 @@ import os
 import subprocess
 import time
 
+import pytest
 import redis as redis_py
 
 from .fleet import (
@@ -32,6 +33,7 @@ from .fleet import (
 SOAK_SCANS = int(os.environ.get("OPTSCAN_SOAK_SCANS", "100"))
 
 
+@pytest.mark.slow  # waits out the lock's TTL
 def test_a_lock_left_by_a_dead_scan_expires_or_is_cleared(fleet: Fleet, record_property):
     """A scan that died holding its profile's lock blocks the profile only until the
     lock's TTL runs out, or until an operator clears it."""
@@ -90,6 +92,7 @@ def _enqueue_two(fleet: Fleet) -> subprocess.CompletedProcess[str]:
     )
 
 
+@pytest.mark.slow  # waits out a job timeout, twice
 def test_a_batch_job_over_its_timeout_is_retried_then_reported(fleet: Fleet, record_property):
     """RQ kills a batch job that overruns ``queue.batch_timeout_s``; after its retries the
     aggregator still runs and reports each of its symbols as failed, with the reason."""
@@ -124,6 +127,7 @@ def test_a_batch_job_over_its_timeout_is_retried_then_reported(fleet: Fleet, rec
     assert _try_enqueue(fleet), "the aggregator must release the profile's lock"
 
 
+@pytest.mark.slow  # a real worker (in-process: test_scan.py, the failing sink)
 def test_a_sink_that_raises_costs_only_its_own_output(fleet: Fleet, tmp_path, record_property):
     """The json sink told to write over a folder raises on publish: the scan still
     finishes, the failure is in the result's ``errors``, the other sinks publish."""
@@ -154,6 +158,7 @@ def test_a_sink_that_raises_costs_only_its_own_output(fleet: Fleet, tmp_path, re
     record_property("scans_completed_with_a_raising_sink", 1)
 
 
+@pytest.mark.slow  # the soak: OPTSCAN_SOAK_SCANS scans, one after another
 def test_consecutive_scheduled_scans_leave_nothing_behind(fleet: Fleet, record_property):
     """A soak of scheduled scans (some on a holiday, so skipped) through rq-scheduler's
     path: afterwards no lock, no queued or started job, no failed job, and every key

@@ -139,6 +139,7 @@ def _venv_without(tmp_path: Path, dist: str) -> Path:
     return python
 
 
+@pytest.mark.slow  # builds a virtualenv
 def test_with_one_plugin_uninstalled_optscan_still_works(tmp_path: Path):
     python = _venv_without(tmp_path, "optscan-marketdata")
     env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}

@@ -1,4 +1,9 @@
-"""Queued scans against a real redis-server and real ``optscan worker`` processes."""
+"""Queued scans against a real redis-server and real ``optscan worker`` processes.
+
+Each takes seconds (worker start-up, jobs kept busy on purpose, recovery waits), so all
+but the first are marked ``slow`` (``just test`` runs them, ``just test-fast`` does not);
+their logic is also covered in-process, on fakeredis, by ``test_queue_unit.py``.
+"""
 
 from __future__ import annotations
 
@@ -64,6 +69,7 @@ def test_two_workers_share_a_scan_and_account_for_every_symbol(fleet):
     assert all(key.startswith((b"optscan:", b"rq:")) for key in client.keys("*"))
 
 
+@pytest.mark.slow  # waits for rq to notice the dead worker and re-run its job
 def test_a_killed_worker_and_horse_lose_nothing(fleet, record_property):
     from optscan.queue.connection import batch_job_id
     from optscan.queue.rq import JsonJob
@@ -114,6 +120,7 @@ def test_a_killed_worker_and_horse_lose_nothing(fleet, record_property):
     assert rerun < 30
 
 
+@pytest.mark.slow  # restarts a redis-server and waits for the fleet to reconnect
 def test_a_redis_restart_mid_scan_resumes_or_fails_clearly(tmp_path):
     if not HAVE_SERVER:
         pytest.skip("needs redis-server to restart one")
@@ -148,6 +155,7 @@ def test_a_redis_restart_mid_scan_resumes_or_fails_clearly(tmp_path):
         server.stop()
 
 
+@pytest.mark.slow  # a real worker busy for seconds (in-process: test_queue_unit.py)
 def test_a_scan_whose_state_vanished_shows_as_lost(fleet):
     fleet.start(1)
     scan_id = enqueue(fleet, 40, 300)
@@ -164,6 +172,7 @@ def test_a_scan_whose_state_vanished_shows_as_lost(fleet):
     wait_until(lambda: store.status(again)["state"] == "finished", 30, "the next scan")
 
 
+@pytest.mark.slow  # two enqueue processes racing, a worker busy for seconds
 def test_two_scans_at_once_one_runs_the_other_is_refused(fleet):
     fleet.start(1)
     # 600 ms a request keeps the winner's scan running for seconds, longer than the
@@ -184,6 +193,7 @@ def test_two_scans_at_once_one_runs_the_other_is_refused(fleet):
     enqueue(fleet, 2, 0)  # the lock was released
 
 
+@pytest.mark.slow  # a dashboard process beside a worker busy for seconds
 def test_dashboard_json_endpoints_answer_while_a_json_job_runs(fleet):
     from optscan.queue.rq import JsonJob
 
@@ -236,6 +246,7 @@ def test_dashboard_json_endpoints_answer_while_a_json_job_runs(fleet):
         server.wait(timeout=10)
 
 
+@pytest.mark.slow  # five optscan processes, rq-scheduler and a worker
 def test_schedules_are_unique_in_new_york_time_and_skip_holidays(redis_url, tmp_path):
     env = child_env(redis_url, TZ="Asia/Tokyo")
     fleet = Fleet(redis_url, tmp_path, env)

@@ -5,8 +5,6 @@ from __future__ import annotations
 
 import json
 import math
-import subprocess
-import sys
 
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -21,6 +19,7 @@ from optscan.plugins import PluginHost
 from optscan.scan import perform_scan
 
 from .helpers import OPEN_INSTANT, REPO
+from .invoke import invoke
 
 KEYS = [
     "scan.concurrency",
@@ -301,10 +300,8 @@ def _damage(body: dict, field: str, how: str) -> None:
     ],
 )
 def test_bad_cli_arguments_exit_2(args):
-    proc = subprocess.run(
-        [sys.executable, "-m", "optscan", *args], capture_output=True, text=True, timeout=60
-    )
-    assert proc.returncode == 2, (proc.stdout, proc.stderr)
+    proc = invoke(*args)  # in this process: an uncaught exception shows as a traceback
+    assert proc.returncode == 2, proc.report
     assert "Traceback" not in proc.stderr
     assert proc.stdout == ""
 

@@ -21,6 +21,8 @@ MIB = 1024 * 1024
 BUDGET_MIB = 300
 SYMBOLS = 3000
 
+pytestmark = pytest.mark.slow  # the scale suite: about 30 s
+
 # Run optscan's CLI and, at exit, write the process's peak RSS (KiB) to stderr.
 _CHILD = """
 import atexit, sys

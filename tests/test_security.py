@@ -1,9 +1,13 @@
-"""Security checks of the reliability issue, on the real command line and a real Redis.
+"""Security checks of the reliability issue, on the command line and a real Redis.
 
 1. Secrets never reach logs, errors, ``config show``, job data or anything in Redis.
    Every secret is a distinctive *canary* string starting with ``canary-``; each check
    captures everything a command printed (stdout and stderr, ``--log-level debug``, JSON
    and console logs) and everything stored in Redis, and greps it for ``canary``.
+   Commands run in this process (``tests/invoke.py``: click's runner, with the secrets
+   optscan remembered forgotten first, as in a fresh process, and stdlib log records,
+   warnings and tracebacks counted as printed); the queued scan's ``enqueue`` and
+   worker, and the dashboard, are real processes.
    Each check also proves the canary was really in play (a server saw the token, the
    failure it provoked is reported), so a check cannot pass by never using the secret.
 2. No pickle: every RQ job, meta and result in Redis is JSON.
@@ -45,6 +49,8 @@ import pytest
 
 from .fleet import RedisServer, free_port
 from .helpers import OPEN_INSTANT
+from .invoke import Ran as Run
+from .invoke import invoke
 
 redis_py = pytest.importorskip("redis")
 
@@ -207,25 +213,13 @@ def base_env(folder: Path, **extra: str) -> dict[str, str]:
     return env
 
 
-@dataclass
-class Run:
-    args: list[str]
-    returncode: int
-    stdout: str
-    stderr: str
-
-    @property
-    def text(self) -> str:
-        """Everything the command printed."""
-        return f"{self.stdout}\n{self.stderr}"
-
-    @property
-    def report(self) -> str:
-        """For assertion messages: the command line and what it printed."""
-        return f"$ optscan {' '.join(self.args)}\n{self.text}"
+def optscan(env: dict[str, str], cwd: Path, *args: str) -> Run:
+    """``optscan *args`` in this process, with exactly the environment ``env``."""
+    return invoke(*args, environ=env, cwd=cwd)
 
 
-def optscan(env: dict[str, str], cwd: Path, *args: str, timeout: float = 60) -> Run:
+def optscan_process(env: dict[str, str], cwd: Path, *args: str, timeout: float = 60) -> Run:
+    """``python -m optscan *args``: a real process."""
     done = subprocess.run(
         [*OPTSCAN, *args], env=env, cwd=cwd, capture_output=True, text=True, timeout=timeout
     )
@@ -561,7 +555,7 @@ def queued_scan(
         f'sinks.notify={{webhook_url="{services.base}/hooks/{NESTED_HOOK}"}}',
     ]
     since = services.mark()
-    enqueue = optscan(
+    enqueue = optscan_process(
         env,
         folder,
         *words("enqueue --provider sim --symbols AAPL,MSFT,AMD --sink redis --sink notify"),
@@ -570,7 +564,7 @@ def queued_scan(
     )
     assert enqueue.returncode == 0, enqueue.report
     scan_id = json.loads(enqueue.stdout)["scan_id"]
-    worker = optscan(env, folder, "worker", "--burst", *prefix, *debug("json"), timeout=90)
+    worker = optscan_process(env, folder, "worker", "--burst", *prefix, *debug("json"), timeout=90)
     assert worker.returncode == 0, worker.report
     status = optscan(
         env, folder, "status", "--scan-id", scan_id, "--format", "json", *prefix, *debug("console")
@@ -703,13 +697,13 @@ def _listed(env: dict[str, str], cwd: Path, *options: str) -> dict[str, dict[str
 
 
 def test_plugins_come_only_from_entry_points_filtered_by_allow_and_disabled(
-    tmp_path: Path,
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """On the real command line with both plugin packages installed (the host-level
+    """On the command line with both plugin packages installed (the host-level
     filtering with fake entry points is tests/test_plugins.py::test_disabled_and_allow_lists;
-    listing and load failures are tests/test_installed_plugins.py). A module on the
-    path that no installed package declares is never imported, however the config
-    names it."""
+    listing and load failures, in real processes, are tests/test_installed_plugins.py).
+    A module on the path that no installed package declares is never imported, however
+    the config names it."""
     pytest.importorskip("optscan_marketdata")
     pytest.importorskip("optscan_notify")
     site = tmp_path / "site"
@@ -724,7 +718,8 @@ def test_plugins_come_only_from_entry_points_filtered_by_allow_and_disabled(
         "    raise RuntimeError('never')\n",
         encoding="utf-8",
     )
-    env = base_env(tmp_path, PYTHONPATH=str(site), EVIL_MARKER=str(marker))
+    monkeypatch.syspath_prepend(site)  # in this process, what PYTHONPATH=site would do
+    env = base_env(tmp_path, EVIL_MARKER=str(marker))
     allow = ["--set", 'plugins.allow=["optscan_evil_xyz", "notify"]']
     named = [
         "--set",
@@ -742,6 +737,7 @@ def test_plugins_come_only_from_entry_points_filtered_by_allow_and_disabled(
         assert scan.returncode == 2, scan.report
         assert f"unknown {family} 'optscan_evil_xyz'" in scan.stderr, scan.report
     assert not marker.exists(), "a module that is no entry point was imported"
+    assert "optscan_evil_xyz" not in sys.modules
 
     env = base_env(tmp_path)
     assert {"marketdata", "notify", "optscan.providers"} <= set(_listed(env, tmp_path))
