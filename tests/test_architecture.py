@@ -41,11 +41,9 @@ PLUGINS = REPO / "plugins"
 DOCS = [REPO / "README.md", REPO / "docs" / "plugins.md"]
 
 MAX_LINES = 400
-BEING_SPLIT = {
-    # Another change is splitting this module right now. Remove the entry when it lands:
-    # the allow-list is for work in flight, never for a module that is simply long.
-    "optscan/default_plugins/providers/yfinance.py",
-}
+BEING_SPLIT: set[str] = set()
+"""Modules being split by a change in flight (an allow-list for work in flight only,
+never for a module that is simply long)."""
 
 CORE = ["optscan.analytics", "optscan.models", "optscan.chain"]
 CORE += ["optscan.errors", "optscan.secrets", "optscan.config"]
@@ -397,12 +395,6 @@ def test_the_docs_examples_use_only_public_names() -> None:
     assert private == [], "the docs use names optscan does not export:\n" + "\n".join(private)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="README.md and docs/plugins.md still import from optscan.hookspecs, "
-    "optscan.protocols, optscan.models, optscan.events and optscan.testing; the docs "
-    "rewrite moves them to `from optscan import ...` (then remove this mark)",
-)
 def test_the_docs_examples_import_from_the_root() -> None:
     internal = [
         _doc_import_text(path, line, imp)

@@ -15,8 +15,6 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from optscan.analytics.greeks import (
-    _SCALAR_CUTOFF,
-    _norm_cdf,
     bs_delta,
     bs_gamma,
     bs_price,
@@ -24,6 +22,8 @@ from optscan.analytics.greeks import (
     bs_vega,
     prob_otm,
 )
+from optscan.analytics.normal import _SCALAR_CUTOFF
+from optscan.analytics.normal import norm_cdf as _norm_cdf
 from optscan.analytics.occ import occ_root, standard_root_mask
 from tests.market_data import (
     MARKET_DIR,

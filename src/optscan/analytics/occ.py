@@ -92,8 +92,11 @@ def standard_root_mask(contract_symbols: ArrayLike, symbol: str) -> NDArray[np.b
     ):
         return np.zeros(given.shape, dtype=bool)
     chars = _ascii_matrix(symbols)
-    padded = chars[:, start] == ord(" ") if start < 6 else None
-    if padded is not None and padded.any():  # the official form pads the root to 6
+    # The official form pads the root with spaces to 6 characters and vendors drop the
+    # padding; any run of spaces between root and date is accepted (as the plain
+    # definition, root ' *' digits, says), a 6-character root's included.
+    padded = chars[:, start] == ord(" ")
+    if padded.any():
         symbols = _drop_root_padding(symbols, np.flatnonzero(padded), start)
         chars = _ascii_matrix(symbols)
     root_bits = np.uint64((1 << 8 * start) - 1)
