@@ -126,18 +126,25 @@ class ProviderClient:
                 if attempt.retry_state.attempt_number > 1:
                     with self._count_lock:
                         self.retries += 1
-                try:
-                    raw = self._extract(extract, interpret)
-                    return raw, interpret(raw)
-                except AuthenticationError as exc:
-                    self._lock_out(exc)
-                    raise
-                except RateLimitedError as exc:
-                    self._pause(exc, what)
-                    raise
+                raw = self._extract(what, extract, interpret)
+                return raw, self._signalled(what, interpret, raw)
         raise AssertionError("unreachable")  # pragma: no cover
 
-    def _extract(self, extract: Callable[[], JSON], interpret: Callable[[JSON], Any]) -> JSON:
+    def _signalled(self, what: str, interpret: Callable[[JSON], T], raw: JSON) -> T:
+        """``interpret(raw)``; a refused credential closes the gate and a rate limit
+        pauses it (for every request to the provider) before the error goes on."""
+        try:
+            return interpret(raw)
+        except AuthenticationError as exc:
+            self._lock_out(exc)
+            raise
+        except RateLimitedError as exc:
+            self._pause(exc, what)
+            raise
+
+    def _extract(
+        self, what: str, extract: Callable[[], JSON], interpret: Callable[[JSON], Any]
+    ) -> JSON:
         """Wait at the gate (outside the slots), then extract inside a slot.
 
         An error answer is interpreted before the slot is given back (it is small): a
@@ -155,16 +162,9 @@ class ProviderClient:
                     continue  # paused while this request waited for a slot: wait again
                 if self.limiter is not None:
                     self.limiter.try_acquire(self.plugin)
-                raw = extract()
+                raw = self._signalled(what, lambda _: extract(), None)  # it may raise them
                 if read_error_answer(raw) is not None:
-                    try:
-                        interpret(raw)
-                    except AuthenticationError as exc:
-                        self._lock_out(exc)
-                        raise
-                    except RateLimitedError as exc:
-                        self._pause(exc, "the request")
-                        raise
+                    self._signalled(what, interpret, raw)  # raises the error it means
                 return raw
 
     def _wait_at_gate(self) -> None:
