@@ -26,17 +26,6 @@ if TYPE_CHECKING:
 # plus the lower bound 1e-5 itself.
 YAHOO_IV_PLACEHOLDERS = np.array([1e-5] + [1e-5 + (1 - 1e-5) / 2**n for n in range(1, 21)])
 
-GATE_REASONS = (
-    "expired",
-    "non_standard",
-    "no_bid",
-    "ask_below_bid",
-    "iv_missing",
-    "iv_placeholder",
-    "iv_above_cap",
-    "stale_quote",
-)
-
 
 def quality_gate(
     chain: OptionChain,

@@ -127,17 +127,6 @@ class ScanStore:
         raw = self.redis.hgetall(self.keys.scan(scan_id))
         return {k.decode(): v.decode() for k, v in raw.items()}
 
-    def update(self, scan_id: str, **fields: Any) -> None:
-        """Set fields of an existing progress hash (never recreates a vanished one)."""
-        script = self.redis.register_script(
-            "if redis.call('EXISTS', KEYS[1]) == 1 then "
-            "redis.call('HSET', KEYS[1], unpack(ARGV)) return 1 end return 0"
-        )
-        args: list[Any] = []
-        for key, value in {**fields, "updated_at": _now()}.items():
-            args += [key, value if isinstance(value, str | int | float) else json.dumps(value)]
-        script(keys=[self.keys.scan(scan_id)], args=args)
-
     def record(
         self, scan_id: str, items: list[tuple[str, dict[str, Any], bool]]
     ) -> tuple[int, int, int]:
