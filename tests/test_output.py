@@ -122,7 +122,8 @@ def test_text_that_looks_like_markup_is_printed_literally():
     )
     result = perform_scan(request, PluginHost(load_entrypoints=False), settings=make_settings())
     text = table_text(result, 120)
-    assert "skipped [/X]:" in text and "skipped [RED]Y:" in text
+    assert "skipped 2 symbols ([/X], [RED]Y): invalid symbol '[/X]'" in text
+    assert "(as for [/X])" in text
     error = result.model_copy(update={"errors": ["set [providers.marketdata] token"]})
     assert "set [providers.marketdata] token" in table_text(error, 120)
 
@@ -134,6 +135,23 @@ def test_times_are_new_york_in_json_and_for_people():
         assert re.search(r"-0[45]:00$", doc[key]), (key, doc[key])
     assert doc["opportunities"][0]["quote_time"].endswith(("-05:00", "-04:00"))
     assert "as of 2026-11-18 11:00 EST" in table_text(result, 120)
+
+
+def test_the_same_failure_of_many_symbols_is_one_line_and_control_characters_are_escaped():
+    request = ScanRequest(
+        provider="sim",
+        strategy="cc",
+        symbols=["AAPL", "MSFT", "AMD", "A\x1b[2JB"],
+        as_of=OPEN_INSTANT,
+        sinks=[],
+    )
+    result = perform_scan(request, PluginHost(load_entrypoints=False), settings=make_settings())
+    text = table_text(result, 120)
+    assert "\x1b[2J" not in text and "A\\x1b[2JB" in text
+    lines = [line for line in text.splitlines() if line.startswith("skipped")]
+    assert any(
+        line.startswith("skipped 3 symbols (AAPL, MSFT, AMD): covered calls") for line in lines
+    )
 
 
 def test_nothing_screened_is_not_called_an_empty_screen():

@@ -312,7 +312,7 @@ def test_a_flushed_scan_is_lost_and_never_half_rewritten(redis, store):
     assert store.status("s1")["state"] == "running"
     redis.flushall()
     status = store.status("s1")
-    assert status["state"] == "lost" and "gone" in status["error"]
+    assert status["state"] == "lost" and "no scan with this id" in status["error"]
     ok = {"outcome": {"symbol": "A", "status": "ok"}, "opportunities": []}
     assert store.record("s1", [("A", ok, False)])[0] == -1
     assert store.end("s1", "default", state="finished", message="x", result={"a": 1}) == -1

@@ -9,14 +9,18 @@ the first place.
 
 from __future__ import annotations
 
+import datetime as dt
 import logging
 import sys
 import threading
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import structlog
 
 from optscan.secrets import is_secret, is_url_key, mask_url, scrub
+
+NEW_YORK = ZoneInfo("America/New_York")
 
 _LEVELS = {
     "debug": logging.DEBUG,
@@ -24,6 +28,12 @@ _LEVELS = {
     "warning": logging.WARNING,
     "error": logging.ERROR,
 }
+
+
+def _new_york_timestamp(_logger: Any, _name: str, event: dict[str, Any]) -> dict[str, Any]:
+    """ISO 8601 in New York time with its offset: the one convention of optscan's output."""
+    event["timestamp"] = dt.datetime.now(NEW_YORK).isoformat(timespec="milliseconds")
+    return event
 
 
 def _mask_processor(_logger: Any, _name: str, event: dict[str, Any]) -> dict[str, Any]:
@@ -82,7 +92,7 @@ def configure_logging(level: str = "warning", fmt: str = "console") -> None:
         processors=[
             structlog.contextvars.merge_contextvars,
             structlog.processors.add_log_level,
-            structlog.processors.TimeStamper(fmt="iso", utc=True),
+            _new_york_timestamp,
             # tracebacks become text first, so the mask processor scrubs them too
             structlog.processors.format_exc_info,
             _mask_processor,
@@ -119,3 +129,23 @@ def quiet_library(name: str) -> None:
     if not any(isinstance(h, _ToDebug) for h in logger.handlers):
         logger.addHandler(_ToDebug())
     logger.propagate = False
+
+
+class _ToStructlog(logging.Handler):
+    """Hands a standard-library log record (rq's, rq-scheduler's) to optscan's log at
+    its own level, so a worker's lines share one format (``--log-format json``), one
+    clock and the secret scrubbing."""
+
+    def emit(self, record: logging.LogRecord) -> None:
+        try:
+            get_logger().log(record.levelno, record.getMessage(), logger=record.name)
+        except Exception:  # a log line must never fail the work being logged
+            self.handleError(record)
+
+
+def route_standard_logging(level: str) -> None:
+    """Send the standard library's logging (RQ logs through it) to optscan's log."""
+    root = logging.getLogger()
+    root.handlers = [h for h in root.handlers if not isinstance(h, _ToStructlog)]
+    root.addHandler(_ToStructlog())
+    root.setLevel(_LEVELS.get(level, logging.WARNING))

@@ -37,8 +37,18 @@ def normalize_symbol(raw: str) -> str:
 
 
 def shorten(text: str, limit: int = 24) -> str:
-    """``text`` cut to ``limit`` characters with ``...`` (for echoing bad input)."""
+    """``text`` made printable and cut to ``limit`` characters with ``...`` (for echoing
+    bad input)."""
+    text = printable(text)
     return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+def printable(text: str) -> str:
+    """``text`` with control characters shown as escapes (``\\x1b``), so echoing input
+    can never clear a terminal, set its title or move its cursor."""
+    if text.isprintable():
+        return text
+    return "".join(c if c.isprintable() else c.encode("unicode_escape").decode() for c in text)
 
 
 def check_key_part(value: str) -> str:

@@ -20,6 +20,7 @@ DIGITS = {
     "cushion_pct": 4,
     "breakeven": 4,
     "prob_otm": 6,
+    "mid": 4,
 }
 """Decimal places the models keep of each rounded metric (the ranking of a chain's
 arrays rounds the same way, so it orders contracts exactly as the models do)."""
@@ -54,7 +55,7 @@ def build_opportunities(
         "bid": chain.bid[rows].tolist(),
         "premium": _rounded(chain.bid[rows] * 100.0, 2),
         "ask": chain.ask[rows].tolist(),
-        "mid": metrics.mid.tolist(),
+        "mid": _rounded(metrics.mid, DIGITS["mid"]),
         "last": chain.last[rows].tolist(),
         "volume": chain.volume[rows].tolist(),
         "open_interest": chain.open_interest[rows].tolist(),

@@ -19,6 +19,7 @@ def cli() -> None:
     """optscan: scan option chains for wheel-strategy trades (cash-secured puts, covered calls).
 
     \b
-    Exit codes: 0 ok, 1 scan failed, 2 bad usage or config, 3 market closed (not forced).
+    Exit codes: 0 ok, 1 scan failed, 2 bad usage or config,
+                3 market closed (and not --force).
     Quick start, offline:  optscan scan --provider sim
     """

@@ -16,7 +16,7 @@ if TYPE_CHECKING:
     from optscan.models import MarketStatus
 
 
-@click.command()
+@click.command(short_help="Plugins, what they provide, load failures.")
 @format_option()
 @with_env
 def plugins(fmt: str, env: Env) -> None:
@@ -116,7 +116,7 @@ def _no_nulls(value: Any) -> Any:
     return value
 
 
-@click.command()
+@click.command(short_help="Is the market open? Session and next open.")
 @click.option(
     "--at",
     "at",

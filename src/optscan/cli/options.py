@@ -48,8 +48,8 @@ def columns_option(fn: Callable[..., Any]) -> Callable[..., Any]:
         default=None,
         metavar="KEYS",
         callback=parse,
-        help="Comma-separated JSON keys of the columns to show, in order, for the table "
-        "and CSV (e.g. symbol,contract_symbol,strike,bid,annualized_return).",
+        help="The columns of the table and CSV, in order: comma-separated JSON keys, "
+        "e.g. symbol,strike,bid,premium.",
     )(fn)
 
 

@@ -27,8 +27,12 @@ def exit_with_result(result: ScanResult, fmt: str, columns: list[Column] | None 
     """Print a scan's result and exit with its code (0 ok, 1 failed, 3 market closed)."""
     print_result(result, fmt, columns)
     if result.skipped:
-        click.echo(f"optscan: {result.message}; use --force to scan anyway", err=True)
+        if fmt != "table":  # the table says it already, on stdout
+            click.echo(f"optscan: {result.message}", err=True)
+        click.echo("optscan: use --force to scan anyway", err=True)
         sys.exit(EXIT_CLOSED)
+    if not result.success and fmt != "table":  # JSON or CSV on stdout: say it on stderr
+        click.echo(f"optscan: the scan failed: {result.message}", err=True)
     sys.exit(EXIT_OK if result.success else EXIT_FAILED)
 
 
@@ -83,6 +87,8 @@ def records_csv(rows: list[dict[str, Any]]) -> str:
 
 
 def _flat(value: Any) -> Any:
+    if isinstance(value, bool):  # as JSON writes them
+        return "true" if value else "false"
     if isinstance(value, dict):
         return "; ".join(f"{k}: {_flat(v)}" for k, v in value.items())
     if isinstance(value, list | tuple):

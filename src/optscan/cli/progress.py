@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 from optscan.events import ScanEvent, ScanFinished, ScanStarted, SymbolFailed, SymbolScanned
 from optscan.hookspecs import hookimpl
+from optscan.symbols import printable
 
 if TYPE_CHECKING:
     from optscan.queue.store import ScanStore
@@ -42,7 +43,7 @@ class ProgressListener:
             self._progress.start()
             self._task = self._progress.add_task("scan", total=event.symbols_total, last="")
         elif isinstance(event, SymbolScanned | SymbolFailed) and self._progress is not None:
-            self._progress.update(self._task, completed=event.done, last=event.symbol)
+            self._progress.update(self._task, completed=event.done, last=printable(event.symbol))
         elif isinstance(event, ScanFinished):
             self.close()
 
@@ -102,13 +103,16 @@ def wait_with_progress(store: ScanStore, scan_id: str) -> dict[str, Any]:
 
         def show(status: dict[str, Any]) -> None:
             waiting = status["state"] in ("queued", "running") and not workers()
+            if waiting and not checked["warned"]:  # the whole hint once, above the bar
+                checked["warned"] = True
+                progress.console.print(f"optscan: {nobody}", style="yellow", markup=False)
             progress.update(
                 task,
                 total=status["symbols_total"] or None,
                 completed=status["symbols_done"],
                 state=status["state"],
                 failed=status["symbols_failed"],
-                note=nobody if waiting else "",
+                note="no worker" if waiting else "",
             )
 
         return wait_for_scan(store, scan_id, on_progress=show)

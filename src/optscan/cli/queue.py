@@ -48,7 +48,7 @@ def enqueue_or_fail(env: Env, request: ScanRequest) -> tuple[ScanStore, str, str
     return store, scan_id, job_id
 
 
-@click.command()
+@click.command(short_help="Queue a scan for RQ workers.")
 @scan_options
 @click.option("--wait", is_flag=True, help="Wait for the scan to end (progress bar on stderr).")
 @format_option()
@@ -79,7 +79,7 @@ def enqueue(
     sys.exit(EXIT_BY_STATE.get(status["state"], EXIT_FAILED))
 
 
-@click.command()
+@click.command(short_help="A queued scan's state and progress.")
 @click.option(
     "--scan-id", default=None, callback=key_part, help="The scan (default: the latest one)."
 )
@@ -104,12 +104,14 @@ def status(
     doc["workers"] = listening_workers(store.redis, store.cfg.name)
     doc["queue"] = store.cfg.name
     print_doc(doc, fmt, status_lines(doc))
+    if doc["state"] == "lost":  # an unknown id, an expired or flushed scan: not a success
+        sys.exit(EXIT_FAILED)
 
 
 # --------------------------------------------------------------------------- results
 
 
-@click.command()
+@click.command(short_help="A profile's latest result, from Redis.")
 @click.option(
     "--profile", default=None, callback=key_part, help="Scan profile (default: scan.profile)."
 )
@@ -129,8 +131,8 @@ def results(
     columns: list[Column] | None,
     env: Env,
 ) -> None:
-    """The latest result of a profile, from Redis (``<prefix>results:<profile>``, kept
-    redis.result_ttl_s); JSON is the scan's own document."""
+    """The latest result of a profile, from Redis (kept redis.result_ttl_s), or a given
+    queued scan's; JSON is the scan's own document."""
     from optscan.cli.output import print_result
     from optscan.default_plugins.redis_sink import read_result
     from optscan.models import ScanResult
@@ -152,7 +154,7 @@ def results(
     print_result(ScanResult.model_validate(body), fmt, columns)
 
 
-@click.group()
+@click.group(short_help="The per-profile scan lock.")
 def lock() -> None:
     """The per-profile scan lock (one queued scan per profile at a time)."""
 

@@ -17,7 +17,7 @@ if TYPE_CHECKING:
     from optscan.output.columns import Column
 
 
-@click.command()
+@click.command(short_help="Scan option chains for opportunities.")
 @click.option(
     "--queue",
     "on_queue",

@@ -13,7 +13,7 @@ from optscan.cli.options import build_request, format_option, scan_options
 from optscan.cli.output import print_doc
 
 
-@click.group()
+@click.group(short_help="Timed scans (cron in New York time).")
 def schedule() -> None:
     """Periodic scans with rq-scheduler (cron strings in America/New_York time)."""
 

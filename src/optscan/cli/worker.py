@@ -8,7 +8,6 @@ rq.serializers.JSONSerializer --worker-class optscan.queue.worker.OptscanWorker
 
 from __future__ import annotations
 
-import sys
 from typing import Any
 
 import click
@@ -18,14 +17,10 @@ from optscan.cli.env import Env, with_env
 
 
 def _python_logging(level: str) -> None:
-    """RQ logs through :mod:`logging`; send it to stderr (stdout is for output)."""
-    import logging
+    """RQ logs through :mod:`logging`: into optscan's log (stderr, one format)."""
+    from optscan.logs import route_standard_logging
 
-    logging.basicConfig(
-        stream=sys.stderr,
-        level=level.upper(),
-        format="%(asctime)s %(name)s %(levelname)s %(message)s",
-    )
+    route_standard_logging(level)
 
 
 def _wait_for_redis(redis: Any) -> None:
@@ -56,7 +51,7 @@ def _reap_children() -> None:
             return
 
 
-@click.command()
+@click.command(short_help="Run an RQ worker for queued scans.")
 @click.option("--burst", is_flag=True, help="Quit when the queues are empty.")
 @click.option(
     "--queues",
@@ -78,8 +73,10 @@ def worker(
 
     \b
     Plain RQ runs the same worker:
-      rq worker --url "$OPTSCAN_REDIS_URL" --serializer rq.serializers.JSONSerializer \\
-        --worker-class optscan.queue.worker.OptscanWorker --with-scheduler optscan
+      rq worker --url "$OPTSCAN_REDIS_URL" \\
+        --serializer rq.serializers.JSONSerializer \\
+        --worker-class optscan.queue.worker.OptscanWorker \\
+        --with-scheduler optscan
     """
     from redis.exceptions import ConnectionError as RedisConnectionError
     from redis.exceptions import TimeoutError as RedisTimeoutError
@@ -124,7 +121,7 @@ def worker(
 # --------------------------------------------------------------------------- schedules
 
 
-@click.command()
+@click.command(short_help="Run rq-scheduler for the timed scans.")
 @click.option("--burst", is_flag=True, help="Enqueue what is due, then quit.")
 @with_env
 def scheduler(
@@ -151,7 +148,7 @@ def scheduler(
 # --------------------------------------------------------------------------- dashboard
 
 
-@click.command()
+@click.command(short_help="rq-dashboard for the configured Redis.")
 @click.option("--host", default="127.0.0.1", show_default=True, help="Address to bind.")
 @click.option("--port", default=9181, show_default=True, type=int, help="Port to bind.")
 @with_env

@@ -10,11 +10,13 @@ from __future__ import annotations
 from optscan.config.loading import (
     ENV_PREFIX,
     apply_overrides,
+    current_settings,
     env_overrides,
     find_config_file,
     load_settings,
     parse_set,
     parse_value,
+    settings_in_use,
 )
 from optscan.config.messages import format_validation_error
 from optscan.config.sections import (
@@ -49,10 +51,12 @@ __all__ = [
     "Settings",
     "StrategySection",
     "apply_overrides",
+    "current_settings",
     "env_overrides",
     "find_config_file",
     "format_validation_error",
     "load_settings",
     "parse_set",
     "parse_value",
+    "settings_in_use",
 ]

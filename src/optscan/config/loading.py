@@ -10,8 +10,11 @@ are remembered (:func:`optscan.secrets.remember`) so no message ever shows them.
 
 from __future__ import annotations
 
+import contextlib
+import contextvars
 import os
 import tomllib
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -158,3 +161,26 @@ def _message(exc: ValidationError, file: Path | None, overridden: set[str]) -> s
         f"{line} ({source})" if source else line
         for line, (_key, _message, source) in zip(lines, found, strict=True)
     )
+
+
+_in_use: contextvars.ContextVar[Settings | None] = contextvars.ContextVar(
+    "optscan_settings_in_use", default=None
+)
+
+
+@contextlib.contextmanager
+def settings_in_use(settings: Settings) -> Iterator[Settings]:
+    """Within the block, :func:`current_settings` is ``settings`` (the scan's own)."""
+    token = _in_use.set(settings)
+    try:
+        yield settings
+    finally:
+        _in_use.reset(token)
+
+
+def current_settings() -> Settings:
+    """The settings of the scan being published (``--config``, ``--set`` and all), for a
+    built-in plugin that shares a core section (the ``redis`` sink reads ``[redis]``);
+    outside a scan, the settings loaded the usual way."""
+    settings = _in_use.get()
+    return settings if settings is not None else load_settings()

@@ -6,7 +6,8 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from optscan.secrets import MASK, is_secret, mask, scrub
+from optscan.config.sections import PLUGIN_FAMILIES
+from optscan.secrets import MASK, is_secret, mask, mask_url, scrub
 
 MAX_SHOWN = 80
 """A bad value longer than this (as text) is shown as ``...``."""
@@ -35,12 +36,28 @@ def format_validation_error(exc: ValidationError, prefix: str = "") -> str:
 
 
 def _shown(key: str, value: Any) -> str:
-    """The bad value as the message shows it: secrets masked at any depth, long values
-    cut, and the text scrubbed of every remembered secret."""
+    """The bad value as the message shows it: secrets masked at any depth, URLs masked
+    wherever they are, text given where a table of a plugin's settings was expected
+    not shown at all (it may be a token put in the wrong place), long values cut, and
+    the text scrubbed of every remembered secret."""
     leaf = key.rsplit(".", 1)[-1]
+    parts = key.split(".")
     if is_secret(leaf):  # a bad secret is not shown in any form
         return repr(MASK)
-    text = repr(mask(value, leaf))
+    if parts[0] in PLUGIN_FAMILIES and len(parts) <= 2 and not isinstance(value, dict):
+        return repr(MASK)  # `--set providers.marketdata=<token>`: a table was expected
+    text = repr(_urls_masked(mask(value, leaf)))
     if len(text) > MAX_SHOWN:
         text = "..."
     return scrub(text)
+
+
+def _urls_masked(value: Any) -> Any:
+    """Every URL inside ``value`` masked (a webhook given where a table was expected)."""
+    if isinstance(value, str) and "://" in value:
+        return mask_url(value)
+    if isinstance(value, dict):
+        return {k: _urls_masked(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_urls_masked(v) for v in value]
+    return value

@@ -15,6 +15,7 @@ from pydantic import (
     ConfigDict,
     Field,
     SecretStr,
+    ValidationInfo,
     field_validator,
     model_validator,
 )
@@ -228,14 +229,16 @@ class Settings(Section):
 
     @field_validator("sources", "sinks")
     @classmethod
-    def _family(cls, section: dict[str, Any]) -> dict[str, Any]:
+    def _family(cls, section: dict[str, Any], info: ValidationInfo) -> dict[str, Any]:
         """``enabled`` is a list of names; every other entry is a plugin's table."""
         enabled = section.get("enabled", [])
         if not isinstance(enabled, list) or not all(isinstance(x, str) for x in enabled):
             raise ValueError("'enabled' must be a list of names, e.g. [\"json\"]")
         for name, body in section.items():
             if name != "enabled" and not isinstance(body, dict):
-                raise ValueError(f"{name!r} must be a table of settings ([...{name}])")
+                raise ValueError(
+                    f"{name!r} must be a table of settings ([{info.field_name}.{name}])"
+                )
         return section
 
     def enabled(self, family: Literal["sources", "sinks"]) -> list[str]:

@@ -8,7 +8,8 @@ It is written under a temporary key and ``RENAME``d in one transaction, so a rea
 sees the previous result or the new one, never half of one.
 
 Which Redis: inside a queued scan, the jobs' own connection and prefix (bound with
-:func:`bound`); otherwise ``[sinks.redis] url``/``prefix`` if set, else ``[redis]``.
+:func:`bound`); otherwise ``[sinks.redis] url``/``prefix`` if set, else the scan's own
+``[redis]`` section (``--config`` and ``--set`` included).
 This module is imported by every plugin host, so it imports ``redis`` only when it
 publishes.
 """
@@ -78,10 +79,10 @@ class RedisSink(ResultSink[RedisSinkConfig]):
                 config.prefix or binding.prefix,
                 config.ttl_s or binding.default_ttl_s,
             )
-        from optscan.config import load_settings
+        from optscan.config import current_settings
         from optscan.queue.connection import connect
 
-        settings = load_settings()
+        settings = current_settings()
         url = (config.url or settings.redis.url).get_secret_value()
         client = connect(settings, url=url)
         return (

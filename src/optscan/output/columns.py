@@ -12,10 +12,13 @@ to 4; counts as integers. The table shows IV and probabilities as percents.
 
 from __future__ import annotations
 
+import datetime as dt
 import math
 from dataclasses import dataclass
 from typing import Any, Literal
+from zoneinfo import ZoneInfo
 
+NEW_YORK = ZoneInfo("America/New_York")
 Kind = Literal["text", "money", "percent", "fraction", "delta", "count", "date", "seconds"]
 
 
@@ -133,4 +136,6 @@ def cell(column: Column, value: Any) -> str:
         return f"{value:+.3f}"
     if column.kind in ("count", "seconds"):
         return f"{round(value):,}"
+    if isinstance(value, dt.datetime):  # New York time for people, zone shown
+        return value.astimezone(NEW_YORK).strftime("%Y-%m-%d %H:%M %Z")
     return str(value)

@@ -15,6 +15,7 @@ from typing import IO, TYPE_CHECKING
 from zoneinfo import ZoneInfo
 
 from optscan.output.columns import BY_KEY, COLUMNS, Column, cell
+from optscan.symbols import printable
 
 if TYPE_CHECKING:
     from rich.console import Console
@@ -135,7 +136,7 @@ def _table(result: ScanResult, columns: list[Column], *, limit: int, whole: bool
         data = opportunity.model_dump()
         cells = []
         for column in columns:
-            text = cell(column, data.get(column.key))
+            text = printable(cell(column, data.get(column.key)))
             if column.key == "delta" and opportunity.delta_source == "computed":
                 text += "*"
             cells.append(Text(text))
@@ -153,25 +154,28 @@ def _fitted(
     limit: int = 50,
 ) -> tuple[Table, list[Column]]:
     """The table of ``columns`` without the least important ones that do not fit in
-    ``width``; an explicit ``--columns`` choice is kept whole (values fold instead)."""
+    ``width``: the default columns by their priority, an explicit ``--columns`` choice by
+    its own order (the first is the most important)."""
     from rich.measure import Measurement
 
     kept = list(columns)
     left_out: list[Column] = []
-    if width is None or explicit:
-        return _table(result, kept, limit=limit, whole=width is None), left_out
+    if width is None:
+        return _table(result, kept, limit=limit, whole=True), left_out
+    rank = {c.key: i for i, c in enumerate(columns)} if explicit else None
     while True:
         table = _table(result, kept, limit=limit, whole=True)
         unbounded = console.options.update_width(1_000_000)
         needed = Measurement.get(console, unbounded, table).maximum
-        if needed <= width or len(kept) <= 5:
+        if needed <= width or len(kept) <= (1 if explicit else 5):
             break
-        drop = max(kept, key=lambda c: c.priority)
+        drop = max(kept, key=lambda c: rank[c.key] if rank else c.priority)
         kept.remove(drop)
         left_out.append(drop)
-    if needed > width:  # even the five most important do not fit: fold, never cut
+    if needed > width:  # even the most important do not fit: fold, never cut
         table = _table(result, kept, limit=limit, whole=False)
-    return table, sorted(left_out, key=lambda c: c.priority)
+    order = (lambda c: rank[c.key]) if rank else (lambda c: c.priority)
+    return table, sorted(left_out, key=order)
 
 
 def failure_lines(outcomes: list[SymbolOutcome]) -> list[object]:
@@ -180,10 +184,14 @@ def failure_lines(outcomes: list[SymbolOutcome]) -> list[object]:
     from rich.text import Text
 
     groups: dict[tuple[str, str], list[str]] = defaultdict(list)
+    shown: dict[tuple[str, str], str] = {}
     for outcome in outcomes:
         if outcome.status != "ok":
             error = _without_symbol(outcome.error or outcome.reason or "", outcome.symbol)
-            groups[(outcome.status, error)].append(outcome.symbol)
+            # the same failure names each symbol in its text: group on the text without it
+            key = (outcome.status, error.replace(outcome.symbol, "\0"))
+            groups[key].append(outcome.symbol)
+            shown.setdefault(key, error)
         elif outcome.failed_expirations:
             failed = len(outcome.failed_expirations)
             total = len(outcome.expirations)
@@ -193,18 +201,22 @@ def failure_lines(outcomes: list[SymbolOutcome]) -> list[object]:
                 f"{failed} of {total} expirations failed "
                 f"(first, {first_day}: {_without_symbol(first_error, outcome.symbol)})"
             )
-            groups[("partial", error)].append(outcome.symbol)
+            key = ("partial", error.replace(outcome.symbol, "\0"))
+            groups[key].append(outcome.symbol)
+            shown.setdefault(key, error)
     lines: list[object] = []
-    for (status, error), symbols in groups.items():
+    for key, symbols in groups.items():
+        status, error = key[0], printable(shown[key])
         style = "yellow" if status in ("skipped", "partial") else "red"
         line = Text(status, style=style)
         if len(symbols) == 1:
-            line.append(f" {symbols[0]}: {error}")
+            line.append(f" {printable(symbols[0])}: {error}")
         else:
-            shown = ", ".join(symbols[:8]) + (
-                f" and {len(symbols) - 8} more" if len(symbols) > 8 else ""
-            )
-            line.append(f" {len(symbols)} symbols ({shown}): {error}")
+            names = ", ".join(printable(s) for s in symbols[:8])
+            names += f" and {len(symbols) - 8} more" if len(symbols) > 8 else ""
+            if symbols[0] in shown[key]:  # the text names the first symbol only
+                error += f" (as for {printable(symbols[0])})"
+            line.append(f" {len(symbols)} symbols ({names}): {error}")
         lines.append(line)
     return lines
 

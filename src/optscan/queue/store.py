@@ -240,7 +240,11 @@ class ScanStore:
         state = info.get("state")
         error = info.get("error") or None
         if state is None:
-            state, error = "lost", "the scan's state is gone from Redis (flushed or restarted?)"
+            state = "lost"
+            error = (
+                "no scan with this id in Redis: unknown, expired (queue.state_ttl_s), "
+                "or Redis was flushed or restarted"
+            )
         elif state in ("queued", "running"):
             holder = lock_holder(self.redis, keys, info.get("profile", ""))
             waiting = (

@@ -62,6 +62,13 @@ def perform_scan(
 
         if request.replay_dir and request.symbols is None:  # replay what was recorded
             symbols, skipped, errors = ctx.provider.recorded_symbols(), [], []
+            if not symbols:
+                others = [p for p in ctx.provider.recorded_providers() if p != ctx.provider_name]
+                use = others[0] if len(others) == 1 else "NAME"
+                hint = f" (it holds {', '.join(others)}: use --provider {use})" if others else ""
+                ctx.warnings.append(
+                    f"{request.replay_dir} holds no {ctx.provider_name!r} recording{hint}"
+                )
         else:
             symbols, skipped, errors = resolve_symbols(request, settings, host)
         total = len(symbols) + len(skipped)

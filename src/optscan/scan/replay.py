@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from optscan.errors import NotRecordedError
+from optscan.models import NEW_YORK
 from optscan.protocols import JSON, OptionProvider
 from optscan.symbols import normalize_symbol
 
@@ -75,7 +76,7 @@ class RecordingProvider(_Wrapper):
         super().__init__(inner, root)
         _write_json(
             self.root / self.name / MANIFEST,
-            {"provider": self.name, "recorded_at": as_of.isoformat()},
+            {"provider": self.name, "recorded_at": as_of.astimezone(NEW_YORK).isoformat()},
         )
 
     def extract_expirations(self, symbol: str) -> JSON:
@@ -116,6 +117,12 @@ class ReplayProvider(_Wrapper):
         if not base.is_dir():
             return []
         return sorted(p.name for p in base.iterdir() if (p / "expirations.json").is_file())
+
+    def recorded_providers(self) -> list[str]:
+        """Every provider the recording folder holds payloads of."""
+        if not self.root.is_dir():
+            return []
+        return sorted(p.name for p in self.root.iterdir() if (p / MANIFEST).is_file())
 
     def recorded_clock(self) -> dt.datetime | None:
         """When the recording was made: the manifest, else the first chain's quote time."""

@@ -169,7 +169,23 @@ def publish(
     result: ScanResult, host: PluginHost, settings: Settings, sink_names: list[str]
 ) -> ScanResult:
     """Hand the result to each sink on its own; failures are recorded, not raised."""
+    from optscan.config import settings_in_use
+
     errors = list(result.errors)
+    with settings_in_use(settings):
+        _publish_each(result, host, settings, sink_names, errors)
+    if errors != result.errors:
+        result = result.model_copy(update={"errors": errors})
+    return result
+
+
+def _publish_each(
+    result: ScanResult,
+    host: PluginHost,
+    settings: Settings,
+    sink_names: list[str],
+    errors: list[str],
+) -> None:
     for name in sink_names:
         owner = host.owner("sinks", name)
         try:
@@ -184,9 +200,6 @@ def publish(
                 errors,
                 PluginFailed(scan_id=result.scan_id, plugin=owner, hook="publish", error=error),
             )
-    if errors != result.errors:
-        result = result.model_copy(update={"errors": errors})
-    return result
 
 
 def emit_finished(ctx: ScanContext, result: ScanResult) -> None:

@@ -93,8 +93,8 @@ def _aggregate(
     ttl = ctx.settings.redis.result_ttl_s
     with redis_sink.bound(env.redis, env.keys.prefix, ttl):
         result = publish(result, ctx.host, ctx.settings, ctx.sink_names)
-    if "redis" not in ctx.sink_names:  # a queued scan's result is always readable there
-        redis_sink.write_result(env.redis, env.keys.prefix, result, ttl)
+    # the profile's latest result, with what every sink said (a failed one included)
+    redis_sink.write_result(env.redis, env.keys.prefix, result, ttl)
     emit_finished(ctx, result)
     data = result.to_json_dict()
     state = "finished" if result.success else "failed"
