@@ -161,6 +161,22 @@ class OptscanWorker(Worker):
         super().bootstrap(*args, **kwargs)
 
 
-def listening_workers(redis: Redis, queue_name: str) -> int:
-    """How many live workers listen on ``queue_name`` (0: a queued scan waits for one)."""
-    return OptscanWorker.count(connection=redis, queue=JsonQueue(queue_name, connection=redis))
+def listening_workers(redis: Redis, queue_name: str, heartbeat_within_s: float = 15.0) -> int:
+    """How many live workers listen on ``queue_name`` (0: a queued scan waits for one).
+
+    A worker's key outlives it by ``worker_ttl + 60`` s (rq's own margin), so a killed
+    worker would count for over a minute: only workers whose last heartbeat is at most
+    ``heartbeat_within_s`` old count (a live one beats every few seconds, busy or not).
+    """
+    import datetime as dt
+
+    now = dt.datetime.now(dt.UTC)
+    queue = JsonQueue(queue_name, connection=redis)
+    alive = 0
+    for worker in OptscanWorker.all(connection=redis, queue=queue):
+        beat = worker.last_heartbeat
+        if beat is not None and beat.tzinfo is None:
+            beat = beat.replace(tzinfo=dt.UTC)
+        if beat is not None and (now - beat).total_seconds() <= heartbeat_within_s:
+            alive += 1
+    return alive
