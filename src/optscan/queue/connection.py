@@ -107,6 +107,25 @@ SCAN_BATCH = "optscan.queue.jobs.scan_batch"
 AGGREGATE_SCAN = "optscan.queue.jobs.aggregate_scan"
 PING = "optscan.queue.jobs.ping"
 
+JOB_FUNCTIONS = frozenset(
+    {
+        COORDINATE_SCAN,
+        SCAN_BATCH,
+        AGGREGATE_SCAN,
+        PING,
+        # 0.1.0's paths, still stored in jobs and schedules it left in Redis
+        "optscan.jobs.coordinate_scan",
+        "optscan.jobs.scan_batch",
+        "optscan.jobs.aggregate_scan",
+        "optscan.jobs.ping",
+    }
+)
+"""The only functions an optscan worker runs: a job naming anything else fails without
+its module being imported (:func:`optscan.queue.rq.refusal`)."""
+
+JOB_CALLBACKS: frozenset[str] = frozenset()
+"""The only ``success``/``failure``/``stopped`` callbacks a job may name (none yet)."""
+
 
 def coordinator_kwargs(request: ScanRequest, prefix: str, queue: QueueSection) -> dict[str, Any]:
     """The coordinator job's keyword arguments (JSON), for ``enqueue`` and schedules

@@ -102,6 +102,20 @@ class NewYorkScheduler(Scheduler):
         with new_york_time():
             return super().cron(*args, **kwargs)
 
+    def get_queue_for_job(self, job: Any) -> Any:
+        """rq-scheduler imports the class a job's ``meta["queue_class_name"]`` names;
+        optscan never sets one, so one written into Redis is ignored, not imported."""
+        if job.meta.get("queue_class_name"):
+            get_logger().warning(
+                "schedule_queue_class_ignored",
+                schedule=str(job.id),
+                queue_class=str(job.meta["queue_class_name"])[:120],
+            )
+        key = f"{self.queue_class.redis_queue_namespace_prefix}{job.origin}"
+        return self.queue_class.from_queue_key(
+            key, connection=self.connection, job_class=self.job_class
+        )
+
     def enqueue_job(self, job: Any) -> Any:
         with new_york_time():
             queued = super().enqueue_job(job)

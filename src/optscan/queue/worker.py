@@ -11,15 +11,17 @@ from __future__ import annotations
 from typing import Any
 
 from redis import Redis
-from rq import Worker
+from rq import Queue, Worker
 from rq.defaults import DEFAULT_LOGGING_DATE_FORMAT, DEFAULT_LOGGING_FORMAT
 from rq.job import Job
 from rq.scheduler import RQScheduler
-from rq.serializers import JSONSerializer
+from rq.serializers import JSONSerializer, resolve_serializer
+from rq.utils import now
 
 from optscan.config import QueueSection
-from optscan.queue.rq import JsonJob, JsonQueue
+from optscan.queue.rq import JsonJob, JsonQueue, refusal
 from optscan.queue.warmup import warm_up
+from optscan.secrets import scrub
 
 
 class OptscanScheduler(RQScheduler):
@@ -74,6 +76,11 @@ class OptscanWorker(Worker):
       loads optscan's scan path and the market calendar once before forking, so each
       work horse starts warm.
 
+    It runs only optscan's own jobs: the JSON serializer and optscan's job and queue
+    classes whatever ``rq worker`` passes, and a job naming any other function or
+    callback (:func:`~optscan.queue.rq.refusal`) fails before the worker forks, nothing
+    it names imported, the attempt logged.
+
     A killed worker's work horse runs in its own process group: kill both
     (``os.killpg`` on each) or the orphaned horse may still finish its job; the
     per-symbol completion set makes that harmless.
@@ -86,6 +93,18 @@ class OptscanWorker(Worker):
     def __init__(self, queues: Any, *args: Any, **kwargs: Any) -> None:
         cfg: QueueSection = kwargs.pop("queue_config", None) or type(self).queue_config
         self.queue_config = cfg
+        # Only JSON jobs of optscan's classes: rq worker passes rq's own classes (and
+        # queues built with them), and a pickle serializer would run code on reading.
+        asked = kwargs.get("serializer")
+        ignored = bool(asked) and resolve_serializer(asked) is not JSONSerializer
+        kwargs["serializer"] = JSONSerializer
+        if not _subclass(kwargs.get("job_class"), JsonJob):
+            kwargs["job_class"] = JsonJob
+        if not _subclass(kwargs.get("queue_class"), JsonQueue):
+            kwargs["queue_class"] = JsonQueue
+        if isinstance(queues, Queue | str):
+            queues = [queues]
+        queues = [q.name if isinstance(q, Queue) else q for q in queues]
 
         def capped(key: str, ceiling: int) -> int:
             value = kwargs.get(key)
@@ -97,10 +116,9 @@ class OptscanWorker(Worker):
         kwargs["job_monitoring_interval"] = capped(
             "job_monitoring_interval", cfg.job_monitoring_interval_s
         )
-        kwargs["serializer"] = kwargs.get("serializer") or JSONSerializer
-        kwargs["job_class"] = kwargs.get("job_class") or JsonJob
-        kwargs["queue_class"] = kwargs.get("queue_class") or JsonQueue
         super().__init__(queues, *args, **kwargs)
+        if ignored:  # rq worker's default is pickle, which would run code on reading
+            self.log.warning("optscan's worker reads JSON jobs only: --serializer ignored")
 
     @classmethod
     def all(
@@ -159,6 +177,34 @@ class OptscanWorker(Worker):
     def bootstrap(self, *args: Any, **kwargs: Any) -> None:
         warm_up()  # before registering, so a registered worker is a ready one
         super().bootstrap(*args, **kwargs)
+
+    # -- only optscan's jobs
+
+    def execute_job(self, job: Job, queue: Queue) -> None:
+        why = refusal(job)
+        if why is None:
+            super().execute_job(job, queue)
+            return
+        # Fail it for good before forking: no retry, no callback, no webhook, and
+        # nothing it names imported.
+        self.log.warning(
+            "Worker %s: refused job %s from queue %s, not run: %s",
+            self.name,
+            scrub(str(job.id)),
+            queue.name,
+            why,
+        )
+        job.retries_left = 0
+        job.webhooks = []
+        for kind in ("success", "failure", "stopped"):
+            setattr(job, f"_{kind}_callback_name", None)
+        job.ended_at = now()
+        self.handle_job_failure(job, queue, exc_string=f"UntrustedJobError: refused: {why}")
+        queue.intermediate_queue.remove(job.id)
+
+
+def _subclass(value: Any, base: type) -> bool:
+    return isinstance(value, type) and issubclass(value, base)
 
 
 def listening_workers(redis: Redis, queue_name: str) -> int:
