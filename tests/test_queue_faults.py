@@ -1,7 +1,8 @@
 """Issue 18's queue faults, reproduced on real ``optscan worker`` (and plain ``rq
 worker``) processes against the suite's real ``redis-server``: a job written into Redis
-by hand. Each takes seconds, so all are ``slow``; their logic is also covered
-in-process, on fakeredis, by ``test_queue_hardening.py``.
+by hand, a scan reported ``lost`` while its jobs waited behind another scan's. Each
+takes seconds, so all are ``slow``; their logic is also covered in-process, on
+fakeredis, by ``test_queue_hardening.py``.
 """
 
 from __future__ import annotations
@@ -10,6 +11,7 @@ import json
 import os
 import subprocess
 import sys
+import time
 import zlib
 from pathlib import Path
 
@@ -17,10 +19,16 @@ import pytest
 import redis as redis_py
 
 from .fleet import (
+    AS_OF,
     HAVE_SERVER,
     NEEDS_REDIS,
     OPTSCAN,
+    Fleet,
     child_env,
+    optscan,
+    store_for,
+    symbols,
+    wait_until,
 )
 
 pytestmark = [
@@ -92,3 +100,53 @@ def test_workers_run_only_optscans_jobs(redis_url: str, tmp_path: Path):
         assert "hunter2-canary-pw" not in log
         assert not (tmp_path / "pwned.txt").exists(), which
         assert sorted(p.name for p in canary.iterdir()) == ["optscan_canary.py"], which
+
+
+def test_a_scan_with_jobs_queued_is_never_lost(fleet: Fleet, record_property):
+    """The repro: no worker; a 16-symbol ``blocker`` scan, then an 8-symbol ``victim``
+    with ``queue.lock_ttl_s=5`` and ``--wait``; a worker starts after the victim's lease
+    lapsed, and the victim's batch then waits seconds behind the blocker's. The victim
+    is never ``lost``, its profile stays taken until it ends, and its client exits 0."""
+    blocker = optscan(
+        fleet.env,
+        *["enqueue", "--profile", "blocker", "--provider", "sim", "--symbols", symbols(16)],
+        *["--as-of", AS_OF, "--set", "providers.sim.latency_ms=2000", "--format", "json"],
+        cwd=fleet.folder,
+    )
+    assert blocker.returncode == 0, blocker.stderr
+    victim_args = ["enqueue", "--profile", "victim", "--provider", "sim", "--symbols", symbols(8)]
+    victim_args += ["--as-of", AS_OF, "--set", "queue.lock_ttl_s=5", "--format", "json"]
+    waiting = subprocess.Popen(
+        [*OPTSCAN, *victim_args, "--wait"],
+        env=fleet.env,
+        cwd=fleet.folder,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    store = store_for(fleet.url)
+    scan_id = wait_until(lambda: store.latest("victim"), 30, "the victim to be queued")
+    client = store.redis
+    wait_until(lambda: not client.exists(store.keys.lock("victim")), 15, "the lease to lapse")
+    assert store.status(scan_id)["state"] == "queued"
+    second = optscan(fleet.env, *victim_args, cwd=fleet.folder)
+    assert second.returncode == 1 and scan_id in second.stderr, second.stderr
+
+    fleet.start(1)
+    states, refused_while_running = [], False
+    while (state := store.status(scan_id)["state"]) in ("queued", "running"):
+        states.append(state)
+        if state == "running" and not refused_while_running:
+            again = optscan(fleet.env, *victim_args, cwd=fleet.folder)
+            assert again.returncode == 1 and scan_id in again.stderr, again.stderr
+            refused_while_running = True
+        time.sleep(0.2)
+    out, err = waiting.communicate(timeout=120)
+    lapsed = client.pttl(store.keys.lock("victim"))
+    print(f"victim states while waiting: {sorted(set(states))}, then {state}")
+    assert state == "finished", (state, err, fleet.logs())
+    assert waiting.returncode == 0, err
+    assert json.loads(out)["state"] == "finished"
+    assert refused_while_running and "lost" not in states
+    assert lapsed == -2  # released at the end
+    record_property("victim_seconds_queued_or_running", round(len(states) * 0.2, 1))

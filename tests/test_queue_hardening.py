@@ -1,14 +1,17 @@
 """Issue 18's queue hardening, in-process on fakeredis[lua] (rq's SimpleWorker, or an
-``OptscanWorker`` that never needs to fork): only optscan's own jobs run. The same
-faults on real ``optscan worker`` processes and a real ``redis-server`` are in
-``test_queue_faults.py``.
+``OptscanWorker`` that never needs to fork): only optscan's own jobs run, a scan with
+jobs queued is never ``lost`` and keeps its profile, a scan no worker takes in time
+fails. The same faults on real ``optscan worker`` processes and a real
+``redis-server`` are in ``test_queue_faults.py``.
 """
 
 from __future__ import annotations
 
 import sys
+import time
 
 import pytest
+from click.testing import CliRunner
 
 from optscan.models import ScanRequest
 
@@ -25,8 +28,11 @@ from optscan.config import QueueSection  # noqa: E402
 from optscan.queue.connection import (  # noqa: E402
     PING,
     Keys,
+    ScanBusyError,
+    coordinator_job_id,
 )
 from optscan.queue.enqueue import enqueue_scan  # noqa: E402
+from optscan.queue.lock import lock_holder  # noqa: E402
 from optscan.queue.rq import JsonJob, JsonQueue, refusal  # noqa: E402
 from optscan.queue.store import ScanStore  # noqa: E402
 
@@ -171,3 +177,98 @@ def dt_seconds(seconds):
     import datetime as dt
 
     return dt.timedelta(seconds=seconds)
+
+
+# ------------------------------------------------------------------ never lost while queued
+
+
+def test_a_scan_with_jobs_queued_keeps_its_profile_and_is_never_lost(redis, store):
+    cfg = QueueSection(batch_size=3, lock_ttl_s=5)
+    scan_id = enqueue(redis, cfg, profile="victim")
+    redis.delete(store.keys.lock("victim"))  # the lease lapsed while no worker took it
+    assert store.status(scan_id)["state"] == "queued"
+    with pytest.raises(ScanBusyError) as busy:
+        enqueue(redis, cfg, profile="victim")
+    assert busy.value.holder == scan_id
+    assert lock_holder(redis, store.keys, "victim") == scan_id  # the lease is re-armed
+
+    run_jobs(redis, max_jobs=1)  # the coordinator fans out; the batches wait their turn
+    redis.delete(store.keys.lock("victim"))  # lapsed again, behind other scans' jobs
+    assert store.status(scan_id)["state"] == "running"
+    with pytest.raises(ScanBusyError):
+        enqueue(redis, cfg, profile="victim")
+
+    run_jobs(redis)
+    assert store.status(scan_id)["state"] == "finished"
+    assert enqueue(redis, cfg, profile="victim")  # released
+
+
+def test_a_scan_whose_jobs_are_gone_is_lost_and_frees_its_profile(redis, cfg, store):
+    scan_id = enqueue(redis, cfg)
+    JsonJob.fetch(coordinator_job_id(scan_id), connection=redis).delete()
+    assert store.status(scan_id)["state"] == "queued"  # it still holds its lease
+    redis.delete(store.keys.lock("default"))
+    status = store.status(scan_id)
+    assert status["state"] == "lost"
+    assert "none of its jobs is queued or running" in status["error"]
+    assert enqueue(redis, cfg) != scan_id
+
+
+def test_a_scan_no_worker_takes_in_time_fails_and_frees_its_profile(redis, cfg, store):
+    scan_id = enqueue(redis, cfg)
+    assert store.get(scan_id)["start_timeout_s"] == "900"
+    redis.hset(store.keys.scan(scan_id), "start_by", 0)  # 900 s later
+    status = store.status(scan_id)
+    assert status["state"] == "failed"
+    assert "no worker took it within 900 s" in status["error"]
+    assert not redis.exists(store.keys.lock("default"), store.keys.lock_owner("default"))
+    again = enqueue(redis, cfg)
+    run_jobs(redis)  # the late coordinator does nothing; the new scan runs
+    assert store.status(scan_id)["state"] == "failed"
+    assert store.status(again)["state"] == "finished"
+
+
+def test_a_coordinator_a_worker_takes_too_late_fails_its_scan(redis, cfg, store):
+    """Whether or not anyone asked for the status meanwhile."""
+    scan_id = enqueue(redis, cfg)
+    redis.hset(store.keys.scan(scan_id), "start_by", 0)
+    run_jobs(redis)
+    status = store.status(scan_id)
+    assert status["state"] == "failed" and "no worker took it" in status["error"]
+    assert status["symbols_total"] == 0
+    assert JsonQueue(cfg.name, connection=redis).count == 0  # nothing fanned out
+
+
+def test_a_retried_coordinator_is_not_late(redis, cfg, store):
+    """A coordinator taken in time and retried after its deadline still runs."""
+    scan_id = enqueue(redis, cfg)
+    assert store.take(scan_id, "default") == "taken"  # a first attempt took it
+    redis.hset(store.keys.scan(scan_id), "start_by", 0)
+    run_jobs(redis)
+    assert store.status(scan_id)["state"] == "finished"
+
+
+def cli_on(redis, monkeypatch):
+    from optscan.queue import connection
+
+    monkeypatch.setattr(connection, "connect", lambda settings, url=None: redis)
+
+    def run(*args):
+        from optscan.cli import cli
+
+        return CliRunner().invoke(cli, list(args), catch_exceptions=False)
+
+    return run
+
+
+SCAN_ARGS = ("--provider", "sim", "--symbols", "S001,S002", "--as-of", "2026-11-18T11:00")
+
+
+def test_the_waiting_client_is_told_when_no_worker_took_the_scan(redis, monkeypatch):
+    run = cli_on(redis, monkeypatch)
+    started = time.monotonic()
+    out = run("enqueue", *SCAN_ARGS, "--set", "queue.start_timeout_s=1", "--wait")
+    assert out.exit_code == 1, out.output
+    assert "failed" in out.output and "no worker took it within 1 s" in out.output
+    assert time.monotonic() - started < 10
+    assert run("enqueue", *SCAN_ARGS).exit_code == 0  # the profile is free

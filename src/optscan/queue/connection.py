@@ -83,7 +83,14 @@ class Keys:
         return f"{self.prefix}results:{profile}"
 
     def lock(self, profile: str) -> str:
+        """The profile's lock: a lease (the holder's scan id) with a short TTL."""
         return f"{self.prefix}lock:{profile}"
+
+    def lock_owner(self, profile: str) -> str:
+        """The scan that last took the profile's lock, kept while it may run (``state_ttl_s``):
+        when the lease has lapsed, a scan whose jobs are still queued or running keeps
+        the profile (:mod:`optscan.queue.lock`)."""
+        return f"{self.prefix}lock:{profile}:owner"
 
     def latest(self, profile: str | None = None) -> str:
         return f"{self.prefix}latest" if profile is None else f"{self.prefix}latest:{profile}"
@@ -135,6 +142,12 @@ def coordinator_kwargs(request: ScanRequest, prefix: str, queue: QueueSection) -
         "prefix": prefix,
         "queue": queue.model_dump(),
     }
+
+
+def rq_job_key(job_id: str) -> str:
+    """The Redis hash RQ keeps a job in (``rq.job.Job.key_for``), for the Lua scripts
+    that look at a scan's jobs."""
+    return f"rq:job:{job_id}"
 
 
 def coordinator_job_id(scan_id: str) -> str:

@@ -74,7 +74,9 @@ def enqueue_scan(
     scan_id = request.scan_id or new_scan_id()
     request = request.model_copy(update={"scan_id": scan_id})
     keys = Keys(prefix)
-    holder = acquire_lock(redis, keys, request.profile, scan_id, cfg.lock_ttl_s)
+    holder = acquire_lock(
+        redis, keys, request.profile, scan_id, cfg.lock_ttl_s, owner_ttl_s=cfg.state_ttl_s
+    )
     if holder != scan_id:
         raise ScanBusyError(request.profile, holder)
     job_id = coordinator_job_id(scan_id)

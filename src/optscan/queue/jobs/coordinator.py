@@ -51,11 +51,15 @@ def coordinate_scan(
         scan_id = new_scan_id()
         req = req.model_copy(update={"scan_id": scan_id})
         env.store.create(scan_id, req.profile, state="queued", job_id=env.job.id, scheduled=True)
-    elif not env.store.exists(scan_id):
+    taken = env.store.take(scan_id, req.profile)
+    if taken == "gone":
         return lost(scan_id)
+    if taken == "late":  # queued past queue.start_timeout_s: it has just ended failed
+        fields = env.store.get(scan_id)
+        return {"scan_id": scan_id, "state": "failed", "error": fields.get("error")}
+    if taken in TERMINAL_STATES:
+        return {"scan_id": scan_id, "state": taken}
     fields = env.store.get(scan_id)
-    if fields.get("state") in TERMINAL_STATES:
-        return {"scan_id": scan_id, "state": fields["state"]}
     structlog.contextvars.bind_contextvars(scan_id=scan_id)
     try:
         return _coordinate(env, req, scan_id, fields)
@@ -78,7 +82,9 @@ def _coordinate(
         )
         env.set_meta(scan_id=scan_id, state="skipped")
         return {"scan_id": scan_id, "state": "skipped", "message": result.message}
-    holder = acquire_lock(env.redis, env.keys, profile, scan_id, env.cfg.lock_ttl_s)
+    holder = acquire_lock(
+        env.redis, env.keys, profile, scan_id, env.cfg.lock_ttl_s, owner_ttl_s=env.cfg.state_ttl_s
+    )
     if holder != scan_id:  # a scheduled run while another scan of the profile runs
         message = f"skipped: {ScanBusyError(profile, holder)}"
         env.store.end(scan_id, profile, state="skipped", message=message)
