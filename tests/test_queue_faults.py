@@ -1,8 +1,8 @@
 """Issue 18's queue faults, reproduced on real ``optscan worker`` (and plain ``rq
 worker``) processes against the suite's real ``redis-server``: a job written into Redis
-by hand, a scan reported ``lost`` while its jobs waited behind another scan's. Each
-takes seconds, so all are ``slow``; their logic is also covered in-process, on
-fakeredis, by ``test_queue_hardening.py``.
+by hand, a scan reported ``lost`` while its jobs waited behind another scan's, a
+coordinator that crashes. Each takes seconds, so all are ``slow``; their logic is also
+covered in-process, on fakeredis, by ``test_queue_hardening.py``.
 """
 
 from __future__ import annotations
@@ -23,6 +23,7 @@ from .fleet import (
     HAVE_SERVER,
     NEEDS_REDIS,
     OPTSCAN,
+    PREFIX,
     Fleet,
     child_env,
     optscan,
@@ -150,3 +151,29 @@ def test_a_scan_with_jobs_queued_is_never_lost(fleet: Fleet, record_property):
     assert refused_while_running and "lost" not in states
     assert lapsed == -2  # released at the end
     record_property("victim_seconds_queued_or_running", round(len(states) * 0.2, 1))
+
+
+def test_a_crashed_coordinator_fails_its_scan_and_wait_returns(fleet: Fleet):
+    """The coordinator raises (a missing holdings file) on each attempt: once its
+    retries are spent the scan ends ``failed`` with the error and ``--wait`` exits 1;
+    ``--timeout`` stops a wait on a scan no worker takes, naming it and its state."""
+    args = ["enqueue", "--provider", "sim", "--symbols", symbols(4), "--as-of", AS_OF]
+    args += ["--format", "json", "--wait"]
+    timed_out = optscan(fleet.env, *args, "--profile", "nobody", "--timeout", "2", cwd=fleet.folder)
+    assert timed_out.returncode == 1
+    assert "is still queued after 2 s" in timed_out.stderr, timed_out.stderr
+    assert "Traceback" not in timed_out.stderr
+
+    fleet.start(1)
+    crashed = optscan(
+        fleet.env,
+        *args,
+        *["--strategy", "cc", "--set", 'holdings.file="/nonexistent.csv"'],
+        *["--set", "queue.retry_intervals_s=[0]", "--timeout", "60"],
+        cwd=fleet.folder,
+    )
+    assert crashed.returncode == 1, crashed.stderr + fleet.logs()
+    doc = json.loads(crashed.stdout)
+    assert doc["state"] == "failed", doc
+    assert "coordinator job failed" in doc["error"] and "/nonexistent.csv" in doc["error"]
+    assert not store_for(fleet.url).redis.exists(f"{PREFIX}lock:default")

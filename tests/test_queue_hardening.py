@@ -1,8 +1,8 @@
 """Issue 18's queue hardening, in-process on fakeredis[lua] (rq's SimpleWorker, or an
 ``OptscanWorker`` that never needs to fork): only optscan's own jobs run, a scan with
 jobs queued is never ``lost`` and keeps its profile, a scan no worker takes in time
-fails. The same faults on real ``optscan worker`` processes and a real
-``redis-server`` are in ``test_queue_faults.py``.
+fails, a crashed coordinator fails its scan. The same faults on real ``optscan worker``
+processes and a real ``redis-server`` are in ``test_queue_faults.py``.
 """
 
 from __future__ import annotations
@@ -156,6 +156,7 @@ def test_refusal_reads_names_only(redis):
 
     assert refusal(job("optscan.queue.jobs.scan_batch")) is None
     assert refusal(job("optscan.jobs.aggregate_scan")) is None  # 0.1.0's path
+    assert refusal(job(PING, on_failure=Callback("optscan.queue.jobs.on_job_failure"))) is None
     assert "not one of optscan's jobs" in refusal(job("optscan.queue.jobs.env.use_runtime"))
     pickled = Queue("q", connection=redis).enqueue_call(PING)
     assert "cannot be read" in refusal(JsonJob.fetch(pickled.id, connection=redis))
@@ -248,6 +249,54 @@ def test_a_retried_coordinator_is_not_late(redis, cfg, store):
     assert store.status(scan_id)["state"] == "finished"
 
 
+# --------------------------------------------------------------- a coordinator that crashes
+
+
+def test_a_coordinator_that_raises_fails_its_scan_once_its_retries_are_spent(redis, store):
+    cfg = QueueSection(batch_size=3, retry_max=1, retry_intervals_s=[0])
+    scan_id = enqueue(
+        redis, cfg, strategy="cc", overrides={"holdings.file": "/nonexistent/holdings.csv"}
+    )
+    run_jobs(redis, max_jobs=1)  # the first attempt: a retry is left
+    assert store.status(scan_id)["state"] == "queued"
+    run_jobs(redis)
+    status = store.status(scan_id)
+    assert status["state"] == "failed", status
+    assert "the coordinator job failed" in status["error"]
+    assert "/nonexistent/holdings.csv" in status["error"]
+    assert not redis.exists(store.keys.lock("default"), store.keys.lock_owner("default"))
+
+
+def test_a_coordinator_that_fails_outside_its_function_fails_its_scan(redis, store):
+    """RQ cannot arm a timeout of 10^14 s (``signal.alarm`` overflows) and fails the job
+    before calling it: RQ's failure callback ends the scan."""
+    cfg = QueueSection(batch_size=3, retry_max=0).model_copy(
+        update={"coordinator_timeout_s": 10**14}
+    )
+    scan_id = enqueue(redis, cfg)
+    run_jobs(redis)
+    status = store.status(scan_id)
+    assert status["state"] == "failed", status
+    assert "coordinator job failed: OverflowError" in status["error"]
+
+
+def test_a_coordinator_whose_work_horse_died_fails_its_scan(redis, cfg, store):
+    """rq calls no failure callback when a work horse dies (SIGKILL, the OOM killer):
+    the worker does, so the last attempt still ends the scan."""
+    from optscan.queue.worker import OptscanWorker
+
+    scan_id = enqueue(redis, cfg)
+    job = JsonJob.fetch(coordinator_job_id(scan_id), connection=redis)
+    worker = OptscanWorker([cfg.name], connection=redis, queue_config=cfg)
+    worker.handle_work_horse_killed(job, 123, 9, None)  # a retry is left: nothing ends
+    assert store.status(scan_id)["state"] == "queued"
+    job.retries_left = 0
+    worker.handle_work_horse_killed(job, 123, 9, None)
+    status = store.status(scan_id)
+    assert status["state"] == "failed"
+    assert "coordinator job failed: WorkHorseKilled" in status["error"]
+
+
 def cli_on(redis, monkeypatch):
     from optscan.queue import connection
 
@@ -262,6 +311,18 @@ def cli_on(redis, monkeypatch):
 
 
 SCAN_ARGS = ("--provider", "sim", "--symbols", "S001,S002", "--as-of", "2026-11-18T11:00")
+
+
+def test_wait_timeout_exits_1_naming_the_scan_and_its_state(redis, monkeypatch):
+    run = cli_on(redis, monkeypatch)
+    out = run("enqueue", *SCAN_ARGS, "--wait", "--timeout", "0.3", "--format", "json")
+    assert out.exit_code == 1
+    scan_id = ScanStore(redis, Keys(PREFIX), QueueSection()).latest()
+    assert f"scan {scan_id} is still queued after 0.3 s" in out.output
+    out = run("scan", "--queue", "--profile", "other", *SCAN_ARGS, "--timeout", "0.3")
+    assert out.exit_code == 1 and "is still queued after 0.3 s" in out.output
+    assert run("enqueue", *SCAN_ARGS, "--timeout", "1").exit_code == 2  # needs --wait
+    assert run("enqueue", *SCAN_ARGS, "--wait", "--timeout", "nan").exit_code == 2
 
 
 def test_the_waiting_client_is_told_when_no_worker_took_the_scan(redis, monkeypatch):

@@ -113,6 +113,8 @@ COORDINATE_SCAN = "optscan.queue.jobs.coordinate_scan"
 SCAN_BATCH = "optscan.queue.jobs.scan_batch"
 AGGREGATE_SCAN = "optscan.queue.jobs.aggregate_scan"
 PING = "optscan.queue.jobs.ping"
+ON_JOB_FAILURE = "optscan.queue.jobs.on_job_failure"
+"""RQ's failure callback on the jobs of a scan: a job failed for good ends its scan."""
 
 JOB_FUNCTIONS = frozenset(
     {
@@ -130,8 +132,11 @@ JOB_FUNCTIONS = frozenset(
 """The only functions an optscan worker runs: a job naming anything else fails without
 its module being imported (:func:`optscan.queue.rq.refusal`)."""
 
-JOB_CALLBACKS: frozenset[str] = frozenset()
-"""The only ``success``/``failure``/``stopped`` callbacks a job may name (none yet)."""
+JOB_CALLBACKS = frozenset({ON_JOB_FAILURE})
+"""The only ``success``/``failure``/``stopped`` callbacks a job may name."""
+
+COORDINATOR_FUNCTIONS = frozenset({COORDINATE_SCAN, "optscan.jobs.coordinate_scan"})
+AGGREGATOR_FUNCTIONS = frozenset({AGGREGATE_SCAN, "optscan.jobs.aggregate_scan"})
 
 
 def coordinator_kwargs(request: ScanRequest, prefix: str, queue: QueueSection) -> dict[str, Any]:

@@ -20,7 +20,7 @@ from optscan.queue.connection import (
     coordinator_kwargs,
 )
 from optscan.queue.lock import acquire_lock, release_lock
-from optscan.queue.rq import JsonJob, make_queue, rq_retry
+from optscan.queue.rq import JsonJob, make_queue, on_failure, rq_retry
 from optscan.queue.store import TERMINAL_STATES, ScanStore
 from optscan.secrets import is_secret
 
@@ -91,6 +91,7 @@ def enqueue_scan(
             result_ttl=cfg.job_result_ttl_s,
             failure_ttl=cfg.job_failure_ttl_s,
             retry=rq_retry(cfg),
+            on_failure=on_failure(),
             description=f"optscan scan {scan_id} (profile {request.profile}): coordinator",
             meta={"optscan": {"scan_id": scan_id, "role": "coordinator", "state": "queued"}},
         )
@@ -101,6 +102,18 @@ def enqueue_scan(
     return scan_id, job_id
 
 
+class WaitTimeout(QueueError):
+    """A waited-for scan had not ended within the client's ``--timeout``."""
+
+    def __init__(self, scan_id: str, state: str, timeout_s: float) -> None:
+        super().__init__(
+            f"scan {scan_id} is still {state} after {timeout_s:g} s (--timeout); it goes "
+            f"on without this client: `optscan status --scan-id {scan_id}`"
+        )
+        self.scan_id = scan_id
+        self.state = state
+
+
 def wait_for_scan(
     store: ScanStore,
     scan_id: str,
@@ -109,16 +122,19 @@ def wait_for_scan(
     poll_s: float = 0.25,
     timeout_s: float | None = None,
 ) -> dict[str, Any]:
-    """Poll the scan's status until it reaches a terminal state; return that status."""
-    deadline = None if timeout_s is None else time.monotonic() + timeout_s
+    """Poll the scan's status until it reaches a terminal state; return that status.
+
+    Raises :class:`WaitTimeout` after ``timeout_s`` (the scan goes on).
+    """
+    started = time.monotonic()
     while True:
         status = store.status(scan_id)
         if on_progress is not None:
             on_progress(status)
         if status["state"] in TERMINAL_STATES:
             return status
-        if deadline is not None and time.monotonic() > deadline:
-            raise QueueError(f"scan {scan_id} did not end within {timeout_s:g} s")
+        if timeout_s is not None and time.monotonic() - started > timeout_s:
+            raise WaitTimeout(scan_id, status["state"], timeout_s)
         time.sleep(poll_s)
 
 

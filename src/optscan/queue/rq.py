@@ -19,12 +19,12 @@ from __future__ import annotations
 from typing import Any
 
 from redis import Redis
-from rq import Queue, Retry
+from rq import Callback, Queue, Retry
 from rq.job import Job
 from rq.serializers import JSONSerializer
 
 from optscan.config import QueueSection
-from optscan.queue.connection import JOB_CALLBACKS, JOB_FUNCTIONS
+from optscan.queue.connection import JOB_CALLBACKS, JOB_FUNCTIONS, ON_JOB_FAILURE
 from optscan.secrets import scrub
 
 CALLBACK_KINDS = ("success", "failure", "stopped")
@@ -119,6 +119,12 @@ class JsonQueue(Queue):
 
 def make_queue(redis: Redis, cfg: QueueSection, name: str | None = None) -> JsonQueue:
     return JsonQueue(name or cfg.name, connection=redis)
+
+
+def on_failure() -> Callback:
+    """RQ's failure callback for a scan's jobs: a coordinator or aggregator that failed
+    for good (its retries spent) ends its scan ``failed`` with the error."""
+    return Callback(ON_JOB_FAILURE)
 
 
 def rq_retry(cfg: QueueSection) -> Retry | None:

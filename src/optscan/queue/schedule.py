@@ -23,7 +23,7 @@ from rq_scheduler import Scheduler
 
 from optscan.logs import get_logger
 from optscan.queue.connection import COORDINATE_SCAN, QueueError, coordinator_kwargs
-from optscan.queue.rq import JsonJob, JsonQueue
+from optscan.queue.rq import JsonJob, JsonQueue, on_failure
 
 if TYPE_CHECKING:
     from optscan.config import QueueSection
@@ -176,6 +176,7 @@ def add_schedule(
         id=sid,
         queue_name=cfg.name,
         timeout=cfg.coordinator_timeout_s,
+        on_failure=on_failure(),
         description=f"optscan scheduled scan (profile {request.profile}, cron {cron})",
         meta={"optscan": {"schedule": sid, "profile": request.profile, "cron": cron}},
     )

@@ -12,6 +12,7 @@ from typing import Any
 
 from redis import Redis
 from rq import Queue, Worker
+from rq.callbacks import execute_failure_callback
 from rq.defaults import DEFAULT_LOGGING_DATE_FORMAT, DEFAULT_LOGGING_FORMAT
 from rq.job import Job
 from rq.scheduler import RQScheduler
@@ -22,6 +23,10 @@ from optscan.config import QueueSection
 from optscan.queue.rq import JsonJob, JsonQueue, refusal
 from optscan.queue.warmup import warm_up
 from optscan.secrets import scrub
+
+
+class WorkHorseKilled(Exception):
+    """The work horse running a job died (a signal, the OOM killer)."""
 
 
 class OptscanScheduler(RQScheduler):
@@ -201,6 +206,20 @@ class OptscanWorker(Worker):
         job.ended_at = now()
         self.handle_job_failure(job, queue, exc_string=f"UntrustedJobError: refused: {why}")
         queue.intermediate_queue.remove(job.id)
+
+    # -- a job whose scan must end when it fails for good
+
+    def _failure_callback(self, job: Job, error: Exception) -> None:
+        """RQ calls a job's failure callback when the job raised or was abandoned, but
+        not when its work horse died: call it then too."""
+        try:
+            execute_failure_callback(job, self.death_penalty_class, type(error), error, None)
+        except Exception:
+            self.log.exception("Worker %s: failure callback of job %s raised", self.name, job.id)
+
+    def handle_work_horse_killed(self, job: Job, retpid: Any, ret_val: Any, rusage: Any) -> None:
+        super().handle_work_horse_killed(job, retpid, ret_val, rusage)
+        self._failure_callback(job, WorkHorseKilled(f"its work horse died (status {ret_val})"))
 
 
 def _subclass(value: Any, base: type) -> bool:

@@ -28,7 +28,7 @@ from optscan.queue.connection import (
 )
 from optscan.queue.jobs.env import JobEnv, job_entry, job_kwargs, lost, payload
 from optscan.queue.lock import acquire_lock
-from optscan.queue.rq import make_queue, rq_retry
+from optscan.queue.rq import make_queue, on_failure, rq_retry
 from optscan.queue.store import TERMINAL_STATES
 from optscan.scan.context import new_scan_id
 from optscan.scan.resolve import resolve_symbols
@@ -51,6 +51,7 @@ def coordinate_scan(
         scan_id = new_scan_id()
         req = req.model_copy(update={"scan_id": scan_id})
         env.store.create(scan_id, req.profile, state="queued", job_id=env.job.id, scheduled=True)
+        env.set_meta(scan_id=scan_id)  # so a failure of this run ends this scan
     taken = env.store.take(scan_id, req.profile)
     if taken == "gone":
         return lost(scan_id)
@@ -142,6 +143,7 @@ def _fan_out(
                 result_ttl=env.cfg.job_result_ttl_s,
                 failure_ttl=env.cfg.job_failure_ttl_s,
                 retry=rq_retry(env.cfg),
+                on_failure=on_failure(),
                 description=f"optscan scan {scan_id}: batch {i + 1}/{len(batches)} "
                 f"({','.join(batch[:4])}{'...' if len(batch) > 4 else ''})",
                 meta={"optscan": {"scan_id": scan_id, "role": "batch", "symbols": batch}},
@@ -188,6 +190,7 @@ def _enqueue_aggregator(
         result_ttl=env.cfg.job_result_ttl_s,
         failure_ttl=env.cfg.job_failure_ttl_s,
         retry=rq_retry(env.cfg),
+        on_failure=on_failure(),
         description=f"optscan scan {scan_id}: aggregator ({total} symbols)",
         meta={"optscan": {"scan_id": scan_id, "role": "aggregator"}},
     )
