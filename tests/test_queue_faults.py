@@ -1,8 +1,10 @@
 """Issue 18's queue faults, reproduced on real ``optscan worker`` (and plain ``rq
 worker``) processes against the suite's real ``redis-server``: a job written into Redis
 by hand, a scan reported ``lost`` while its jobs waited behind another scan's, a
-coordinator that crashes. Each takes seconds, so all are ``slow``; their logic is also
-covered in-process, on fakeredis, by ``test_queue_hardening.py``.
+coordinator that crashes, a Redis restart under a waiting client. Each takes seconds,
+so all are ``slow``; their logic is also covered in-process, on fakeredis, by
+``test_queue_hardening.py``. Figures are recorded with ``record_property`` and printed
+(``pytest -s``); ``docs/reliability.md`` quotes them.
 """
 
 from __future__ import annotations
@@ -25,6 +27,7 @@ from .fleet import (
     OPTSCAN,
     PREFIX,
     Fleet,
+    RedisServer,
     child_env,
     optscan,
     store_for,
@@ -177,3 +180,37 @@ def test_a_crashed_coordinator_fails_its_scan_and_wait_returns(fleet: Fleet):
     assert doc["state"] == "failed", doc
     assert "coordinator job failed" in doc["error"] and "/nonexistent.csv" in doc["error"]
     assert not store_for(fleet.url).redis.exists(f"{PREFIX}lock:default")
+
+
+def test_the_waiting_client_rides_out_a_redis_restart(tmp_path: Path, record_property):
+    """Redis (``appendonly yes``) is down for 3 s while ``enqueue --wait`` waits: the
+    client reconnects and reports how the scan ended, never a traceback."""
+    server = RedisServer(tmp_path / "redis", appendonly=True)
+    server.start()
+    fleet = Fleet(server.url(0), tmp_path)
+    try:
+        fleet.start(1)
+        args = ["enqueue", "--provider", "sim", "--symbols", symbols(24), "--as-of", AS_OF]
+        args += ["--set", "providers.sim.latency_ms=300", "--format", "json", "--wait"]
+        waiting = subprocess.Popen(
+            [*OPTSCAN, *args], env=fleet.env, cwd=tmp_path, stdout=-1, stderr=-1, text=True
+        )
+        store = store_for(server.url(0))
+        scan_id = wait_until(lambda: store.latest(), 30, "the scan to be queued")
+        wait_until(lambda: store.status(scan_id)["symbols_done"] >= 4, 60, "progress")
+        server.stop()
+        time.sleep(3.0)
+        server.start()
+        restarted = time.monotonic()
+        out, err = waiting.communicate(timeout=150)
+        took = time.monotonic() - restarted
+    finally:
+        fleet.stop()
+        server.stop()
+    print(f"the waiting client reported the scan {took:.1f} s after Redis came back")
+    record_property("seconds_to_report_after_a_redis_restart", round(took, 1))
+    assert "Traceback" not in err, err
+    doc = json.loads(out)
+    assert doc["scan_id"] == scan_id
+    assert doc["state"] in ("finished", "failed"), doc
+    assert waiting.returncode == (0 if doc["state"] == "finished" else 1)

@@ -1,8 +1,9 @@
 """Issue 18's queue hardening, in-process on fakeredis[lua] (rq's SimpleWorker, or an
 ``OptscanWorker`` that never needs to fork): only optscan's own jobs run, a scan with
 jobs queued is never ``lost`` and keeps its profile, a scan no worker takes in time
-fails, a crashed coordinator fails its scan. The same faults on real ``optscan worker``
-processes and a real ``redis-server`` are in ``test_queue_faults.py``.
+fails, a crashed coordinator fails its scan, the waiting client rides out a Redis blip.
+The same faults on real ``optscan worker`` processes and a real ``redis-server`` are in
+``test_queue_faults.py``.
 """
 
 from __future__ import annotations
@@ -28,10 +29,11 @@ from optscan.config import QueueSection  # noqa: E402
 from optscan.queue.connection import (  # noqa: E402
     PING,
     Keys,
+    QueueError,
     ScanBusyError,
     coordinator_job_id,
 )
-from optscan.queue.enqueue import enqueue_scan  # noqa: E402
+from optscan.queue.enqueue import enqueue_scan, wait_for_scan  # noqa: E402
 from optscan.queue.lock import lock_holder  # noqa: E402
 from optscan.queue.rq import JsonJob, JsonQueue, refusal  # noqa: E402
 from optscan.queue.store import ScanStore  # noqa: E402
@@ -333,3 +335,33 @@ def test_the_waiting_client_is_told_when_no_worker_took_the_scan(redis, monkeypa
     assert "failed" in out.output and "no worker took it within 1 s" in out.output
     assert time.monotonic() - started < 10
     assert run("enqueue", *SCAN_ARGS).exit_code == 0  # the profile is free
+
+
+# --------------------------------------------------------------------------- a Redis blip
+
+
+class Flaky:
+    """A store whose status fails ``failures`` times (Redis unreachable), then ends."""
+
+    def __init__(self, failures):
+        self.failures = failures
+        self.calls = 0
+
+    def status(self, scan_id):
+        from redis.exceptions import ConnectionError as RedisConnectionError
+
+        self.calls += 1
+        if self.calls <= self.failures:
+            raise RedisConnectionError("Error 111 connecting to redis:6379. Connection refused.")
+        return {"scan_id": scan_id, "state": "finished"}
+
+
+def test_the_waiting_client_rides_out_a_redis_blip():
+    store = Flaky(failures=3)
+    assert wait_for_scan(store, "s1", poll_s=0.01)["state"] == "finished"
+    assert store.calls == 4
+
+
+def test_the_waiting_client_gives_up_on_redis_naming_the_scan():
+    with pytest.raises(QueueError, match=r"lost Redis while waiting for scan s1 .*status"):
+        wait_for_scan(Flaky(failures=10**6), "s1", poll_s=0.01, reconnect_s=0.2)

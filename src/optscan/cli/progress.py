@@ -58,7 +58,7 @@ def wait_with_progress(
     """Wait for a queued scan to end. On a terminal, a progress bar on stderr (state,
     symbols done, failures, time left); anywhere, a warning when no worker listens on
     the scan's queue, so a wait never looks like a hang. Raises what
-    :func:`~optscan.queue.enqueue.wait_for_scan` raises (``timeout_s``)."""
+    :func:`~optscan.queue.enqueue.wait_for_scan` raises (``timeout_s``, Redis gone)."""
     import time
 
     from optscan.queue.enqueue import wait_for_scan

@@ -51,7 +51,7 @@ def enqueue_or_fail(env: Env, request: ScanRequest) -> tuple[ScanStore, str, str
 
 def wait_or_fail(store: ScanStore, scan_id: str, timeout_s: float | None) -> dict[str, Any]:
     """Wait for a queued scan to end: its status. Exit 1 naming the scan when it has not
-    ended within ``timeout_s`` (the scan itself goes on)."""
+    ended within ``timeout_s`` or Redis stays unreachable (the scan itself goes on)."""
     from optscan.cli.progress import wait_with_progress
     from optscan.queue.connection import QueueError
 

@@ -22,7 +22,7 @@ from optscan.queue.connection import (
 from optscan.queue.lock import acquire_lock, release_lock
 from optscan.queue.rq import JsonJob, make_queue, on_failure, rq_retry
 from optscan.queue.store import TERMINAL_STATES, ScanStore
-from optscan.secrets import is_secret
+from optscan.secrets import is_secret, scrub_exception
 
 if TYPE_CHECKING:
     from redis import Redis
@@ -114,6 +114,10 @@ class WaitTimeout(QueueError):
         self.state = state
 
 
+RECONNECT_S = 60.0
+"""How long a waiting client keeps trying a Redis that stopped answering."""
+
+
 def wait_for_scan(
     store: ScanStore,
     scan_id: str,
@@ -121,20 +125,41 @@ def wait_for_scan(
     on_progress: Callable[[dict[str, Any]], None] | None = None,
     poll_s: float = 0.25,
     timeout_s: float | None = None,
+    reconnect_s: float = RECONNECT_S,
 ) -> dict[str, Any]:
     """Poll the scan's status until it reaches a terminal state; return that status.
 
-    Raises :class:`WaitTimeout` after ``timeout_s`` (the scan goes on).
+    Raises :class:`WaitTimeout` after ``timeout_s`` (the scan goes on). A Redis that
+    stops answering (restarted, a network blip) is tried again with backoff for up to
+    ``reconnect_s`` seconds, then :class:`QueueError` names the scan.
     """
+    from redis.exceptions import ConnectionError as RedisConnectionError
+    from redis.exceptions import TimeoutError as RedisTimeoutError
+
     started = time.monotonic()
+    state, down_since, delay = "queued", None, poll_s
     while True:
-        status = store.status(scan_id)
-        if on_progress is not None:
-            on_progress(status)
-        if status["state"] in TERMINAL_STATES:
+        now = time.monotonic()
+        if timeout_s is not None and now - started > timeout_s:
+            raise WaitTimeout(scan_id, state, timeout_s)
+        try:
+            status = store.status(scan_id)
+            if on_progress is not None:
+                on_progress(status)
+        except (RedisConnectionError, RedisTimeoutError) as exc:
+            down_since = down_since or now
+            if now - down_since > reconnect_s:
+                raise QueueError(
+                    f"lost Redis while waiting for scan {scan_id} (last seen {state}): "
+                    f"{scrub_exception(exc, with_type=False)}; it may still be running: "
+                    f"`optscan status --scan-id {scan_id}`"
+                ) from None
+            time.sleep(delay)
+            delay = min(delay * 2, 5.0)
+            continue
+        down_since, delay, state = None, poll_s, status["state"]
+        if state in TERMINAL_STATES:
             return status
-        if timeout_s is not None and time.monotonic() - started > timeout_s:
-            raise WaitTimeout(scan_id, status["state"], timeout_s)
         time.sleep(poll_s)
 
 
