@@ -1,9 +1,9 @@
 """Issue 18's queue hardening, in-process on fakeredis[lua] (rq's SimpleWorker, or an
 ``OptscanWorker`` that never needs to fork): only optscan's own jobs run, a scan with
 jobs queued is never ``lost`` and keeps its profile, a scan no worker takes in time
-fails, a crashed coordinator fails its scan, the waiting client rides out a Redis blip.
-The same faults on real ``optscan worker`` processes and a real ``redis-server`` are in
-``test_queue_faults.py``.
+fails, a crashed coordinator fails its scan, the waiting client rides out a Redis blip,
+a job whose worker died before starting it is recovered. The same faults on real
+``optscan worker`` processes and a real ``redis-server`` are in ``test_queue_faults.py``.
 """
 
 from __future__ import annotations
@@ -365,3 +365,26 @@ def test_the_waiting_client_rides_out_a_redis_blip():
 def test_the_waiting_client_gives_up_on_redis_naming_the_scan():
     with pytest.raises(QueueError, match=r"lost Redis while waiting for scan s1 .*status"):
         wait_for_scan(Flaky(failures=10**6), "s1", poll_s=0.01, reconnect_s=0.2)
+
+
+# --------------------------------------------------------------- a job taken, never started
+
+
+def test_a_job_whose_worker_died_before_starting_it_is_recovered(redis, cfg):
+    from optscan.queue.worker import OptscanWorker
+
+    queue = JsonQueue(cfg.name, connection=redis)
+    job = queue.enqueue_call(PING, retry=Retry(max=1))
+    redis.lmove(queue.key, queue.intermediate_queue_key)  # what a worker's BLMOVE did
+    worker = OptscanWorker([cfg.name], connection=redis, queue_config=cfg)
+    worker._clean_intermediate(queue)  # first seen: a live worker may start it yet
+    worker._clean_intermediate(queue)
+    assert queue.count == 0
+    window = cfg.job_monitoring_interval_s + cfg.heartbeat_grace_s
+    first_seen = queue.intermediate_queue.get_first_seen_key(job.id)
+    redis.set(first_seen, time.time() - window - 1)
+    worker._clean_intermediate(queue)
+    assert queue.job_ids == [job.id]  # re-queued by rq's retry
+    assert redis.llen(queue.intermediate_queue_key) == 0
+    run_jobs(redis)
+    assert JsonJob.fetch(job.id, connection=redis).get_status() == JobStatus.FINISHED
