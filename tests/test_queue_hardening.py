@@ -2,8 +2,9 @@
 ``OptscanWorker`` that never needs to fork): only optscan's own jobs run, a scan with
 jobs queued is never ``lost`` and keeps its profile, a scan no worker takes in time
 fails, a crashed coordinator fails its scan, the waiting client rides out a Redis blip,
-a job whose worker died before starting it is recovered. The same faults on real
-``optscan worker`` processes and a real ``redis-server`` are in ``test_queue_faults.py``.
+a job whose worker died before starting it is recovered, and the sinks hear of a scan
+at most once. The same faults on real ``optscan worker`` processes and a real
+``redis-server`` are in ``test_queue_faults.py``.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ import time
 import pytest
 from click.testing import CliRunner
 
+from optscan.hookspecs import hookimpl
 from optscan.models import ScanRequest
 
 from .helpers import OPEN_INSTANT, run_jobs
@@ -388,3 +390,52 @@ def test_a_job_whose_worker_died_before_starting_it_is_recovered(redis, cfg):
     assert redis.llen(queue.intermediate_queue_key) == 0
     run_jobs(redis)
     assert JsonJob.fetch(job.id, connection=redis).get_status() == JobStatus.FINISHED
+
+
+# --------------------------------------------------------------------------- sinks at most once
+
+
+def test_a_rerun_aggregator_does_not_publish_to_the_sinks_again(redis, store, monkeypatch):
+    """The aggregator's worker died after publishing (here: it raises right after), and
+    rq re-ran it: the sinks got the scan once, and the scan still finishes."""
+    import optscan.queue.jobs.aggregator as aggregator
+    from optscan.plugins import PluginHost
+    from optscan.protocols import ResultSink
+    from optscan.queue.jobs import JobRuntime, use_runtime
+
+    published = []
+
+    class Count(ResultSink):
+        name = "count"
+
+        def publish(self, result):
+            published.append(result.scan_id)
+
+    class Sinks:
+        @hookimpl
+        def register_result_sinks(self, register):
+            register(Count)
+
+    crashes = []
+    real_emit = aggregator.emit_finished
+
+    def crash_once(ctx, result):
+        if not crashes:
+            crashes.append(1)
+            raise RuntimeError("worker lost after publishing")
+        real_emit(ctx, result)
+
+    monkeypatch.setattr(aggregator, "emit_finished", crash_once)
+
+    def make_host(settings):
+        return PluginHost.from_settings(settings, load_entrypoints=False, plugins=[Sinks()])
+
+    cfg = QueueSection(batch_size=3, retry_max=1, retry_intervals_s=[0])
+    with use_runtime(JobRuntime(make_host=make_host)):
+        scan_id = enqueue(redis, cfg, sinks=["count"])
+        run_jobs(redis)
+    assert crashes == [1]
+    assert published == [scan_id]
+    status = store.status(scan_id)
+    assert status["state"] == "finished", status
+    assert any("earlier run" in w for w in store.result(scan_id)["warnings"])

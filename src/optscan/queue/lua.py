@@ -252,3 +252,17 @@ end
 return {'dead', lease}
 """
 )
+
+# Publishing to the sinks happens at most once per scan. KEYS: scan hash. ARGV: when.
+# 1: this caller publishes; 0: an earlier run already did (or the scan has ended);
+# -1: the scan's state vanished.
+MARK_PUBLISHED = """
+local state = redis.call('HGET', KEYS[1], 'state')
+if not state then
+    return -1
+end
+if state ~= 'queued' and state ~= 'running' then
+    return 0
+end
+return redis.call('HSETNX', KEYS[1], 'published_at', ARGV[1])
+"""

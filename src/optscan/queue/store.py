@@ -122,6 +122,13 @@ class ScanStore:
         )
         return _text(verdict), _text(holder)
 
+    def mark_published(self, scan_id: str) -> int:
+        """Take the scan's one right to publish to the sinks (atomic): 1 for the
+        caller, 0 when an earlier run already took it or the scan ended, -1 when the
+        scan's state vanished."""
+        script = self.redis.register_script(lua.MARK_PUBLISHED)
+        return int(script(keys=[self.keys.scan(scan_id)], args=[_now()]))
+
     def exists(self, scan_id: str) -> bool:
         return bool(self.redis.hexists(self.keys.scan(scan_id), "state"))
 
