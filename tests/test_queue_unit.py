@@ -30,7 +30,6 @@ from rq.worker import SimpleWorker  # noqa: E402
 
 from optscan.config import QueueSection as QueueConfig  # noqa: E402
 from optscan.queue import enqueue as queue_enqueue  # noqa: E402
-from optscan.queue import store as queue_store  # noqa: E402
 from optscan.queue.connection import (  # noqa: E402
     Keys,
     QueueError,
@@ -331,16 +330,18 @@ def test_a_running_scan_without_its_lock_is_lost_but_a_queued_one_waits(redis, c
 
 
 def test_a_scan_finishing_while_its_status_is_read_is_not_lost(redis, store, monkeypatch):
-    """The hash and the lock are two reads: the aggregator may finish in between."""
+    """The hash is read, then one script decides: the aggregator may finish in between
+    (releasing the lock), and the scan is finished, not lost."""
     store.create("s1", "default", state="running", job_id="j")
     acquire_lock(redis, store.keys, "default", "s1", 60)
-    real_holder = lock_holder
+    real_get = store.get
 
-    def holder_after_the_finish(*args):
+    def get_then_finish(scan_id):
+        fields = real_get(scan_id)
         store.end("s1", "default", state="finished", message="done", result={"n": 1})
-        return real_holder(*args)
+        return fields
 
-    monkeypatch.setattr(queue_store, "lock_holder", holder_after_the_finish)
+    monkeypatch.setattr(store, "get", get_then_finish)
     assert store.status("s1")["state"] == "finished"
 
 

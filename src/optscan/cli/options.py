@@ -168,3 +168,25 @@ def build_request(env: Env, **opts: Any) -> ScanRequest:
         )
     except ValidationError as exc:
         fail(f"bad request: {format_validation_error(exc)}")
+
+
+def _finite(_ctx: Any, _param: Any, value: float | None) -> float | None:
+    import math
+
+    if value is not None and not math.isfinite(value):
+        raise click.BadParameter("must be a finite number of seconds")
+    return value
+
+
+def timeout_option(needs: str) -> Any:
+    """``--timeout SECONDS`` for a client that waits for a queued scan."""
+    return click.option(
+        "--timeout",
+        "timeout_s",
+        type=click.FloatRange(min=0, min_open=True),
+        default=None,
+        callback=_finite,
+        metavar="SECONDS",
+        help=f"With {needs}: stop waiting after SECONDS and exit 1 naming the scan and "
+        "its state (the scan goes on).",
+    )

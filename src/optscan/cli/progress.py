@@ -53,10 +53,13 @@ class ProgressListener:
             self._progress = None
 
 
-def wait_with_progress(store: ScanStore, scan_id: str) -> dict[str, Any]:
+def wait_with_progress(
+    store: ScanStore, scan_id: str, *, timeout_s: float | None = None
+) -> dict[str, Any]:
     """Wait for a queued scan to end. On a terminal, a progress bar on stderr (state,
     symbols done, failures, time left); anywhere, a warning when no worker listens on
-    the scan's queue, so a wait never looks like a hang."""
+    the scan's queue, so a wait never looks like a hang. Raises what
+    :func:`~optscan.queue.enqueue.wait_for_scan` raises (``timeout_s``, Redis gone)."""
     import time
 
     from optscan.queue.enqueue import wait_for_scan
@@ -79,7 +82,7 @@ def wait_with_progress(store: ScanStore, scan_id: str) -> dict[str, Any]:
                 checked["warned"] = True
                 print(f"optscan: waiting for scan {scan_id}: {nobody}", file=sys.stderr)
 
-        return wait_for_scan(store, scan_id, on_progress=warn)
+        return wait_for_scan(store, scan_id, on_progress=warn, timeout_s=timeout_s)
     from rich.console import Console
     from rich.progress import (
         BarColumn,
@@ -115,4 +118,4 @@ def wait_with_progress(store: ScanStore, scan_id: str) -> dict[str, Any]:
                 note="no worker" if waiting else "",
             )
 
-        return wait_for_scan(store, scan_id, on_progress=show)
+        return wait_for_scan(store, scan_id, on_progress=show, timeout_s=timeout_s)

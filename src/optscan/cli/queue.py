@@ -21,6 +21,7 @@ from optscan.cli.options import (
     format_option,
     key_part,
     scan_options,
+    timeout_option,
 )
 from optscan.cli.output import EXIT_BY_STATE, print_doc, status_lines
 
@@ -48,13 +49,27 @@ def enqueue_or_fail(env: Env, request: ScanRequest) -> tuple[ScanStore, str, str
     return store, scan_id, job_id
 
 
+def wait_or_fail(store: ScanStore, scan_id: str, timeout_s: float | None) -> dict[str, Any]:
+    """Wait for a queued scan to end: its status. Exit 1 naming the scan when it has not
+    ended within ``timeout_s`` or Redis stays unreachable (the scan itself goes on)."""
+    from optscan.cli.progress import wait_with_progress
+    from optscan.queue.connection import QueueError
+
+    try:
+        return wait_with_progress(store, scan_id, timeout_s=timeout_s)
+    except QueueError as exc:
+        fail(str(exc), EXIT_FAILED)
+
+
 @click.command(short_help="Queue a scan for RQ workers.")
 @scan_options
 @click.option("--wait", is_flag=True, help="Wait for the scan to end (progress bar on stderr).")
+@timeout_option("--wait")
 @format_option()
 @with_env
 def enqueue(
     wait: bool,
+    timeout_s: float | None,
     fmt: str,
     env: Env,
     **opts: Any,
@@ -65,15 +80,15 @@ def enqueue(
     secrets from their own config. One scan runs per profile at a time: a second one
     is refused (exit 1). With --wait, exit codes follow `optscan scan`.
     """
+    if timeout_s is not None and not wait:
+        fail("--timeout needs --wait")
     request = build_request(env, **opts)
     store, scan_id, job_id = enqueue_or_fail(env, request)
     doc: dict[str, Any] = {"scan_id": scan_id, "job_id": job_id}
     if not wait:
         print_doc(doc, fmt, [f"queued scan {scan_id} (job {job_id})"])
         return
-    from optscan.cli.progress import wait_with_progress
-
-    status = wait_with_progress(store, scan_id)
+    status = wait_or_fail(store, scan_id, timeout_s)
     doc.update(status)
     print_doc(doc, fmt, status_lines(status))
     sys.exit(EXIT_BY_STATE.get(status["state"], EXIT_FAILED))

@@ -9,7 +9,13 @@ import click
 
 from optscan.cli.env import Env, with_env
 from optscan.cli.exits import EXIT_FAILED, fail
-from optscan.cli.options import build_request, columns_option, format_option, scan_options
+from optscan.cli.options import (
+    build_request,
+    columns_option,
+    format_option,
+    scan_options,
+    timeout_option,
+)
 from optscan.cli.output import exit_with_result
 
 if TYPE_CHECKING:
@@ -25,14 +31,24 @@ if TYPE_CHECKING:
     help="Run the scan on RQ workers (enqueue + wait); needs Redis and `optscan worker`.",
 )
 @scan_options
+@timeout_option("--queue")
 @format_option(("table", "json", "csv"))
 @columns_option
 @with_env
-def scan(on_queue: bool, fmt: str, columns: list[Column] | None, env: Env, **opts: Any) -> None:
+def scan(
+    on_queue: bool,
+    timeout_s: float | None,
+    fmt: str,
+    columns: list[Column] | None,
+    env: Env,
+    **opts: Any,
+) -> None:
     """Scan option chains and print the opportunities (in this process: no Redis needed)."""
+    if timeout_s is not None and not on_queue:
+        fail("--timeout needs --queue")
     request = build_request(env, **opts)
     if on_queue:
-        _scan_on_queue(request, fmt, columns, env)
+        _scan_on_queue(request, fmt, columns, env, timeout_s)
     _scan_here(request, fmt, columns, env)
 
 
@@ -58,15 +74,25 @@ def _scan_here(request: ScanRequest, fmt: str, columns: list[Column] | None, env
     exit_with_result(result, fmt, columns)
 
 
-def _scan_on_queue(request: ScanRequest, fmt: str, columns: list[Column] | None, env: Env) -> None:
+def _scan_on_queue(
+    request: ScanRequest,
+    fmt: str,
+    columns: list[Column] | None,
+    env: Env,
+    timeout_s: float | None,
+) -> None:
     """Enqueue, wait, and print like the embedded scan."""
-    from optscan.cli.progress import wait_with_progress
-    from optscan.cli.queue import enqueue_or_fail
+    from redis.exceptions import RedisError
+
+    from optscan.cli.queue import enqueue_or_fail, wait_or_fail
     from optscan.models import ScanResult
 
     store, scan_id, _job_id = enqueue_or_fail(env, request)
-    status = wait_with_progress(store, scan_id)
-    data = store.result(scan_id)
+    status = wait_or_fail(store, scan_id, timeout_s)
+    try:
+        data = store.result(scan_id)
+    except RedisError as exc:
+        fail(f"scan {scan_id} ended {status['state']}, but its result could not be read: {exc}")
     if data is None:
         reason = status.get("error") or status.get("message") or "no result"
         fail(f"scan {scan_id} ended {status['state']}: {reason}", EXIT_FAILED)

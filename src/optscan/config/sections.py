@@ -160,6 +160,7 @@ class QueueSection(Section):
     job_failure_ttl_s: int = Field(default=86400, ge=1)
     state_ttl_s: int = Field(default=86400, ge=60)
     lock_ttl_s: int = Field(default=120, ge=5)
+    start_timeout_s: int = Field(default=900, ge=1, le=7 * 86400)
     retry_max: int = Field(default=2, ge=0, le=10)
     retry_intervals_s: list[int] = Field(default_factory=lambda: [2, 10])
     worker_ttl_s: int = Field(default=20, ge=16, le=600)

@@ -83,7 +83,14 @@ class Keys:
         return f"{self.prefix}results:{profile}"
 
     def lock(self, profile: str) -> str:
+        """The profile's lock: a lease (the holder's scan id) with a short TTL."""
         return f"{self.prefix}lock:{profile}"
+
+    def lock_owner(self, profile: str) -> str:
+        """The scan that last took the profile's lock, kept while it may run (``state_ttl_s``):
+        when the lease has lapsed, a scan whose jobs are still queued or running keeps
+        the profile (:mod:`optscan.queue.lock`)."""
+        return f"{self.prefix}lock:{profile}:owner"
 
     def latest(self, profile: str | None = None) -> str:
         return f"{self.prefix}latest" if profile is None else f"{self.prefix}latest:{profile}"
@@ -106,6 +113,30 @@ COORDINATE_SCAN = "optscan.queue.jobs.coordinate_scan"
 SCAN_BATCH = "optscan.queue.jobs.scan_batch"
 AGGREGATE_SCAN = "optscan.queue.jobs.aggregate_scan"
 PING = "optscan.queue.jobs.ping"
+ON_JOB_FAILURE = "optscan.queue.jobs.on_job_failure"
+"""RQ's failure callback on the jobs of a scan: a job failed for good ends its scan."""
+
+JOB_FUNCTIONS = frozenset(
+    {
+        COORDINATE_SCAN,
+        SCAN_BATCH,
+        AGGREGATE_SCAN,
+        PING,
+        # 0.1.0's paths, still stored in jobs and schedules it left in Redis
+        "optscan.jobs.coordinate_scan",
+        "optscan.jobs.scan_batch",
+        "optscan.jobs.aggregate_scan",
+        "optscan.jobs.ping",
+    }
+)
+"""The only functions an optscan worker runs: a job naming anything else fails without
+its module being imported (:func:`optscan.queue.rq.refusal`)."""
+
+JOB_CALLBACKS = frozenset({ON_JOB_FAILURE})
+"""The only ``success``/``failure``/``stopped`` callbacks a job may name."""
+
+COORDINATOR_FUNCTIONS = frozenset({COORDINATE_SCAN, "optscan.jobs.coordinate_scan"})
+AGGREGATOR_FUNCTIONS = frozenset({AGGREGATE_SCAN, "optscan.jobs.aggregate_scan"})
 
 
 def coordinator_kwargs(request: ScanRequest, prefix: str, queue: QueueSection) -> dict[str, Any]:
@@ -116,6 +147,12 @@ def coordinator_kwargs(request: ScanRequest, prefix: str, queue: QueueSection) -
         "prefix": prefix,
         "queue": queue.model_dump(),
     }
+
+
+def rq_job_key(job_id: str) -> str:
+    """The Redis hash RQ keeps a job in (``rq.job.Job.key_for``), for the Lua scripts
+    that look at a scan's jobs."""
+    return f"rq:job:{job_id}"
 
 
 def coordinator_job_id(scan_id: str) -> str:

@@ -20,9 +20,9 @@ from optscan.queue.connection import (
     coordinator_kwargs,
 )
 from optscan.queue.lock import acquire_lock, release_lock
-from optscan.queue.rq import JsonJob, make_queue, rq_retry
+from optscan.queue.rq import JsonJob, make_queue, on_failure, rq_retry
 from optscan.queue.store import TERMINAL_STATES, ScanStore
-from optscan.secrets import is_secret
+from optscan.secrets import is_secret, scrub_exception
 
 if TYPE_CHECKING:
     from redis import Redis
@@ -74,7 +74,9 @@ def enqueue_scan(
     scan_id = request.scan_id or new_scan_id()
     request = request.model_copy(update={"scan_id": scan_id})
     keys = Keys(prefix)
-    holder = acquire_lock(redis, keys, request.profile, scan_id, cfg.lock_ttl_s)
+    holder = acquire_lock(
+        redis, keys, request.profile, scan_id, cfg.lock_ttl_s, owner_ttl_s=cfg.state_ttl_s
+    )
     if holder != scan_id:
         raise ScanBusyError(request.profile, holder)
     job_id = coordinator_job_id(scan_id)
@@ -89,6 +91,7 @@ def enqueue_scan(
             result_ttl=cfg.job_result_ttl_s,
             failure_ttl=cfg.job_failure_ttl_s,
             retry=rq_retry(cfg),
+            on_failure=on_failure(),
             description=f"optscan scan {scan_id} (profile {request.profile}): coordinator",
             meta={"optscan": {"scan_id": scan_id, "role": "coordinator", "state": "queued"}},
         )
@@ -99,6 +102,22 @@ def enqueue_scan(
     return scan_id, job_id
 
 
+class WaitTimeout(QueueError):
+    """A waited-for scan had not ended within the client's ``--timeout``."""
+
+    def __init__(self, scan_id: str, state: str, timeout_s: float) -> None:
+        super().__init__(
+            f"scan {scan_id} is still {state} after {timeout_s:g} s (--timeout); it goes "
+            f"on without this client: `optscan status --scan-id {scan_id}`"
+        )
+        self.scan_id = scan_id
+        self.state = state
+
+
+RECONNECT_S = 60.0
+"""How long a waiting client keeps trying a Redis that stopped answering."""
+
+
 def wait_for_scan(
     store: ScanStore,
     scan_id: str,
@@ -106,17 +125,41 @@ def wait_for_scan(
     on_progress: Callable[[dict[str, Any]], None] | None = None,
     poll_s: float = 0.25,
     timeout_s: float | None = None,
+    reconnect_s: float = RECONNECT_S,
 ) -> dict[str, Any]:
-    """Poll the scan's status until it reaches a terminal state; return that status."""
-    deadline = None if timeout_s is None else time.monotonic() + timeout_s
+    """Poll the scan's status until it reaches a terminal state; return that status.
+
+    Raises :class:`WaitTimeout` after ``timeout_s`` (the scan goes on). A Redis that
+    stops answering (restarted, a network blip) is tried again with backoff for up to
+    ``reconnect_s`` seconds, then :class:`QueueError` names the scan.
+    """
+    from redis.exceptions import ConnectionError as RedisConnectionError
+    from redis.exceptions import TimeoutError as RedisTimeoutError
+
+    started = time.monotonic()
+    state, down_since, delay = "queued", None, poll_s
     while True:
-        status = store.status(scan_id)
-        if on_progress is not None:
-            on_progress(status)
-        if status["state"] in TERMINAL_STATES:
+        now = time.monotonic()
+        if timeout_s is not None and now - started > timeout_s:
+            raise WaitTimeout(scan_id, state, timeout_s)
+        try:
+            status = store.status(scan_id)
+            if on_progress is not None:
+                on_progress(status)
+        except (RedisConnectionError, RedisTimeoutError) as exc:
+            down_since = down_since or now
+            if now - down_since > reconnect_s:
+                raise QueueError(
+                    f"lost Redis while waiting for scan {scan_id} (last seen {state}): "
+                    f"{scrub_exception(exc, with_type=False)}; it may still be running: "
+                    f"`optscan status --scan-id {scan_id}`"
+                ) from None
+            time.sleep(delay)
+            delay = min(delay * 2, 5.0)
+            continue
+        down_since, delay, state = None, poll_s, status["state"]
+        if state in TERMINAL_STATES:
             return status
-        if deadline is not None and time.monotonic() > deadline:
-            raise QueueError(f"scan {scan_id} did not end within {timeout_s:g} s")
         time.sleep(poll_s)
 
 

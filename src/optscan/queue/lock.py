@@ -1,8 +1,14 @@
 """The per-profile scan lock: one queued scan of a profile at a time.
 
-An atomic ``SET NX PX`` with the scan id as token; refreshed (Lua, compare-and-extend)
-while the scan's jobs run and released (compare-and-delete) when it ends. A dead scan's
-lock expires after ``queue.lock_ttl_s``; ``optscan lock clear`` frees it at once.
+Two keys: the **lease** (``lock:<profile>``, the holder's scan id, ``queue.lock_ttl_s``),
+taken with an atomic ``SET NX``-like script, refreshed while the scan's jobs run and
+released (compare-and-delete) when it ends; and the **owner** (``lock:<profile>:owner``,
+the scan that last took the lease, kept ``queue.state_ttl_s``). A lease can lapse while
+the scan waits: for a worker (its coordinator queued), or behind other scans' jobs
+(its batches queued). So when the lease is free, the owner still keeps the profile as
+long as it is *alive*: its state ``queued`` or ``running`` and its coordinator or
+aggregator job queued, scheduled (a retry), deferred or started. A dead scan's lease
+expires after ``queue.lock_ttl_s``; ``optscan lock clear`` frees the profile at once.
 """
 
 from __future__ import annotations
@@ -11,68 +17,93 @@ import contextlib
 from collections.abc import Iterator
 from typing import TYPE_CHECKING
 
+from optscan.queue import lua
+from optscan.queue.connection import aggregator_job_id, coordinator_job_id, rq_job_key
+
 if TYPE_CHECKING:
     from redis import Redis
 
     from optscan.queue.connection import Keys
 
-
-_REFRESH_LOCK = """
-local holder = redis.call('GET', KEYS[1])
-if holder == ARGV[1] then
-    redis.call('PEXPIRE', KEYS[1], ARGV[2])
-    return 1
-elseif not holder then
-    redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
-    return 2
-end
-return 0
-"""
-
-# KEYS: lock, scan hash. Like _REFRESH_LOCK, but only for a scan still queued/running,
-# so a late job of an ended scan (an orphaned work horse) never re-takes the lock.
-_KEEP_LOCK = (
-    """
-local state = redis.call('HGET', KEYS[2], 'state')
-if state ~= 'queued' and state ~= 'running' then
-    return 0
-end"""
-    + _REFRESH_LOCK
-)
-
-_RELEASE_LOCK = """
-if redis.call('GET', KEYS[1]) == ARGV[1] then
-    return redis.call('DEL', KEYS[1])
-end
-return 0
-"""
+DEFAULT_OWNER_TTL_S = 86400
 
 
-def acquire_lock(redis: Redis, keys: Keys, profile: str, token: str, ttl_s: int) -> str:
-    """Take the profile's lock for ``token`` (atomic ``SET NX PX``); return the holder.
+def _owner_keys(redis: Redis, keys: Keys, owner: str) -> list[str]:
+    """The owner's scan hash and its coordinator and aggregator jobs' hashes."""
+    if not owner:
+        placeholder = keys.scan("-")
+        return [placeholder, rq_job_key("-"), rq_job_key("-")]
+    job_id = redis.hget(keys.scan(owner), "job_id")
+    coordinator = job_id.decode() if job_id else coordinator_job_id(owner)
+    return [keys.scan(owner), rq_job_key(coordinator), rq_job_key(aggregator_job_id(owner))]
+
+
+def acquire_lock(
+    redis: Redis,
+    keys: Keys,
+    profile: str,
+    token: str,
+    ttl_s: int,
+    *,
+    owner_ttl_s: int = DEFAULT_OWNER_TTL_S,
+) -> str:
+    """Take the profile's lock for ``token``; return the holder.
 
     The caller owns the lock when the returned holder equals its token (a second call
-    with the same token refreshes it).
+    with the same token refreshes it). A lapsed lease is not enough: while the scan that
+    owned the profile is alive (its jobs queued or running), it stays the holder.
     """
-    key = keys.lock(profile)
-    if redis.set(key, token, nx=True, px=ttl_s * 1000):
-        return token
-    if refresh_lock(redis, keys, profile, token, ttl_s):
-        return token
-    holder = redis.get(key)
-    return holder.decode() if holder else token
+    script = redis.register_script(lua.ACQUIRE)
+    owner = ""
+    for _attempt in range(5):
+        code, holder = script(
+            keys=[keys.lock(profile), keys.lock_owner(profile), *_owner_keys(redis, keys, owner)],
+            args=[token, ttl_s * 1000, owner_ttl_s, owner],
+        )
+        holder = holder.decode() if isinstance(holder, bytes) else str(holder)
+        if int(code) >= 0:
+            return holder
+        owner = holder  # the owner changed since we read it: look at the new one
+    return holder
 
 
-def refresh_lock(redis: Redis, keys: Keys, profile: str, token: str, ttl_s: int) -> bool:
-    """Extend the lock if ``token`` holds it, or re-take it if it expired meanwhile."""
-    script = redis.register_script(_REFRESH_LOCK)
-    return bool(script(keys=[keys.lock(profile)], args=[token, ttl_s * 1000]))
+def refresh_lock(
+    redis: Redis,
+    keys: Keys,
+    profile: str,
+    token: str,
+    ttl_s: int,
+    *,
+    owner_ttl_s: int = DEFAULT_OWNER_TTL_S,
+) -> bool:
+    """Extend the lock if ``token`` holds it, or re-take it if it lapsed meanwhile and
+    no other scan owns the profile."""
+    script = redis.register_script(lua.REFRESH_LOCK)
+    return bool(
+        script(
+            keys=[keys.lock(profile), keys.lock_owner(profile)],
+            args=[token, ttl_s * 1000, owner_ttl_s],
+        )
+    )
 
 
-def keep_lock(redis: Redis, keys: Keys, profile: str, scan_id: str, ttl_s: int) -> bool:
+def keep_lock(
+    redis: Redis,
+    keys: Keys,
+    profile: str,
+    scan_id: str,
+    ttl_s: int,
+    *,
+    owner_ttl_s: int = DEFAULT_OWNER_TTL_S,
+) -> bool:
     """A scan's jobs keep its lock alive (re-taking it if it lapsed) while it runs."""
-    script = redis.register_script(_KEEP_LOCK)
-    return bool(script(keys=[keys.lock(profile), keys.scan(scan_id)], args=[scan_id, ttl_s * 1000]))
+    script = redis.register_script(lua.KEEP_LOCK)
+    return bool(
+        script(
+            keys=[keys.lock(profile), keys.lock_owner(profile), keys.scan(scan_id)],
+            args=[scan_id, ttl_s * 1000, owner_ttl_s],
+        )
+    )
 
 
 @contextlib.contextmanager
@@ -99,12 +130,13 @@ def lock_kept(redis: Redis, keys: Keys, profile: str, scan_id: str, ttl_s: int) 
 
 
 def release_lock(redis: Redis, keys: Keys, profile: str, token: str) -> bool:
-    """Compare-and-delete: only the holder's token releases the lock."""
-    script = redis.register_script(_RELEASE_LOCK)
-    return bool(script(keys=[keys.lock(profile)], args=[token]))
+    """Compare-and-delete: only the holder's token releases the lock (lease and owner)."""
+    script = redis.register_script(lua.RELEASE_LOCK)
+    return bool(script(keys=[keys.lock(profile), keys.lock_owner(profile)], args=[token]))
 
 
 def lock_holder(redis: Redis, keys: Keys, profile: str) -> str | None:
+    """The scan holding the profile's lease (``None`` when it lapsed or is free)."""
     value = redis.get(keys.lock(profile))
     return value.decode() if value else None
 
@@ -113,6 +145,8 @@ def clear_lock(redis: Redis, keys: Keys, profile: str) -> str | None:
     """Operators only: drop the profile's lock whoever holds it; return the old holder."""
     pipe = redis.pipeline()
     pipe.get(keys.lock(profile))
-    pipe.delete(keys.lock(profile))
-    holder, _ = pipe.execute()
+    pipe.get(keys.lock_owner(profile))
+    pipe.delete(keys.lock(profile), keys.lock_owner(profile))
+    lease, owner, _ = pipe.execute()
+    holder = lease or owner
     return holder.decode() if holder else None

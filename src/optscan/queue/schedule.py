@@ -23,7 +23,7 @@ from rq_scheduler import Scheduler
 
 from optscan.logs import get_logger
 from optscan.queue.connection import COORDINATE_SCAN, QueueError, coordinator_kwargs
-from optscan.queue.rq import JsonJob, JsonQueue
+from optscan.queue.rq import JsonJob, JsonQueue, on_failure
 
 if TYPE_CHECKING:
     from optscan.config import QueueSection
@@ -102,6 +102,20 @@ class NewYorkScheduler(Scheduler):
         with new_york_time():
             return super().cron(*args, **kwargs)
 
+    def get_queue_for_job(self, job: Any) -> Any:
+        """rq-scheduler imports the class a job's ``meta["queue_class_name"]`` names;
+        optscan never sets one, so one written into Redis is ignored, not imported."""
+        if job.meta.get("queue_class_name"):
+            get_logger().warning(
+                "schedule_queue_class_ignored",
+                schedule=str(job.id),
+                queue_class=str(job.meta["queue_class_name"])[:120],
+            )
+        key = f"{self.queue_class.redis_queue_namespace_prefix}{job.origin}"
+        return self.queue_class.from_queue_key(
+            key, connection=self.connection, job_class=self.job_class
+        )
+
     def enqueue_job(self, job: Any) -> Any:
         with new_york_time():
             queued = super().enqueue_job(job)
@@ -162,6 +176,7 @@ def add_schedule(
         id=sid,
         queue_name=cfg.name,
         timeout=cfg.coordinator_timeout_s,
+        on_failure=on_failure(),
         description=f"optscan scheduled scan (profile {request.profile}, cron {cron})",
         meta={"optscan": {"schedule": sid, "profile": request.profile, "cron": cron}},
     )

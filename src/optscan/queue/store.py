@@ -12,8 +12,8 @@ import json
 from typing import TYPE_CHECKING, Any
 
 from optscan.models import NEW_YORK
-from optscan.queue.lock import lock_holder
-from optscan.queue.rq import JsonJob
+from optscan.queue import lua
+from optscan.queue.connection import aggregator_job_id, rq_job_key
 from optscan.secrets import scrub
 
 if TYPE_CHECKING:
@@ -25,61 +25,12 @@ if TYPE_CHECKING:
 TERMINAL_STATES = ("finished", "failed", "skipped", "lost")
 
 
-# KEYS: scan hash, outcomes hash, done set, failed set
-# ARGV: ttl, now, then (symbol, outcome json, failed 0/1) triples
-_RECORD = """
-if redis.call('EXISTS', KEYS[1]) == 0 then
-    return {-1, 0, 0}
-end
-local added = 0
-for i = 3, #ARGV, 3 do
-    if redis.call('SADD', KEYS[3], ARGV[i]) == 1 then
-        added = added + 1
-        redis.call('HSET', KEYS[2], ARGV[i], ARGV[i + 1])
-        if ARGV[i + 2] == '1' then
-            redis.call('SADD', KEYS[4], ARGV[i])
-        end
-    end
-end
-local done = redis.call('SCARD', KEYS[3])
-local failed = redis.call('SCARD', KEYS[4])
-redis.call('HSET', KEYS[1], 'done', done, 'failed', failed, 'updated_at', ARGV[2])
-for k = 1, 4 do
-    redis.call('EXPIRE', KEYS[k], ARGV[1])
-end
-return {added, done, failed}
-"""
-
-# KEYS: scan hash, result key, lock key, then every other per-scan key (for the TTL)
-# ARGV: token (scan id), state, finished_at, message, result json ('' for none), ttl
-_END = """
-if redis.call('EXISTS', KEYS[1]) == 0 then
-    return -1
-end
-local state = redis.call('HGET', KEYS[1], 'state')
-if state == 'finished' or state == 'failed' or state == 'skipped' then
-    return 0
-end
-if ARGV[5] ~= '' then
-    redis.call('SET', KEYS[2], ARGV[5], 'EX', ARGV[6])
-end
-redis.call('HSET', KEYS[1], 'state', ARGV[2], 'finished_at', ARGV[3], 'message', ARGV[4])
-if ARGV[2] ~= 'finished' then
-    redis.call('HSET', KEYS[1], 'error', ARGV[4])
-end
-if redis.call('GET', KEYS[3]) == ARGV[1] then
-    redis.call('DEL', KEYS[3])
-end
-for k = 4, #KEYS do
-    redis.call('EXPIRE', KEYS[k], ARGV[6])
-end
-redis.call('EXPIRE', KEYS[1], ARGV[6])
-return 1
-"""
-
-
 def _now() -> str:
     return dt.datetime.now(NEW_YORK).isoformat()
+
+
+def _text(value: Any) -> str:
+    return value.decode() if isinstance(value, bytes) else str(value or "")
 
 
 class ScanStore:
@@ -97,28 +48,86 @@ class ScanStore:
     def create(
         self, scan_id: str, profile: str, *, state: str, job_id: str, scheduled: bool = False
     ) -> None:
-        """Write the progress hash and make this the latest scan (of its profile)."""
+        """Write the progress hash and make this the latest scan (of its profile).
+
+        A scan queued for workers (not a scheduled run, whose coordinator creates it
+        while running) must be taken by one within ``queue.start_timeout_s`` (Redis
+        time), else it ends ``failed`` (:meth:`take`, :meth:`status`).
+        """
         now = _now()
+        fields: dict[str, Any] = {
+            "scan_id": scan_id,
+            "profile": profile,
+            "state": state,
+            "total": 0,
+            "done": 0,
+            "failed": 0,
+            "queued_at": now,
+            "updated_at": now,
+            "job_id": job_id,
+            "scheduled": int(scheduled),
+        }
+        if state == "queued" and not scheduled:
+            seconds, micros = self.redis.time()
+            fields["start_timeout_s"] = self.cfg.start_timeout_s
+            fields["start_by"] = f"{seconds + micros / 1e6 + self.cfg.start_timeout_s:.3f}"
         pipe = self.redis.pipeline(transaction=True)
-        pipe.hset(
-            self.keys.scan(scan_id),
-            mapping={
-                "scan_id": scan_id,
-                "profile": profile,
-                "state": state,
-                "total": 0,
-                "done": 0,
-                "failed": 0,
-                "queued_at": now,
-                "updated_at": now,
-                "job_id": job_id,
-                "scheduled": int(scheduled),
-            },
-        )
+        pipe.hset(self.keys.scan(scan_id), mapping=fields)
         pipe.expire(self.keys.scan(scan_id), self.cfg.state_ttl_s)
         pipe.set(self.keys.latest(), scan_id, ex=self.cfg.state_ttl_s)
         pipe.set(self.keys.latest(profile), scan_id, ex=self.cfg.state_ttl_s)
         pipe.execute()
+
+    def _end_keys(self, scan_id: str, profile: str) -> list[str]:
+        keys = self.keys
+        return [
+            keys.scan(scan_id),
+            keys.result(scan_id),
+            keys.lock(profile),
+            keys.lock_owner(profile),
+            keys.outcomes(scan_id),
+            keys.done(scan_id),
+            keys.failed(scan_id),
+        ]
+
+    def take(self, scan_id: str, profile: str) -> str:
+        """The coordinator takes its scan: ``"taken"``; ``"gone"`` when its state
+        vanished; the state when it has ended; ``"late"`` when it waited past its
+        ``start_by`` (it has just ended ``failed``: no worker took it in time)."""
+        script = self.redis.register_script(lua.TAKE)
+        verdict = script(
+            keys=self._end_keys(scan_id, profile),
+            args=[scan_id, _now(), self._late_message(scan_id), self.cfg.state_ttl_s, _now()],
+        )
+        return _text(verdict)
+
+    def _late_message(self, scan_id: str, fields: dict[str, str] | None = None) -> str:
+        fields = fields if fields is not None else self.get(scan_id)
+        timeout = fields.get("start_timeout_s") or str(self.cfg.start_timeout_s)
+        return (
+            f"no worker took it within {timeout} s (queue.start_timeout_s): is an "
+            f"`optscan worker` listening on queue {self.cfg.name!r}?"
+        )
+
+    def _inspect(self, scan_id: str, info: dict[str, str]) -> tuple[str, str]:
+        """``(verdict, lease holder)`` of a queued or running scan (see ``lua.INSPECT``)."""
+        script = self.redis.register_script(lua.INSPECT)
+        verdict, holder = script(
+            keys=[
+                *self._end_keys(scan_id, info.get("profile", "")),
+                rq_job_key(info.get("job_id") or "-"),
+                rq_job_key(aggregator_job_id(scan_id)),
+            ],
+            args=[scan_id, _now(), self._late_message(scan_id, info), self.cfg.state_ttl_s],
+        )
+        return _text(verdict), _text(holder)
+
+    def mark_published(self, scan_id: str) -> int:
+        """Take the scan's one right to publish to the sinks (atomic): 1 for the
+        caller, 0 when an earlier run already took it or the scan ended, -1 when the
+        scan's state vanished."""
+        script = self.redis.register_script(lua.MARK_PUBLISHED)
+        return int(script(keys=[self.keys.scan(scan_id)], args=[_now()]))
 
     def exists(self, scan_id: str) -> bool:
         return bool(self.redis.hexists(self.keys.scan(scan_id), "state"))
@@ -139,7 +148,7 @@ class ScanStore:
         args: list[Any] = [self.cfg.state_ttl_s, _now()]
         for symbol, payload, failed in items:
             args += [symbol, json.dumps(payload, separators=(",", ":")), "1" if failed else "0"]
-        script = self.redis.register_script(_RECORD)
+        script = self.redis.register_script(lua.RECORD)
         keys = self.keys
         added, done, failed = script(
             keys=[
@@ -176,19 +185,11 @@ class ScanStore:
 
         Returns 1 when done, 0 when it had already ended, -1 when its state vanished.
         """
-        keys = self.keys
-        script = self.redis.register_script(_END)
+        script = self.redis.register_script(lua.END)
         text = json.dumps(result, separators=(",", ":")) if result is not None else ""
         return int(
             script(
-                keys=[
-                    keys.scan(scan_id),
-                    keys.result(scan_id),
-                    keys.lock(profile),
-                    keys.outcomes(scan_id),
-                    keys.done(scan_id),
-                    keys.failed(scan_id),
-                ],
+                keys=self._end_keys(scan_id, profile),
                 args=[scan_id, state, _now(), scrub(message), text, self.cfg.state_ttl_s],
             )
         )
@@ -220,23 +221,25 @@ class ScanStore:
             reasons[symbol] = outcome.get("error") or outcome.get("reason") or "failed"
         return reasons
 
-    def status(self, scan_id: str, _attempts: int = 3) -> dict[str, Any]:
+    def status(self, scan_id: str) -> dict[str, Any]:
         """The document ``optscan status --format json`` prints.
 
-        A scan whose progress hash vanished (Redis flushed or restarted empty), or that
-        claims to be running while its profile lock is gone or held by another scan
-        (nobody is working on it), is ``lost``; a queued scan whose lock expired while
-        its coordinator job still waits in the queue stays ``queued``.
-        ``_attempts`` bounds the re-reads when the scan changes state while being read.
+        A scan with a job that will still run (its coordinator queued, scheduled for a
+        retry or started; its aggregator waiting for its batches) is never ``lost``,
+        whether or not its lease is held. A scan is ``lost`` when its progress hash
+        vanished (Redis flushed or restarted empty), or when it claims to be queued or
+        running while none of its jobs will run and it does not hold its profile's
+        lease. A scan still queued past ``queue.start_timeout_s`` ends ``failed`` here
+        (no worker took it), atomically. One Lua script decides, so a scan that ends
+        while being read is never taken for lost.
         """
         keys = self.keys
-        pipe = self.redis.pipeline(transaction=False)
-        pipe.hgetall(keys.scan(scan_id))
-        pipe.scard(keys.done(scan_id))
-        pipe.smembers(keys.failed(scan_id))
-        raw, done, failed_members = pipe.execute()
-        info = {k.decode(): v.decode() for k, v in raw.items()}
-        failed = sorted(m.decode() for m in failed_members)
+        info = self.get(scan_id)
+        verdict, holder = "", ""
+        if info.get("state") in ("queued", "running"):
+            verdict, holder = self._inspect(scan_id, info)
+            if verdict != "dead":  # it may have ended meanwhile, or just now (late)
+                info = self.get(scan_id)
         state = info.get("state")
         error = info.get("error") or None
         if state is None:
@@ -245,22 +248,18 @@ class ScanStore:
                 "no scan with this id in Redis: unknown, expired (queue.state_ttl_s), "
                 "or Redis was flushed or restarted"
             )
-        elif state in ("queued", "running"):
-            holder = lock_holder(self.redis, keys, info.get("profile", ""))
-            waiting = (
-                state == "queued"
-                and holder is None
-                and bool(self.redis.exists(JsonJob.key_for(info.get("job_id") or "-")))
+        elif verdict == "dead":
+            why = f"is held by scan {holder}" if holder else "expired"
+            state = "lost"
+            error = (
+                "nobody is working on this scan: none of its jobs is queued or running "
+                f"and its profile lock {why}"
             )
-            if holder != scan_id and not waiting:
-                # The hash and the lock are read one after the other: an aggregator
-                # that finished in between released the lock; read the scan again.
-                now = self.redis.hget(keys.scan(scan_id), "state")
-                if _attempts > 1 and (now.decode() if now else None) != state:
-                    return self.status(scan_id, _attempts - 1)
-                state = "lost"
-                why = "expired" if holder is None else f"is held by scan {holder}"
-                error = f"nobody is working on this scan: its profile lock {why}"
+        pipe = self.redis.pipeline(transaction=False)
+        pipe.scard(keys.done(scan_id))
+        pipe.smembers(keys.failed(scan_id))
+        done, failed_members = pipe.execute()
+        failed = sorted(m.decode() for m in failed_members)
         failures = self._reasons(scan_id, failed)
         total = int(info.get("total") or 0)
         return {

@@ -3,10 +3,11 @@
 It runs once every batch job has ended, failed or not. Symbols whose batch failed for
 good are reported ``failed`` (reason ``job_failed``, with the job's last error line);
 then the result is assembled exactly as the embedded scan assembles it, published to
-the sinks (the ``redis`` sink through the jobs' own connection), kept as the profile's
-latest result (``<prefix>results:<profile>``, ``redis.result_ttl_s``, whether or not the
-``redis`` sink is enabled: ``optscan results`` reads it) and stored with the scan, and
-the scan ends, releasing the profile's lock.
+the sinks (the ``redis`` sink through the jobs' own connection) at most once per scan
+(a re-run aggregator finds the scan's ``published_at`` mark taken and skips them), kept
+as the profile's latest result (``<prefix>results:<profile>``, ``redis.result_ttl_s``,
+whether or not the ``redis`` sink is enabled: ``optscan results`` reads it) and stored
+with the scan, and the scan ends, releasing the profile's lock.
 """
 
 from __future__ import annotations
@@ -91,11 +92,20 @@ def _aggregate(
     errors: list[str] = json.loads(fields.get("errors") or "[]")
     result = assemble_result(ctx, outcomes=outcomes, opportunities=opportunities, errors=errors)
     ttl = ctx.settings.redis.result_ttl_s
-    with redis_sink.bound(env.redis, env.keys.prefix, ttl):
-        result = publish(result, ctx.host, ctx.settings, ctx.sink_names)
-    # the profile's latest result, with what every sink said (a failed one included)
+    first = env.store.mark_published(scan_id)  # at most once per scan, atomically
+    if first < 0:
+        return lost(scan_id)
+    if first:
+        with redis_sink.bound(env.redis, env.keys.prefix, ttl):
+            result = publish(result, ctx.host, ctx.settings, ctx.sink_names)
+    else:  # a re-run (its worker died after publishing): the sinks have had it
+        structlog.get_logger("optscan").warning("sinks_already_published", scan_id=scan_id)
+        note = "an earlier run of this scan's aggregator published it to the sinks; not again"
+        result = result.model_copy(update={"warnings": [*result.warnings, note]})
+    # the profile's latest result, with what every sink said (idempotent)
     redis_sink.write_result(env.redis, env.keys.prefix, result, ttl)
-    emit_finished(ctx, result)
+    if first:
+        emit_finished(ctx, result)
     data = result.to_json_dict()
     state = "finished" if result.success else "failed"
     if env.store.end(scan_id, req.profile, state=state, message=result.message, result=data) < 0:

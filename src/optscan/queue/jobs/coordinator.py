@@ -28,7 +28,7 @@ from optscan.queue.connection import (
 )
 from optscan.queue.jobs.env import JobEnv, job_entry, job_kwargs, lost, payload
 from optscan.queue.lock import acquire_lock
-from optscan.queue.rq import make_queue, rq_retry
+from optscan.queue.rq import make_queue, on_failure, rq_retry
 from optscan.queue.store import TERMINAL_STATES
 from optscan.scan.context import new_scan_id
 from optscan.scan.resolve import resolve_symbols
@@ -51,11 +51,16 @@ def coordinate_scan(
         scan_id = new_scan_id()
         req = req.model_copy(update={"scan_id": scan_id})
         env.store.create(scan_id, req.profile, state="queued", job_id=env.job.id, scheduled=True)
-    elif not env.store.exists(scan_id):
+        env.set_meta(scan_id=scan_id)  # so a failure of this run ends this scan
+    taken = env.store.take(scan_id, req.profile)
+    if taken == "gone":
         return lost(scan_id)
+    if taken == "late":  # queued past queue.start_timeout_s: it has just ended failed
+        fields = env.store.get(scan_id)
+        return {"scan_id": scan_id, "state": "failed", "error": fields.get("error")}
+    if taken in TERMINAL_STATES:
+        return {"scan_id": scan_id, "state": taken}
     fields = env.store.get(scan_id)
-    if fields.get("state") in TERMINAL_STATES:
-        return {"scan_id": scan_id, "state": fields["state"]}
     structlog.contextvars.bind_contextvars(scan_id=scan_id)
     try:
         return _coordinate(env, req, scan_id, fields)
@@ -78,7 +83,9 @@ def _coordinate(
         )
         env.set_meta(scan_id=scan_id, state="skipped")
         return {"scan_id": scan_id, "state": "skipped", "message": result.message}
-    holder = acquire_lock(env.redis, env.keys, profile, scan_id, env.cfg.lock_ttl_s)
+    holder = acquire_lock(
+        env.redis, env.keys, profile, scan_id, env.cfg.lock_ttl_s, owner_ttl_s=env.cfg.state_ttl_s
+    )
     if holder != scan_id:  # a scheduled run while another scan of the profile runs
         message = f"skipped: {ScanBusyError(profile, holder)}"
         env.store.end(scan_id, profile, state="skipped", message=message)
@@ -136,6 +143,7 @@ def _fan_out(
                 result_ttl=env.cfg.job_result_ttl_s,
                 failure_ttl=env.cfg.job_failure_ttl_s,
                 retry=rq_retry(env.cfg),
+                on_failure=on_failure(),
                 description=f"optscan scan {scan_id}: batch {i + 1}/{len(batches)} "
                 f"({','.join(batch[:4])}{'...' if len(batch) > 4 else ''})",
                 meta={"optscan": {"scan_id": scan_id, "role": "batch", "symbols": batch}},
@@ -182,6 +190,7 @@ def _enqueue_aggregator(
         result_ttl=env.cfg.job_result_ttl_s,
         failure_ttl=env.cfg.job_failure_ttl_s,
         retry=rq_retry(env.cfg),
+        on_failure=on_failure(),
         description=f"optscan scan {scan_id}: aggregator ({total} symbols)",
         meta={"optscan": {"scan_id": scan_id, "role": "aggregator"}},
     )

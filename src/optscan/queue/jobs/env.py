@@ -9,7 +9,11 @@ never travel in a job); tests and embedding applications swap it with
 
 Every job entry point is wrapped in :func:`job_entry`: an exception that escapes a job
 is logged (scrubbed) and re-raised with a scrubbed message, so RQ never stores a
-credential some library quoted in an error.
+credential some library quoted in an error. When it was the job's last attempt, a
+coordinator or aggregator ends its scan ``failed`` with that error first
+(:func:`end_failed_scan`); :func:`on_job_failure`, RQ's failure callback on a scan's
+jobs, does the same for what fails outside the function (a job timeout RQ cannot set,
+a work horse that died, a job abandoned by a dead worker).
 """
 
 from __future__ import annotations
@@ -46,7 +50,8 @@ class JobFailed(RuntimeError):
 
 
 def job_entry(fn: F) -> F:
-    """Wrap a job function so whatever escapes it is logged and re-raised scrubbed."""
+    """Wrap a job function so whatever escapes it is logged and re-raised scrubbed (and,
+    on the job's last attempt, ends its scan ``failed``)."""
 
     @functools.wraps(fn)
     def run(*args: Any, **kwargs: Any) -> Any:
@@ -54,9 +59,71 @@ def job_entry(fn: F) -> F:
             return fn(*args, **kwargs)
         except Exception as exc:
             structlog.get_logger("optscan").exception("job_failed", job=fn.__name__)
-            raise JobFailed(scrub_exception(exc)) from None
+            error = scrub_exception(exc)
+            from rq import get_current_job
+
+            job = get_current_job()
+            if job is not None and not job.should_retry:
+                end_failed_scan(job, job.connection, error)
+            raise JobFailed(error) from None
 
     return cast(F, run)
+
+
+def on_job_failure(
+    job: Job, connection: Redis, exc_type: Any = None, exc_value: Any = None, tb: Any = None
+) -> None:
+    """RQ's failure callback on a scan's jobs (``queue.connection.ON_JOB_FAILURE``).
+
+    RQ calls it on every failed attempt, before it decides on a retry: only the last
+    attempt (no retry left) ends the scan.
+    """
+    if job.should_retry:
+        return
+    if isinstance(exc_value, BaseException):
+        error = scrub_exception(exc_value)
+    else:
+        error = getattr(exc_type, "__name__", None) or "the job failed"
+    if error == "AbandonedJobError":
+        error = "AbandonedJobError: its worker died and no retry was left"
+    end_failed_scan(job, connection, error)
+
+
+def end_failed_scan(job: Job, connection: Redis, error: str) -> int:
+    """End the scan of a coordinator or aggregator job that failed for good: ``failed``
+    with ``error``, its lock released. Batch jobs end nothing (the aggregator reports
+    their symbols). Returns :meth:`ScanStore.end`'s answer, or 0 when there was no
+    scan to end. Never raises: it runs while RQ handles a failure."""
+    from optscan.queue.connection import AGGREGATOR_FUNCTIONS, COORDINATOR_FUNCTIONS
+
+    log = structlog.get_logger("optscan")
+    try:
+        name = job.func_name
+        role = (
+            "coordinator"
+            if name in COORDINATOR_FUNCTIONS
+            else "aggregator"
+            if name in AGGREGATOR_FUNCTIONS
+            else None
+        )
+        if role is None:
+            return 0
+        kwargs = job.kwargs or {}
+        request = ScanRequest.model_validate(kwargs.get("request") or {})
+        meta = (job.meta or {}).get("optscan") or {}
+        scan_id = kwargs.get("scan_id") or request.scan_id or meta.get("scan_id")
+        if not scan_id:
+            return 0
+        cfg = QueueSection.model_validate(kwargs.get("queue") or {})
+        store = ScanStore(connection, Keys(kwargs.get("prefix") or "optscan:"), cfg)
+        message = f"the {role} job failed: {error}"
+        ended = store.end(str(scan_id), request.profile, state="failed", message=message)
+    except Exception as exc:  # a malformed job, Redis gone: RQ still records the failure
+        log.warning("scan_not_ended", job=str(job.id), error=scrub_exception(exc))
+        return 0
+    if ended == 1:
+        log.warning("scan_failed", scan_id=scan_id, error=message)
+    return ended
 
 
 def _default_settings(overrides: dict[str, Any]) -> Settings:
