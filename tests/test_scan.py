@@ -302,3 +302,33 @@ def test_streamed_json_is_the_json_contract_byte_for_byte(symbols, as_of):
     write_result_json(result, out)
     assert out.getvalue() == expected == result_json(result)
     assert result_json(result, indent=None) == json.dumps(result.to_json_dict())
+
+
+@pytest.mark.parametrize(("concurrency", "expected"), [(1, 4), (8, 16), (32, 64), (256, 64)])
+def test_symbols_in_flight_are_bounded_whatever_the_concurrency(monkeypatch, concurrency, expected):
+    """Memory grows with the symbols in flight (each holds its chains until screened):
+    2 x scan.concurrency of them, never more than MAX_SYMBOLS_IN_FLIGHT (the
+    3,000-symbol scan at the maximum concurrency is in test_scale.py)."""
+    import asyncio
+    import types
+
+    from optscan.models import SymbolOutcome
+    from optscan.scan import per_symbol
+
+    active = peak = 0
+
+    async def counted(ctx, symbol, executor):
+        nonlocal active, peak
+        active += 1
+        peak = max(peak, active)
+        await asyncio.sleep(0.001)
+        active -= 1
+        return SymbolOutcome(symbol=symbol, status="ok"), []
+
+    monkeypatch.setattr(per_symbol, "scan_symbol", counted)
+    settings = make_settings(**{"scan.concurrency": concurrency})
+    ctx = types.SimpleNamespace(settings=settings, client=types.SimpleNamespace(plugin="x"))
+    done = []
+    results = per_symbol.run_symbols(ctx, [f"S{i:03d}" for i in range(300)], done.append)
+    assert len(results) == len(done) == 300
+    assert peak == expected <= per_symbol.MAX_SYMBOLS_IN_FLIGHT
