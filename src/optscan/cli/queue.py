@@ -6,7 +6,6 @@ so ``optscan --help`` stays fast and never touches Redis.
 
 from __future__ import annotations
 
-import json
 import sys
 from typing import TYPE_CHECKING, Any
 
@@ -146,7 +145,9 @@ def results(
     if data is None:
         fail(missing, EXIT_FAILED)
     if fmt == "json":
-        click.echo(json.dumps(data, indent=2))
+        from optscan.output.jsondoc import dumps
+
+        click.echo(dumps(data, indent=2))
         return
     body = {k: v for k, v in data.items() if k != "scanned_count"}
     print_result(ScanResult.model_validate(body), fmt, columns)

@@ -27,7 +27,13 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 from tenacity import Retrying, retry_if_exception, stop_after_attempt, wait_exponential_jitter
 
-from optscan.errors import AuthenticationError, PluginError, ProviderError, RateLimitedError
+from optscan.errors import (
+    AuthenticationError,
+    MalformedPayloadError,
+    PluginError,
+    ProviderError,
+    RateLimitedError,
+)
 from optscan.http_answers import read_error_answer
 from optscan.logs import get_logger
 from optscan.scan.limits import MemoryGate, ProviderGate, memory_limiter
@@ -40,6 +46,12 @@ if TYPE_CHECKING:
     from optscan.protocols import JSON, OptionProvider, ProviderConfig
 
 T = TypeVar("T")
+_VALUE_ERRORS = frozenset(
+    ("finite_number", "greater_than", "greater_than_equal", "less_than", "less_than_equal")
+)
+"""pydantic's error types for a number out of its bounds: a transform whose only
+problems are those met numbers no quote can have (the source's fault, not the plugin's):
+``malformed_payload``."""
 GATE_POLL_S = 1.0
 """How often a request waiting at the gate looks again (a longer pause, a lock-out)."""
 
@@ -246,6 +258,16 @@ class ProviderClient:
             )
         if chain.symbol != symbol:
             raise PluginError(self.plugin, f"asked for {symbol}, got a chain of {chain.symbol}")
+        if chain.malformed is not None:  # the gate rejects them; say it once here
+            bad = int(chain.malformed.sum())
+            if bad == len(chain):
+                raise MalformedPayloadError(
+                    f"{symbol} {expiration}: every contract holds values no quote can have "
+                    f"(e.g. {chain.malformed_example})"
+                )
+            get_logger().info(
+                "malformed_contracts", count=bad, total=len(chain), example=chain.malformed_example
+            )
         return chain
 
     def _transform(self, fn: Callable[..., Any], *args: Any) -> Any:
@@ -259,8 +281,11 @@ class ProviderClient:
         except ValidationError as exc:
             from optscan.config import format_validation_error
 
-            raise PluginError(
-                self.plugin, f"returned invalid data: {format_validation_error(exc)}"
-            ) from None
+            text = format_validation_error(exc)
+            if all(error["type"] in _VALUE_ERRORS for error in exc.errors()):
+                raise MalformedPayloadError(
+                    f"{' '.join(map(str, args[1:]))}: numbers no quote can have: {text}"
+                ) from None
+            raise PluginError(self.plugin, f"returned invalid data: {text}") from None
         except Exception as exc:
             raise PluginError(self.plugin, f"{fn.__name__} raised {exc!r}") from exc
