@@ -197,6 +197,15 @@ class QueueSection(Section):
         return value
 
 
+class DashboardSection(Section):
+    """``[dashboard]``: ``optscan dashboard`` (rq-dashboard, which has no login)."""
+
+    writes: bool = False
+    allowed_hosts: list[
+        Annotated[str, Field(pattern=r"^[A-Za-z0-9.\-]{1,253}$|^\[?[0-9A-Fa-f:]{2,39}\]?$")]
+    ] = Field(default_factory=list, max_length=64)
+
+
 class Settings(Section):
     """The whole effective configuration."""
 
@@ -211,6 +220,7 @@ class Settings(Section):
     logging: LoggingSection = LoggingSection()
     redis: RedisSection = RedisSection()
     queue: QueueSection = QueueSection()
+    dashboard: DashboardSection = DashboardSection()
 
     @model_validator(mode="before")
     @classmethod
