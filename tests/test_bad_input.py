@@ -246,3 +246,33 @@ def test_clicks_own_usage_errors_still_exit_2():
     proc = invoke("scan", "--no-such-option")
     assert proc.returncode == 2 and "No such option" in proc.stderr, proc.report
     assert "Traceback" not in proc.text
+
+
+def test_a_real_process_shows_one_line_and_the_exit_code(tmp_path: Path):
+    """The guard in the real entry point (``python -m optscan`` and the console script
+    share ``main``): a crash and a bad file, each one line on stderr."""
+    import subprocess
+    import sys
+
+    crash = (
+        "import sys, optscan.scan as s\n"
+        "def boom(*a, **k): raise KeyError('boom')\n"
+        "s.perform_scan = boom\n"
+        "from optscan.cli import main\n"
+        "sys.argv = ['optscan', 'scan', '--provider', 'sim', '--symbols', 'AAPL']\n"
+        "main()\n"
+    )
+    (tmp_path / "latin1.toml").write_bytes("x = 'd\xe9faut'\n".encode("latin-1"))
+    runs = [
+        ([sys.executable, "-c", crash], 1, "optscan: error: KeyError: 'boom'"),
+        (
+            [sys.executable, "-m", "optscan", "--config", "latin1.toml", "plugins"],
+            2,
+            "not UTF-8",
+        ),
+    ]
+    for command, code, text in runs:
+        done = subprocess.run(command, capture_output=True, text=True, cwd=tmp_path, timeout=120)
+        assert done.returncode == code, done.stderr
+        assert done.stdout == "" and "Traceback" not in done.stderr, done.stderr
+        assert done.stderr.count("\n") == 1 and text in done.stderr, done.stderr
