@@ -276,3 +276,50 @@ def test_a_real_process_shows_one_line_and_the_exit_code(tmp_path: Path):
         assert done.returncode == code, done.stderr
         assert done.stdout == "" and "Traceback" not in done.stderr, done.stderr
         assert done.stderr.count("\n") == 1 and text in done.stderr, done.stderr
+
+
+# --------------------------------------------------------------------------- found nearby
+
+
+@pytest.mark.parametrize(
+    ("cron", "names"),
+    [
+        ("0 0 31 2 *", "never fires"),  # crashed: AttributeError on the missing next run
+        ("* * * * * * *", "expected 5 fields"),  # crontab's seconds: a scan every second
+        ("60 25 * * *", "out of range"),
+    ],
+)
+def test_a_cron_that_cannot_serve_exits_2_before_redis(cron, names):
+    proc = invoke(
+        "schedule", "add", "--provider", "sim", "--symbols", "AAPL", "--cron", cron,
+        env={"OPTSCAN_REDIS_URL": CLOSED_REDIS},
+    )  # fmt: skip
+    clean_exit(proc, names=names)
+
+
+def test_a_stored_result_that_cannot_be_read_exits_1(redis_url):
+    """A result stored by another version (or damaged: 0.1.0 could store an infinite
+    return) is named, not a crash; its JSON is still printed valid."""
+    import json as json_
+
+    import redis as redis_py
+
+    env = {"OPTSCAN_REDIS_URL": redis_url}
+    scan = invoke(
+        "scan", "--provider", "sim", "--symbols", "AAPL", "--as-of", OPEN_INSTANT.isoformat(),
+        "--sink", "redis", env=env,
+    )  # fmt: skip
+    assert scan.returncode == 0, scan.report
+    client = redis_py.Redis.from_url(redis_url)
+    stored = json_.loads(client.hget("optscan:results:default", "result"))
+    stored["opportunities"][0]["annualized_return"] = float("inf")  # json writes Infinity
+    client.hset("optscan:results:default", "result", json_.dumps(stored))
+    clean_exit(invoke("results", env=env), 1, names="the stored result cannot be read")
+    shown = invoke("results", "--format", "json", env=env)
+    assert shown.returncode == 0
+    assert (
+        json_.loads(shown.stdout, parse_constant=pytest.fail)["opportunities"][0][
+            "annualized_return"
+        ]
+        is None
+    )

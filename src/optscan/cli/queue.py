@@ -149,8 +149,16 @@ def results(
 
         click.echo(dumps(data, indent=2))
         return
+    from pydantic import ValidationError
+
     body = {k: v for k, v in data.items() if k != "scanned_count"}
-    print_result(ScanResult.model_validate(body), fmt, columns)
+    try:
+        result = ScanResult.model_validate(body)
+    except ValidationError as exc:  # stored by another version, or damaged
+        from optscan.config import format_validation_error
+
+        fail(f"the stored result cannot be read: {format_validation_error(exc)}", EXIT_FAILED)
+    print_result(result, fmt, columns)
 
 
 @click.group()
