@@ -248,6 +248,7 @@ def test_clicks_own_usage_errors_still_exit_2():
     assert "Traceback" not in proc.text
 
 
+@pytest.mark.slow  # two interpreters start: about 2 s
 def test_a_real_process_shows_one_line_and_the_exit_code(tmp_path: Path):
     """The guard in the real entry point (``python -m optscan`` and the console script
     share ``main``): a crash and a bad file, each one line on stderr."""

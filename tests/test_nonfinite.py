@@ -233,7 +233,7 @@ def rows(draw: st.DrawFn) -> dict:
     }
 
 
-@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(
     chain_rows=st.lists(rows(), min_size=1, max_size=12),
     spot=st.one_of(st.floats(1, 500), NUMBERS),
