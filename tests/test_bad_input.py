@@ -324,3 +324,26 @@ def test_a_stored_result_that_cannot_be_read_exits_1(redis_url):
         ]
         is None
     )
+
+
+def test_a_crash_in_optscan_is_not_blamed_on_the_provider(monkeypatch):
+    """``scan.max_dte=3000000`` once failed every symbol as ``plugin 'optscan.providers':
+    OverflowError``: optscan's own date arithmetic broke, not the provider. A crash of
+    the provider's code is the plugin's (``tests/test_scan.py``); one of optscan's is
+    ``error`` and says what it was."""
+    import optscan.analytics.screen
+
+    def broken(*_args, **_kwargs):
+        raise OverflowError("date value out of range")
+
+    monkeypatch.setattr(optscan.analytics.screen, "screen_chain", broken)
+    proc = scan("--format", "json")
+    assert proc.returncode == 1, proc.report
+    import json as json_
+
+    (outcome,) = json_.loads(proc.stdout)["symbols"]
+    assert outcome["reason"] == "error"
+    assert outcome["error"] == "OverflowError: date value out of range"
+    assert "symbol_crashed" in proc.stderr and "Traceback" not in proc.stderr
+    debug = scan("--format", "json", "--log-level", "debug")
+    assert "Traceback" in debug.stderr  # for developers

@@ -174,10 +174,24 @@ class ProviderClient:
                     continue  # paused while this request waited for a slot: wait again
                 if self.limiter is not None:
                     self.limiter.try_acquire(self.plugin)
-                raw = self._signalled(what, lambda _: extract(), None)  # it may raise them
+                raw = self._signalled(what, lambda _: self._extracted(what, extract), None)
                 if read_error_answer(raw) is not None:
                     self._signalled(what, interpret, raw)  # raises the error it means
                 return raw
+
+    def _extracted(self, what: str, extract: Callable[[], JSON]) -> JSON:
+        """``extract()``; anything but a ProviderError is the plugin's fault (a crash in
+        optscan's own code is not, and is reported as such by the scan)."""
+        try:
+            return extract()
+        except ProviderError:
+            raise  # the signals among them are acted on by _signalled
+        except Exception as exc:
+            from optscan.secrets import scrub_exception
+
+            raise PluginError(
+                self.plugin, f"{what}: extract raised {scrub_exception(exc)}"
+            ) from exc
 
     def _wait_at_gate(self) -> None:
         while True:

@@ -180,10 +180,12 @@ async def scan_symbols(ctx: ScanContext, symbols: list[str], on_done: OnDone) ->
             async with in_flight:
                 try:
                     result = await scan_symbol(ctx, symbol, executor)
-                except Exception as exc:  # a bug or a plugin breaking the contract
-                    get_logger().exception("symbol_crashed", symbol=symbol)
-                    error = PluginError(ctx.client.plugin, scrub_exception(exc))
-                    result = failed_outcome(symbol, error), []
+                except Exception as exc:  # a bug in optscan: the provider's errors and
+                    # crashes are PluginError or ProviderError by now (scan.fetch)
+                    log = get_logger()  # the traceback only for developers (debug)
+                    log.error("symbol_crashed", symbol=symbol, error=scrub_exception(exc))
+                    log.debug("symbol_crashed_traceback", symbol=symbol, exc_info=True)
+                    result = failed_outcome(symbol, exc), []
             on_done(result[0])
             return result
 
