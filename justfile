@@ -22,7 +22,7 @@ test-fast *ARGS:
 # (`just test` runs them too, with the default soak of 100 scans.)
 # Fault, fuzz, scale and security suites, figures on stdout (docs/reliability.md).
 reliability *ARGS:
-    OPTSCAN_SOAK_SCANS=500 python -m pytest -q -s tests/test_reliability.py tests/test_faults.py tests/test_scale.py tests/test_security.py tests/test_queue_integration.py tests/test_queue_faults.py tests/test_queue_hardening.py {{ARGS}}
+    OPTSCAN_SOAK_SCANS=500 python -m pytest -q -s tests/test_reliability.py tests/test_faults.py tests/test_scale.py tests/test_security.py tests/test_queue_integration.py tests/test_queue_faults.py tests/test_queue_hardening.py tests/test_bad_input.py tests/test_nonfinite.py tests/test_cli_fuzz.py tests/test_dashboard.py {{ARGS}}
 
 # Lint and format check.
 lint:

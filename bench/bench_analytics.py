@@ -140,9 +140,10 @@ def original_loop_same_work(
     """The same job as ``screen_chain``, written per contract in the original's style.
 
     Where :func:`original_loop` does only what the original did, this one also does
-    what optscan's screen does - on every contract the data-quality gate (expired,
-    non-standard OCC root, no bid, ask below bid, IV missing, Yahoo placeholder or above
-    the cap), the metrics the screen uses (mid, spread, annualized return, time to the
+    what optscan's screen does - on every contract the data-quality gate (a value no
+    quote can have, expired, non-standard OCC root, no bid, ask below bid, a bid or ask
+    above what the option can be worth, IV missing, Yahoo placeholder or above the
+    cap), the metrics the screen uses (mid, spread, annualized return, time to the
     16:00 New York close), the strategy's rules and rejections counted by first
     reason; delta only for the contracts still alive, cushion, breakeven and collateral
     only for those that pass - so the two rates compare the same work done two ways.
@@ -174,7 +175,20 @@ def original_loop_same_work(
         years = (close - now).total_seconds() / (365 * 86400)
         dte = (expiry - today).days
         bid, ask, iv, strike = option["bid"], option["ask"], option["iv"], option["strike"]
+        is_call = option["side"] == "call"
         match = occ.match(option["symbol"])
+        if (
+            not 0 < strike <= 1e9
+            or not (bid != bid or 0 <= bid <= 1e9)
+            or not (ask != ask or 0 <= ask <= 1e9)
+            or iv in (math.inf, -math.inf)
+            or not (
+                option["open_interest"] != option["open_interest"]
+                or 0 <= option["open_interest"] <= 1e12
+            )
+        ):
+            rejected["malformed_payload"] += 1
+            continue
         if years <= 0:
             rejected["expired"] += 1
             continue
@@ -187,6 +201,9 @@ def original_loop_same_work(
         if ask < bid:
             rejected["ask_below_bid"] += 1
             continue
+        if bid > (spot if is_call else strike) or ask > (spot if is_call else strike):
+            rejected["implausible_quote"] += 1
+            continue
         if iv is None or iv != iv or iv <= 0:
             rejected["iv_missing"] += 1
             continue
@@ -196,7 +213,6 @@ def original_loop_same_work(
         if iv > iv_cap:
             rejected["iv_above_cap"] += 1
             continue
-        is_call = option["side"] == "call"
         mid = (bid + ask) / 2
         spread = (ask - bid) / mid * 100 if mid > 0 else math.nan
         annualized = bid / (spot if is_call else strike) * 365 / max(dte, 1) * 100

@@ -3,8 +3,9 @@
 ``bench/bench_analytics.py`` reports how much faster ``screen_chain`` is than a
 per-contract loop doing the same job; that ratio means something only while the two
 agree. Here they run on a chain salted with every kind of bad quote the gate rejects
-(adjusted roots, Yahoo placeholder IVs, expired contracts, ask below bid, IV above the
-cap) and must find the same contracts and reject the rest for the same reasons.
+(values no quote can have, adjusted roots, Yahoo placeholder IVs, expired contracts,
+ask below bid, a bid or ask above what the option can be worth, IV above the cap) and
+must find the same contracts and reject the rest for the same reasons.
 """
 
 from __future__ import annotations
@@ -41,7 +42,9 @@ def _salted(chain: OptionChain) -> OptionChain:
     fields = {name: getattr(chain, name) for name in type(chain).model_fields}
     columns = {k: np.array(v) for k, v in fields.items() if isinstance(v, np.ndarray)}
     pick = rng.permutation(n)
-    adjusted, placeholder, expired, crossed, wild = np.array_split(pick[: n // 10], 5)
+    adjusted, placeholder, expired, crossed, wild, absurd, broken = np.array_split(
+        pick[: n // 10], 7
+    )
     columns["contract_symbol"] = columns["contract_symbol"].astype("<U24")
     columns["contract_symbol"][adjusted] = np.strings.replace(
         columns["contract_symbol"][adjusted], "XYZ", "XYZ1"
@@ -50,6 +53,9 @@ def _salted(chain: OptionChain) -> OptionChain:
     columns["expiration"][expired] = np.datetime64("2026-11-10")
     columns["ask"][crossed] = columns["bid"][crossed] / 2
     columns["iv"][wild] = 7.5
+    columns["ask"][absurd] = columns["strike"][absurd] + chain.underlying_price  # > both
+    columns["bid"][broken[::2]] = np.inf
+    columns["strike"][broken[1::2]] = np.nan
     return OptionChain(**{**fields, **columns})
 
 
@@ -66,7 +72,8 @@ def test_the_loop_finds_and_rejects_what_screen_chain_does(bench) -> None:
     found, rejected = bench.original_loop_same_work(
         data, chain.symbol, chain.underlying_price, bench.AS_OF
     )
-    for reason in ("non_standard", "iv_placeholder", "expired", "ask_below_bid", "iv_above_cap"):
+    reasons = ("malformed_payload", "non_standard", "iv_placeholder", "expired", "ask_below_bid")
+    for reason in (*reasons, "implausible_quote", "iv_above_cap"):
         assert expected.rejected[reason] > 0, reason  # the salt reached the gate
     assert rejected == expected.rejected
     assert sorted(o["symbol"] for o in found) == sorted(

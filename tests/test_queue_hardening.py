@@ -256,18 +256,38 @@ def test_a_retried_coordinator_is_not_late(redis, cfg, store):
 # --------------------------------------------------------------- a coordinator that crashes
 
 
-def test_a_coordinator_that_raises_fails_its_scan_once_its_retries_are_spent(redis, store):
+def test_a_coordinator_whose_config_cannot_run_fails_its_scan_at_once(redis, store):
+    """A missing holdings file is the worker's config problem: no retry helps, so the
+    first attempt ends the scan ``failed`` with the message, and frees the profile."""
     cfg = QueueSection(batch_size=3, retry_max=1, retry_intervals_s=[0])
     scan_id = enqueue(
         redis, cfg, strategy="cc", overrides={"holdings.file": "/nonexistent/holdings.csv"}
     )
+    run_jobs(redis, max_jobs=1)
+    status = store.status(scan_id)
+    assert status["state"] == "failed", status
+    assert "/nonexistent/holdings.csv" in status["error"]
+    assert not redis.exists(store.keys.lock("default"), store.keys.lock_owner("default"))
+
+
+def test_a_coordinator_that_raises_fails_its_scan_once_its_retries_are_spent(
+    redis, store, monkeypatch
+):
+    import optscan.queue.jobs.coordinator as coordinator
+
+    def crash(*args, **kwargs):
+        raise RuntimeError("the coordinator crashed")
+
+    monkeypatch.setattr(coordinator, "_coordinate", crash)
+    cfg = QueueSection(batch_size=3, retry_max=1, retry_intervals_s=[0])
+    scan_id = enqueue(redis, cfg)
     run_jobs(redis, max_jobs=1)  # the first attempt: a retry is left
     assert store.status(scan_id)["state"] == "queued"
     run_jobs(redis)
     status = store.status(scan_id)
     assert status["state"] == "failed", status
     assert "the coordinator job failed" in status["error"]
-    assert "/nonexistent/holdings.csv" in status["error"]
+    assert "the coordinator crashed" in status["error"]
     assert not redis.exists(store.keys.lock("default"), store.keys.lock_owner("default"))
 
 

@@ -147,6 +147,7 @@ def test_a_missing_probability_ranks_last_in_a_chain():
     metrics = Metrics(
         dte=np.array([2, 2, 2]),
         years=np.full(3, 0.01),
+        base=np.array([90.0, 91.0, 92.0]),
         mid=nan,
         spread_pct=nan,
         annualized_return=nan,

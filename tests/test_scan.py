@@ -119,7 +119,11 @@ def test_failing_symbols_are_isolated_and_reported():
     assert by["DOWN"].status == "failed" and "server down" in by["DOWN"].error
     assert by["CRASH"].reason == "plugin_error" and "FlakyPlugin" in by["CRASH"].error
     assert "FlakyPlugin" in by["GARBAGE"].error and "not an OptionChain" in by["GARBAGE"].error
-    assert "strike" in by["BADROWS"].error and "FlakyPlugin" in by["BADROWS"].error
+    # every contract of every chain holds a strike no contract can have: the payload's
+    # fault, not the plugin's (one such contract among good ones fails alone)
+    assert by["BADROWS"].reason == "malformed_payload"
+    assert "every contract holds values no quote can have" in by["BADROWS"].error
+    assert "strike -1.0" in by["BADROWS"].error
     assert result.success  # one good symbol: the scan completed
 
 
@@ -302,3 +306,33 @@ def test_streamed_json_is_the_json_contract_byte_for_byte(symbols, as_of):
     write_result_json(result, out)
     assert out.getvalue() == expected == result_json(result)
     assert result_json(result, indent=None) == json.dumps(result.to_json_dict())
+
+
+@pytest.mark.parametrize(("concurrency", "expected"), [(1, 4), (8, 16), (32, 64), (256, 64)])
+def test_symbols_in_flight_are_bounded_whatever_the_concurrency(monkeypatch, concurrency, expected):
+    """Memory grows with the symbols in flight (each holds its chains until screened):
+    2 x scan.concurrency of them, never more than MAX_SYMBOLS_IN_FLIGHT (the
+    3,000-symbol scan at the maximum concurrency is in test_scale.py)."""
+    import asyncio
+    import types
+
+    from optscan.models import SymbolOutcome
+    from optscan.scan import per_symbol
+
+    active = peak = 0
+
+    async def counted(ctx, symbol, executor):
+        nonlocal active, peak
+        active += 1
+        peak = max(peak, active)
+        await asyncio.sleep(0.001)
+        active -= 1
+        return SymbolOutcome(symbol=symbol, status="ok"), []
+
+    monkeypatch.setattr(per_symbol, "scan_symbol", counted)
+    settings = make_settings(**{"scan.concurrency": concurrency})
+    ctx = types.SimpleNamespace(settings=settings, client=types.SimpleNamespace(plugin="x"))
+    done = []
+    results = per_symbol.run_symbols(ctx, [f"S{i:03d}" for i in range(300)], done.append)
+    assert len(results) == len(done) == 300
+    assert peak == expected <= per_symbol.MAX_SYMBOLS_IN_FLIGHT

@@ -418,8 +418,6 @@ def _mutated(edit) -> dict:
         (lambda r: r["options"][0]["calls"][3].update(volume=True), "volume is True"),
         (lambda r: r["options"][0]["calls"][3].pop("strike"), "no strike"),
         (lambda r: r["options"][0]["calls"][3].update(contractSymbol=""), "contractSymbol"),
-        (lambda r: r["options"][0]["calls"][3].update(bid=-1), "bid"),
-        (lambda r: r["options"][0]["calls"][3].update(strike=0), "strike"),
         (lambda r: r["options"][0].update(calls={}), "calls"),
         (lambda r: r["quote"].pop("regularMarketPrice"), "regularMarketPrice"),
         (lambda r: r["quote"].update(regularMarketPrice="245.55"), "regularMarketPrice"),
@@ -434,6 +432,25 @@ def _mutated(edit) -> dict:
 def test_mutated_payloads_fail_cleanly(edit, text, tmp_path):
     with pytest.raises(MalformedPayloadError, match=text):
         provider(tmp_path).transform_chain(_mutated(edit), "AAPL", dt.date(2025, 2, 28))
+
+
+@pytest.mark.parametrize(
+    ("field", "value"), [("bid", -1), ("strike", 0), ("ask", 1e300), ("openInterest", -5)]
+)
+def test_a_contract_no_quote_can_be_fails_alone(field, value, tmp_path):
+    """A value no quote can have fails its contract (the gate says ``malformed_payload``),
+    not the chain of a few hundred good ones."""
+    good = provider(tmp_path).transform_chain(
+        _mutated(lambda r: None), "AAPL", dt.date(2025, 2, 28)
+    )
+    chain = provider(tmp_path).transform_chain(
+        _mutated(lambda r: r["options"][0]["calls"][3].update({field: value})),
+        "AAPL",
+        dt.date(2025, 2, 28),
+    )
+    assert len(chain) == len(good) and good.malformed is None
+    assert chain.malformed is not None and chain.malformed.sum() == 1
+    assert chain.contract_symbol[chain.malformed][0] in chain.malformed_example
 
 
 def test_missing_contract_fields_are_nan(tmp_path):

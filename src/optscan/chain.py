@@ -9,6 +9,14 @@ Units: prices (``strike``, ``bid``, ``ask``, ``last``, ``underlying_price``) are
 share in the quote currency; ``volume`` and ``open_interest`` count contracts; ``iv``
 is the annualized implied volatility as a fraction (0.25 = 25 %); ``delta`` is per
 share, a fraction in [-1, 1]; times are POSIX seconds or aware datetimes.
+
+Values no quote can have fail their contract, not the chain: a strike that is not a
+finite price, a negative or infinite bid, ask, last, volume or open interest, an
+infinite IV or trade time, a delta outside [-1, 1]. :attr:`OptionChain.malformed`
+marks those contracts and the data-quality gate rejects them as ``malformed_payload``,
+so one garbled row does not cost its neighbours. A chain-wide value that is not a
+finite, plausible number (the underlying's price, the delay, the dividend yield) fails
+the chain, and the scan reports it as ``malformed_payload`` too.
 """
 
 from __future__ import annotations
@@ -19,7 +27,7 @@ from typing import Any
 
 import numpy as np
 from numpy.typing import NDArray
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, field_validator, model_validator
 
 from optscan.symbols import normalize_symbol
 
@@ -28,6 +36,13 @@ FloatColumn = NDArray[np.float64]
 
 _FLOAT_COLUMNS = ("strike", "bid", "ask", "last", "volume", "open_interest", "iv", "delta")
 _OPTIONAL_FLOAT_COLUMNS = ("last", "volume", "open_interest", "delta", "last_trade_time")
+MAX_PRICE = 1e9
+"""The highest price per share a strike, quote or underlying may have (the dearest
+stock trades under 1e6): above it a number is no price, and sums of it overflow."""
+MIN_UNDERLYING_PRICE = 1e-6
+"""The lowest underlying price: the cushion divides by it."""
+MAX_COUNT = 1e12
+"""The most contracts a volume or open interest may count."""
 
 
 class OptionChain(BaseModel):
@@ -38,27 +53,33 @@ class OptionChain(BaseModel):
     trade, ``NaN`` when unknown. ``expiration`` is ``datetime64[D]``.
     """
 
-    model_config = ConfigDict(frozen=True, extra="forbid", arbitrary_types_allowed=True)
+    model_config = ConfigDict(
+        frozen=True, extra="forbid", arbitrary_types_allowed=True, allow_inf_nan=False
+    )
 
     symbol: str = Field(description="The underlying's ticker, normalized (upper case).")
     provider: str = Field(description="The provider's ``name``.")
-    underlying_price: float = Field(gt=0, description="The underlying's price, per share.")
+    underlying_price: float = Field(
+        ge=MIN_UNDERLYING_PRICE, le=MAX_PRICE, description="The underlying's price, per share."
+    )
     quote_time: dt.datetime = Field(description="When the quotes were taken (aware).")
-    data_delay_s: float = Field(default=0.0, ge=0, description="How late the quotes are, s.")
+    data_delay_s: float = Field(
+        default=0.0, ge=0, le=365 * 86400, description="How late the quotes are, s."
+    )
     synthetic: bool = Field(default=False, description="True for made-up market data.")
     earnings_start: dt.date | None = Field(default=None, description="Next earnings, first day.")
     earnings_end: dt.date | None = Field(default=None, description="Next earnings, last day.")
     ex_dividend_date: dt.date | None = Field(default=None, description="Next ex-dividend day.")
     dividend_yield: float | None = Field(
-        default=None, ge=0, description="Annual dividend yield, a fraction (0.02 = 2 %)."
+        default=None, ge=0, le=1, description="Annual dividend yield, a fraction (0.02 = 2 %)."
     )
 
     contract_symbol: NDArray[np.str_] = Field(description="OCC symbols (root may be padded).")
     kind: NDArray[np.str_] = Field(description='"put" or "call".')
     expiration: NDArray[np.datetime64] = Field(description="Expiration dates, datetime64[D].")
-    strike: FloatColumn = Field(description="Strike, per share; finite and > 0.")
-    bid: FloatColumn = Field(description="Bid, per share; >= 0 or NaN.")
-    ask: FloatColumn = Field(description="Ask, per share; >= 0 or NaN.")
+    strike: FloatColumn = Field(description="Strike, per share; > 0 and at most MAX_PRICE.")
+    bid: FloatColumn = Field(description="Bid, per share; >= 0 (at most MAX_PRICE) or NaN.")
+    ask: FloatColumn = Field(description="Ask, per share; >= 0 (at most MAX_PRICE) or NaN.")
     iv: FloatColumn = Field(description="Implied volatility, annualized fraction.")
     # Optional columns: omitted (or None) means NaN for every contract; the "before"
     # validator fills them, so they need no default here.
@@ -71,6 +92,8 @@ class OptionChain(BaseModel):
     last_trade_time: FloatColumn = Field(
         description="POSIX seconds of each contract's last quote or trade (optional)."
     )
+    _malformed: NDArray[np.bool_] | None = PrivateAttr(default=None)
+    _malformed_example: str = PrivateAttr(default="")
 
     @field_validator("symbol")
     @classmethod
@@ -117,10 +140,28 @@ class OptionChain(BaseModel):
             if arr.ndim != 1 or len(arr) != n:
                 raise ValueError(f"column {name!r} has {arr.size} values, contract_symbol has {n}")
         if n:
-            _check_ranges(data)
+            _check_structure(data)
         for name in columns:
             data[name].flags.writeable = False
         return data
+
+    @model_validator(mode="after")
+    def _values(self) -> OptionChain:
+        """Mark the contracts holding values no quote can have (see the module's doc)."""
+        if len(self):
+            self._malformed, self._malformed_example = _malformed_rows(self)
+        return self
+
+    @property
+    def malformed(self) -> NDArray[np.bool_] | None:
+        """True for each contract with a value no quote can have (the gate rejects
+        them as ``malformed_payload``); ``None`` when there is none."""
+        return self._malformed
+
+    @property
+    def malformed_example(self) -> str:
+        """The first such value, for messages: ``"strike nan (XYZ261120P00100000)"``."""
+        return self._malformed_example
 
     def __len__(self) -> int:
         return len(self.contract_symbol)
@@ -185,7 +226,9 @@ _ARRAY_FIELDS = (
 )
 
 
-def _check_ranges(data: dict[str, Any]) -> None:
+def _check_structure(data: dict[str, Any]) -> None:
+    """What makes the whole chain unusable: a contract of no known kind, without a
+    symbol or without an expiration date."""
     kinds = data["kind"]
     bad = ~np.isin(kinds, ("put", "call"))
     if bad.any():
@@ -194,15 +237,42 @@ def _check_ranges(data: dict[str, Any]) -> None:
         raise ValueError("column 'contract_symbol' has an empty value")
     if np.isnat(data["expiration"]).any():
         raise ValueError("column 'expiration' has a missing date")
-    strike = data["strike"]
-    if not (np.isfinite(strike) & (strike > 0)).all():
-        raise ValueError("column 'strike' must be finite and > 0")
-    for name in ("bid", "ask", "last", "volume", "open_interest"):
-        col = data[name]
-        if (col < 0).any() or np.isinf(col).any():
-            raise ValueError(f"column {name!r} must be >= 0 (NaN for missing)")
-    if np.isinf(data["iv"]).any():
-        raise ValueError("column 'iv' must be finite (NaN for missing)")
-    delta = data["delta"]
+
+
+def _malformed_rows(chain: OptionChain) -> tuple[NDArray[np.bool_] | None, str]:
+    """The contracts with values no quote can have (``None`` if none has one), and the
+    first such value as text.
+
+    Each column is first checked whole, as cheaply as before: the per-contract mask is
+    built only for a chain that has such a value. NaN (missing) passes everywhere but
+    in ``strike``.
+    """
+    strike = chain.strike
+    checks: list[tuple[str, NDArray[np.bool_]]] = []
+    if not ((strike > 0) & (strike <= MAX_PRICE)).all():  # NaN fails both
+        checks.append(("strike", ~((strike > 0) & (strike <= MAX_PRICE))))
+    for name, top in (
+        ("bid", MAX_PRICE),
+        ("ask", MAX_PRICE),
+        ("last", MAX_PRICE),
+        ("volume", MAX_COUNT),
+        ("open_interest", MAX_COUNT),
+    ):
+        col = getattr(chain, name)
+        if (col < 0).any() or (col > top).any():
+            checks.append((name, (col < 0) | (col > top)))
+    for name in ("iv", "last_trade_time"):
+        col = getattr(chain, name)
+        if np.isinf(col).any():
+            checks.append((name, np.isinf(col)))
+    delta = chain.delta
     if (np.abs(delta) > 1.0000001).any():
-        raise ValueError("column 'delta' must lie within [-1, 1] (NaN for missing)")
+        checks.append(("delta", np.abs(delta) > 1.0000001))
+    if not checks:
+        return None, ""
+    name, first = checks[0]
+    row = int(np.argmax(first))
+    example = f"{name} {float(getattr(chain, name)[row])!r} ({chain.contract_symbol[row]})"
+    bad: NDArray[np.bool_] = np.logical_or.reduce([mask for _name, mask in checks])
+    bad.flags.writeable = False
+    return bad, example

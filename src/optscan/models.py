@@ -16,6 +16,7 @@ The columnar :class:`~optscan.chain.OptionChain` lives in :mod:`optscan.chain`;
 from __future__ import annotations
 
 import datetime as dt
+from math import isfinite
 from typing import Annotated, Any, Literal
 from zoneinfo import ZoneInfo
 
@@ -84,6 +85,19 @@ class MarketStatus(Frozen):
 # --------------------------------------------------------------------------- results
 
 
+_OPTIONAL_NUMBERS = (
+    "ask",
+    "mid",
+    "last",
+    "volume",
+    "open_interest",
+    "iv",
+    "spread_pct",
+    "prob_otm",
+)
+"""The opportunity's numbers that may be missing (``None``)."""
+
+
 class Opportunity(Frozen):
     """One contract that passed the data-quality gate and the strategy's screen.
 
@@ -92,7 +106,13 @@ class Opportunity(Frozen):
     puts and the underlying's price for calls; ``cushion_pct`` is how far out of the
     money the strike is, in percent of the underlying's price; ``breakeven`` is
     ``strike - bid`` (puts) or ``strike + bid`` (calls).
+
+    Every number is finite, so every output (JSON, CSV, table) can show it: the
+    optional ones take ``None`` for a number that is not one (``NaN``), the others
+    refuse it.
     """
+
+    model_config = ConfigDict(frozen=True, extra="forbid", allow_inf_nan=False)
 
     symbol: str = Field(description="The underlying's ticker.")
     contract_symbol: str = Field(description="The contract's OCC symbol.")
@@ -125,10 +145,16 @@ class Opportunity(Frozen):
     @model_validator(mode="before")
     @classmethod
     def _premium(cls, data: Any) -> Any:
-        """Results stored by 0.1.0 have no ``premium``: it is the bid x 100."""
-        if isinstance(data, dict) and "premium" not in data and data.get("bid") is not None:
+        """Results stored by 0.1.0 have no ``premium``: it is the bid x 100. An
+        optional number that is not finite is missing (``None``)."""
+        if not isinstance(data, dict):
+            return data
+        if "premium" not in data and data.get("bid") is not None:
             data = {**data, "premium": round(float(data["bid"]) * 100.0, 2)}
-        return data
+        missing = [
+            k for k in _OPTIONAL_NUMBERS if isinstance(data.get(k), float) and not isfinite(data[k])
+        ]
+        return {**data, **dict.fromkeys(missing)} if missing else data
 
 
 class SymbolOutcome(Frozen):

@@ -32,7 +32,7 @@ from typing import (
     runtime_checkable,
 )
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, SecretStr
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, SecretStr, field_validator
 
 from optscan.secrets import check_url_credentials
 
@@ -55,9 +55,15 @@ refused when its user info holds an unencoded reserved character."""
 
 
 class PluginConfig(BaseModel):
-    """Base of every plugin's config section: frozen, unknown keys are errors."""
+    """Base of every plugin's config section: frozen, unknown keys are errors, and every
+    number is finite (``nan`` and ``inf`` are refused naming the key)."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
+
+
+MIN_RATE_PER_S = 0.001
+"""The slowest client-side rate limit: one request every 1,000 s (0 turns it off)."""
+MAX_RATE_PER_S = 100_000.0
 
 
 class ProviderConfig(PluginConfig):
@@ -69,23 +75,36 @@ class ProviderConfig(PluginConfig):
     rate_limit_per_s: float = Field(
         default=0.0,
         ge=0,
-        description="Client-side cap on requests a second (0 = none); shared by every "
-        "worker of a queued scan.",
+        le=MAX_RATE_PER_S,
+        description="Client-side cap on requests a second (0 = none, else 0.001 to "
+        "100000); shared by every worker of a queued scan.",
     )
     retry_attempts: int = Field(
         default=4, ge=1, le=20, description="Attempts per request, the first included."
     )
-    retry_initial_s: float = Field(default=0.25, ge=0, description="First backoff, seconds.")
-    retry_max_s: float = Field(default=8.0, ge=0, description="Longest backoff, seconds.")
+    retry_initial_s: float = Field(default=0.25, ge=0, le=60, description="First backoff, seconds.")
+    retry_max_s: float = Field(default=8.0, ge=0, le=3600, description="Longest backoff, seconds.")
     max_retry_after_s: float = Field(
         default=60.0,
         ge=0,
+        le=86_400,
         description="Longest 'retry after' pause to honour, seconds; a source asking for "
         "more fails the request as rate_limited instead.",
     )
     ignore_market_hours: bool = Field(
         default=False, description="Scan whatever the calendar says (synthetic data)."
     )
+
+    @field_validator("rate_limit_per_s")
+    @classmethod
+    def _rate(cls, value: float) -> float:
+        """0 (no limit) or a rate a limiter can keep (a subclass's own Field for the
+        key keeps this check)."""
+        if value and not MIN_RATE_PER_S <= value <= MAX_RATE_PER_S:
+            raise ValueError(
+                f"must be 0 (no limit) or from {MIN_RATE_PER_S:g} to {MAX_RATE_PER_S:g} a second"
+            )
+        return value
 
 
 ConfigT = TypeVar("ConfigT", bound=PluginConfig)

@@ -1,9 +1,14 @@
 """The data-quality gate: contracts whose quotes cannot be trusted, with the reason.
 
 Missing data never passes: a missing bid or IV rejects the contract (the original
-defaulted a missing bid to 0.01 and a missing delta to 1). Checks come as ``(reason,
-failing mask)`` pairs in order of precedence; :func:`optscan.analytics.screen.screen_chain`
-counts each rejected contract once, under its first reason.
+defaulted a missing bid to 0.01 and a missing delta to 1). Neither do numbers no
+quote can have: a contract the :class:`~optscan.chain.OptionChain` marked
+``malformed`` (an infinite or negative price, a delta outside [-1, 1]...) is
+``malformed_payload``, and a bid or ask above what the option can be worth (the
+underlying's price for a call, the strike for a put) is ``implausible_quote``. Checks
+come as ``(reason, failing mask)`` pairs in order of precedence;
+:func:`optscan.analytics.screen.screen_chain` counts each rejected contract once, under
+its first reason.
 """
 
 from __future__ import annotations
@@ -38,13 +43,17 @@ def quality_gate(
 ) -> list[tuple[str, np.ndarray]]:
     """Data-quality checks as ``(reason, failing mask)`` pairs, in order of precedence."""
     bid, ask, iv = chain.bid, chain.ask, chain.iv
-    with np.errstate(invalid="ignore"):
+    with np.errstate(invalid="ignore", over="ignore"):
         iv_placeholder = is_iv_placeholder(iv)
+        malformed = [] if chain.malformed is None else [("malformed_payload", chain.malformed)]
         checks = [
+            *malformed,
             ("expired", metrics.years <= 0),
             ("non_standard", ~standard_root_mask(chain.contract_symbol, chain.symbol)),
             ("no_bid", ~(bid > 0)),
             ("ask_below_bid", ask < bid),
+            # a put is worth at most its strike, a call the stock
+            ("implausible_quote", (bid > metrics.base) | (ask > metrics.base)),
             ("iv_missing", ~(iv > 0)),
             ("iv_placeholder", iv_placeholder),
             ("iv_above_cap", iv > iv_cap),

@@ -43,6 +43,9 @@ class Metrics:
 
     dte: np.ndarray
     years: np.ndarray
+    base: np.ndarray
+    """What the bid is a return on, per share: the strike for puts, the underlying's
+    price for calls (no premium can exceed it)."""
     mid: np.ndarray
     spread_pct: np.ndarray
     annualized_return: np.ndarray
@@ -116,7 +119,7 @@ def compute_metrics(
     n = len(strike)
     dte = days_to_expiry(chain.expiration, as_of)
     years = years_to_expiry(chain.expiration, as_of)
-    with np.errstate(divide="ignore", invalid="ignore"):
+    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
         # (ask - bid) / mid * 100, in place. Bid and ask are >= 0 or NaN (OptionChain
         # checks), so a zero mid means bid = ask = 0: 0 / 0 is NaN, no spread.
         mid = bid + ask
@@ -125,14 +128,16 @@ def compute_metrics(
         spread_pct *= 200.0
         mid *= 0.5
         # bid / (strike for puts, spot for calls) * 365 / max(DTE, 1) * 100
+        base = np.where(is_call, spot, strike)
         annualized = np.maximum(dte, 1).astype(np.float64)
-        annualized *= np.where(is_call, spot, strike)
+        annualized *= base
         np.divide(bid, annualized, out=annualized)
         annualized *= 365.0 * 100.0
     nothing = np.ndarray((n,), dtype=np.float64, buffer=_NAN, strides=(0,))  # read-only
     metrics = Metrics(
         dte=dte,
         years=years,
+        base=base,
         mid=mid,
         spread_pct=spread_pct,
         annualized_return=annualized,
@@ -158,7 +163,7 @@ def _position(
     spot: float, strike: np.ndarray, bid: np.ndarray, is_call: np.ndarray
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Cushion (% out of the money), breakeven and collateral (strike x 100)."""
-    with np.errstate(invalid="ignore"):
+    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
         cushion = np.where(is_call, strike - spot, spot - strike) / spot * 100
         breakeven = np.where(is_call, strike + bid, strike - bid)
     return cushion, breakeven, strike * 100.0
@@ -190,6 +195,7 @@ def survivor_metrics(
     return Metrics(
         dte=metrics.dte[rows],
         years=years,
+        base=metrics.base[rows],
         mid=metrics.mid[rows],
         spread_pct=metrics.spread_pct[rows],
         annualized_return=metrics.annualized_return[rows],

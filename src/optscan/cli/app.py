@@ -3,16 +3,45 @@
 stdout carries only the command's output (a table, JSON or CSV); logs, progress bars
 and warnings go to stderr. Only click is imported here; every command imports what it
 needs inside its body, so ``optscan --help`` starts quickly.
+
+Every command runs under :meth:`OptscanGroup.main`'s guard: click's own usage errors
+still exit 2 with click's message, and any other error, in any command, ends as one
+scrubbed line on stderr and exit 1 (2 for a config or usage error), never a
+traceback; ``--log-level debug`` adds the traceback for developers.
 """
 
 from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
 
 import click
 
 from optscan.cli.env import common_options
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+class OptscanGroup(click.Group):
+    """A click group whose ``main`` turns an uncaught error into one line and a code."""
+
+    def main(
+        self,
+        args: Sequence[str] | None = None,
+        prog_name: str | None = None,
+        complete_var: str | None = None,
+        standalone_mode: bool = True,
+        **extra: Any,
+    ) -> Any:
+        try:
+            return super().main(args, prog_name, complete_var, standalone_mode, **extra)
+        except Exception as exc:  # click already handled its own errors and exits
+            if not standalone_mode:
+                raise
+            from optscan.cli.exits import crash
+
+            crash(exc, args)
+
+
+@click.group(cls=OptscanGroup, context_settings={"help_option_names": ["-h", "--help"]})
 @common_options
 @click.version_option(package_name="optscan")
 def cli() -> None:

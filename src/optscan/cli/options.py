@@ -79,7 +79,17 @@ def parse_instant(text: str | None, option: str) -> dt.datetime | None:
         fail(f"{option}: {text!r} is not an ISO 8601 date-time (e.g. 2026-11-27T10:30-05:00)")
     if value.tzinfo is None:  # read in the exchange's time zone
         value = value.replace(tzinfo=ZoneInfo("America/New_York"))
+    try:
+        year = value.astimezone(dt.UTC).year
+    except OverflowError:  # 0001-01-01 or 9999-12-31 with an offset
+        year = 0
+    if not YEARS[0] <= year <= YEARS[1]:
+        fail(f"{option}: {text!r} is out of range: years {YEARS[0]} to {YEARS[1]}")
     return value
+
+
+YEARS = (1970, 2200)
+"""The years ``--as-of`` and ``--at`` may name (market calendars cover no more)."""
 
 
 def scan_options(fn: Callable[..., Any]) -> Callable[..., Any]:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import json
+import math
 import sys
 from typing import TYPE_CHECKING, Any, NoReturn
 
@@ -61,7 +61,9 @@ def print_doc(
     """``doc`` as JSON, ``rows`` as CSV (default: ``doc`` as one row), or ``lines`` of
     text for ``table``."""
     if fmt == "json":
-        click.echo(json.dumps(doc, indent=2))
+        from optscan.output.jsondoc import dumps
+
+        click.echo(dumps(doc, indent=2))
     elif fmt == "csv":
         click.echo(records_csv(rows if rows is not None else [doc]), nl=False)
     else:
@@ -93,7 +95,9 @@ def _flat(value: Any) -> Any:
         return "; ".join(f"{k}: {_flat(v)}" for k, v in value.items())
     if isinstance(value, list | tuple):
         return "; ".join(str(_flat(v)) for v in value)
-    return "" if value is None else value
+    if value is None or (isinstance(value, float) and not math.isfinite(value)):
+        return ""
+    return value
 
 
 def status_lines(status: dict[str, Any]) -> list[str]:

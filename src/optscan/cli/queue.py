@@ -6,7 +6,6 @@ so ``optscan --help`` stays fast and never touches Redis.
 
 from __future__ import annotations
 
-import json
 import sys
 from typing import TYPE_CHECKING, Any
 
@@ -163,10 +162,20 @@ def results(
     if data is None:
         fail(missing, EXIT_FAILED)
     if fmt == "json":
-        click.echo(json.dumps(data, indent=2))
+        from optscan.output.jsondoc import dumps
+
+        click.echo(dumps(data, indent=2))
         return
+    from pydantic import ValidationError
+
     body = {k: v for k, v in data.items() if k != "scanned_count"}
-    print_result(ScanResult.model_validate(body), fmt, columns)
+    try:
+        result = ScanResult.model_validate(body)
+    except ValidationError as exc:  # stored by another version, or damaged
+        from optscan.config import format_validation_error
+
+        fail(f"the stored result cannot be read: {format_validation_error(exc)}", EXIT_FAILED)
+    print_result(result, fmt, columns)
 
 
 @click.group(short_help="The per-profile scan lock.")

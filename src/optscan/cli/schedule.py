@@ -35,9 +35,13 @@ def schedule_add(
     when the market is closed. Run `optscan scheduler` to fire them.
     """
     from optscan.queue.connection import QueueError
-    from optscan.queue.schedule import add_schedule, list_schedules
+    from optscan.queue.schedule import add_schedule, check_cron, list_schedules
 
     request = job_request(build_request(env, **opts))
+    try:
+        check_cron(cron)  # before any connection: a bad cron is bad usage (exit 2)
+    except QueueError as exc:
+        fail(str(exc))
     redis, cfg, prefix = connect(env), env.settings.queue, env.settings.redis.prefix
     try:
         doc = add_schedule(redis, request, cron, prefix=prefix, cfg=cfg)

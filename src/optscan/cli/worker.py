@@ -166,9 +166,15 @@ def dashboard(
 
     env.for_service()
     connect(env)  # fail early and clearly when Redis is down
-    url = env.settings.redis.url.get_secret_value()
-    app = make_app(url, queue_name=env.settings.queue.name)
+    url, cfg = env.settings.redis.url.get_secret_value(), env.settings.dashboard
+    hosts = [host, *cfg.allowed_hosts]
+    app = make_app(url, queue_name=env.settings.queue.name, writes=cfg.writes, allowed_hosts=hosts)
     click.echo(f"optscan: rq-dashboard on http://{host}:{port}/ for {mask_url(url)}", err=True)
+    click.echo(
+        "optscan: write actions (delete, requeue, empty, compact) "
+        + ("on, from the dashboard's own pages only" if cfg.writes else "off ([dashboard] writes)"),
+        err=True,
+    )
     waitress.serve(app, host=host, port=port, threads=8, ident="optscan")
 
 

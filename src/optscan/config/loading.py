@@ -60,6 +60,8 @@ def parse_value(text: str) -> Any:
         return tomllib.loads(f"v = {text}")["v"]
     except tomllib.TOMLDecodeError:
         return text
+    except RecursionError:  # arrays or tables nested thousands deep
+        raise ConfigError("arrays or tables nested too deeply") from None
 
 
 def parse_set(pairs: list[str] | tuple[str, ...]) -> dict[str, Any]:
@@ -72,7 +74,10 @@ def parse_set(pairs: list[str] | tuple[str, ...]) -> dict[str, Any]:
             raise ConfigError(f"--set {pair!r}: expected dotted.key=value")
         if not all(part.replace("_", "").replace("-", "").isalnum() for part in key.split(".")):
             raise ConfigError(f"--set {pair!r}: {key!r} is not a dotted key")
-        out[key] = parse_value(value)
+        try:
+            out[key] = parse_value(value)
+        except ConfigError as exc:
+            raise ConfigError(f"--set {key}: {exc}") from None
     return out
 
 
@@ -87,7 +92,10 @@ def env_overrides(environ: dict[str, str] | None = None) -> dict[str, Any]:
             out[_ENV_ALIASES[name]] = value
         elif "__" in name:
             key = ".".join(part.lower() for part in name[len(ENV_PREFIX) :].split("__"))
-            out[key] = parse_value(value)
+            try:
+                out[key] = parse_value(value)
+            except ConfigError as exc:
+                raise ConfigError(f"{name}: {exc}") from None
     return out
 
 
@@ -120,12 +128,7 @@ def load_settings(
     file = find_config_file(path)
     data: dict[str, Any] = {}
     if file is not None:
-        try:
-            data = tomllib.loads(file.read_text(encoding="utf-8"))
-        except tomllib.TOMLDecodeError as exc:
-            raise ConfigError(f"{file}: not valid TOML: {exc}") from None
-        except OSError as exc:
-            raise ConfigError(f"{file}: cannot read: {exc}") from None
+        data = _read_toml(file)
     merged = dict(env_overrides()) if use_env else {}
     merged.update(overrides or {})
     combined = apply_overrides(data, merged)
@@ -136,6 +139,24 @@ def load_settings(
         raise ConfigError(_message(exc, file, set(merged))) from None
     remember(settings)
     return settings
+
+
+def _read_toml(file: Path) -> dict[str, Any]:
+    """The file's TOML; :class:`ConfigError` naming the file for anything that is not
+    readable UTF-8 TOML (a binary file, a folder, arrays nested 100,000 deep)."""
+    try:
+        return tomllib.loads(file.read_text(encoding="utf-8"))
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{file}: not valid TOML: {exc}") from None
+    except UnicodeDecodeError as exc:
+        raise ConfigError(
+            f"{file}: not UTF-8 text (byte {exc.object[exc.start]:#04x} at offset "
+            f"{exc.start}); TOML files are UTF-8"
+        ) from None
+    except RecursionError:
+        raise ConfigError(f"{file}: not valid TOML: arrays or tables nested too deeply") from None
+    except OSError as exc:
+        raise ConfigError(f"{file}: cannot read: {exc.strerror or exc}") from None
 
 
 _FROM_OVERRIDES = "from --set or OPTSCAN_* variables"

@@ -8,7 +8,7 @@ plugin's own ``Config`` model, with the same error format.
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import (
     BaseModel,
@@ -21,17 +21,33 @@ from pydantic import (
 )
 
 from optscan.secrets import check_url_credentials
-from optscan.symbols import SCAN_ID_PATTERN
+from optscan.symbols import SCAN_ID_PATTERN, normalize_symbol
 
 PLUGIN_FAMILIES = ("providers", "sinks", "sources")
 RankBy = Literal["annualized_return", "prob_otm", "cushion_pct", "bid", "open_interest", "dte"]
 """What opportunities are ranked by (:mod:`optscan.analytics.ranking`)."""
 
 
-class Section(BaseModel):
-    """A config section: frozen, unknown keys are errors."""
+MAX_DTE = 3650
+"""The farthest expiration window, in days (ten years; LEAPS list about three)."""
+ANY_DTE = 100_000
+"""A strategy's DTE bounds only compare, so they may say "any" (the shipped ``cc``
+steps end at 100000)."""
+MAX_TTL_S = 365 * 86400
+"""The longest TTL of anything optscan keeps in Redis: a year."""
+MAX_JOB_TIMEOUT_S = 86400
+"""The longest RQ job timeout, and the longest a dead scan's lock may hold its profile."""
+MAX_CONCURRENCY = 256
+"""The most fetch threads a scan (``scan.concurrency``) may start. Memory is bounded
+apart from it (``optscan.scan.per_symbol.MAX_SYMBOLS_IN_FLIGHT``); threads cost their
+own."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+
+class Section(BaseModel):
+    """A config section: frozen, unknown keys are errors, and every number is finite
+    (``nan`` and ``inf`` are refused naming the key)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
 
 
 class ScanSection(Section):
@@ -39,9 +55,9 @@ class ScanSection(Section):
     provider: str = "yfinance"
     strategy: str = "csp"
     calendar: str = "nyse"
-    concurrency: int = Field(default=32, ge=1, le=1024)
-    min_dte: int = Field(default=0, ge=0)
-    max_dte: int = Field(default=28, ge=0)
+    concurrency: int = Field(default=32, ge=1, le=MAX_CONCURRENCY)
+    min_dte: int = Field(default=0, ge=0, le=MAX_DTE)
+    max_dte: int = Field(default=28, ge=0, le=MAX_DTE)
     open_buffer_min: int = Field(default=0, ge=0, le=390)
     close_buffer_min: int = Field(default=0, ge=0, le=390)
 
@@ -53,7 +69,7 @@ class ScanSection(Section):
 
 
 class CallDeltaStep(Section):
-    max_dte: int = Field(ge=0)
+    max_dte: int = Field(ge=0, le=ANY_DTE)
     max_delta: float = Field(gt=0, le=1)
 
 
@@ -61,24 +77,24 @@ class StrategySection(Section):
     """One named screen. ``type`` says which side of the wheel it trades."""
 
     type: Literal["csp", "cc"]
-    min_annualized_return: float = 30.0
+    min_annualized_return: float = Field(default=30.0, ge=0, le=100_000)
     min_delta: float | None = Field(default=None, ge=-1, le=0)
     max_delta: float | None = Field(default=None, ge=0, le=1)
     max_delta_by_dte: list[CallDeltaStep] = Field(default_factory=list)
-    min_dte: int | None = Field(default=None, ge=0)
-    max_dte: int | None = Field(default=None, ge=0)
-    min_open_interest: float = Field(default=10, ge=0)
-    min_volume: float = Field(default=0, ge=0)
-    min_bid: float = Field(default=0.0, ge=0)
-    max_spread_pct: float = Field(default=25.0, ge=0)
-    min_cushion_pct: float | None = None
-    max_collateral: float | None = Field(default=None, gt=0)
+    min_dte: int | None = Field(default=None, ge=0, le=ANY_DTE)
+    max_dte: int | None = Field(default=None, ge=0, le=ANY_DTE)
+    min_open_interest: float = Field(default=10, ge=0, le=1e9)
+    min_volume: float = Field(default=0, ge=0, le=1e9)
+    min_bid: float = Field(default=0.0, ge=0, le=1e6)
+    max_spread_pct: float = Field(default=25.0, ge=0, le=10_000)
+    min_cushion_pct: float | None = Field(default=None, ge=-10_000, le=100)
+    max_collateral: float | None = Field(default=None, gt=0, le=1e12)
     strikes_at_or_above_cost_basis: bool = True
     earnings_blackout: bool = True
     ex_dividend_blackout: bool = True
     rank_by: RankBy = "annualized_return"
-    top_per_symbol: int = Field(default=0, ge=0)
-    top_overall: int = Field(default=0, ge=0)
+    top_per_symbol: int = Field(default=0, ge=0, le=1_000_000)
+    top_overall: int = Field(default=0, ge=0, le=1_000_000)
 
 
 def _default_strategies() -> dict[str, StrategySection]:
@@ -100,15 +116,20 @@ def _default_strategies() -> dict[str, StrategySection]:
 
 class AnalyticsSection(Section):
     risk_free_rate: float = Field(default=0.04, ge=-0.05, le=0.5)
-    dividend_yields: dict[str, float] = Field(default_factory=dict)
-    iv_cap: float = Field(default=5.0, gt=0)
-    max_quote_age_s: float = Field(default=0.0, ge=0)
+    dividend_yields: dict[str, Annotated[float, Field(ge=0, le=1)]] = Field(default_factory=dict)
+    iv_cap: float = Field(default=5.0, gt=0, le=100)
+    max_quote_age_s: float = Field(default=0.0, ge=0, le=MAX_TTL_S)
 
 
 class HoldingsLot(Section):
     symbol: str
-    shares: int = Field(ge=0)
-    cost_basis: float = Field(ge=0)
+    shares: int = Field(ge=0, le=10**12)
+    cost_basis: float = Field(ge=0, le=1e9)
+
+    @field_validator("symbol")
+    @classmethod
+    def _symbol(cls, value: str) -> str:
+        return normalize_symbol(value)
 
 
 class HoldingsSection(Section):
@@ -132,7 +153,7 @@ class RedisSection(Section):
 
     url: SecretStr = SecretStr("redis://127.0.0.1:6379/0")
     prefix: str = Field(default="optscan:", pattern=r"^[A-Za-z0-9_\-:.]{1,64}$")
-    result_ttl_s: int = Field(default=2700, ge=1)
+    result_ttl_s: int = Field(default=2700, ge=1, le=MAX_TTL_S)
 
     @field_validator("url")
     @classmethod
@@ -153,13 +174,13 @@ class QueueSection(Section):
 
     name: str = Field(default="optscan", pattern=r"^[A-Za-z0-9_\-.]{1,64}$")
     batch_size: int = Field(default=8, ge=1, le=500)
-    coordinator_timeout_s: int = Field(default=300, ge=1)
-    batch_timeout_s: int = Field(default=600, ge=1)
-    aggregator_timeout_s: int = Field(default=300, ge=1)
-    job_result_ttl_s: int = Field(default=3600, ge=1)
-    job_failure_ttl_s: int = Field(default=86400, ge=1)
-    state_ttl_s: int = Field(default=86400, ge=60)
-    lock_ttl_s: int = Field(default=120, ge=5)
+    coordinator_timeout_s: int = Field(default=300, ge=1, le=MAX_JOB_TIMEOUT_S)
+    batch_timeout_s: int = Field(default=600, ge=1, le=MAX_JOB_TIMEOUT_S)
+    aggregator_timeout_s: int = Field(default=300, ge=1, le=MAX_JOB_TIMEOUT_S)
+    job_result_ttl_s: int = Field(default=3600, ge=1, le=MAX_TTL_S)
+    job_failure_ttl_s: int = Field(default=86400, ge=1, le=MAX_TTL_S)
+    state_ttl_s: int = Field(default=86400, ge=60, le=MAX_TTL_S)
+    lock_ttl_s: int = Field(default=120, ge=5, le=MAX_JOB_TIMEOUT_S)
     start_timeout_s: int = Field(default=900, ge=1, le=7 * 86400)
     retry_max: int = Field(default=2, ge=0, le=10)
     retry_intervals_s: list[int] = Field(default_factory=lambda: [2, 10])
@@ -173,9 +194,18 @@ class QueueSection(Section):
     @field_validator("retry_intervals_s")
     @classmethod
     def _intervals(cls, value: list[int]) -> list[int]:
-        if not value or any(v < 0 for v in value):
-            raise ValueError("must be a non-empty list of seconds >= 0")
+        if not value or len(value) > 10 or any(not 0 <= v <= MAX_JOB_TIMEOUT_S for v in value):
+            raise ValueError(f"must be a list of 1 to 10 waits of 0 to {MAX_JOB_TIMEOUT_S} s")
         return value
+
+
+class DashboardSection(Section):
+    """``[dashboard]``: ``optscan dashboard`` (rq-dashboard, which has no login)."""
+
+    writes: bool = False
+    allowed_hosts: list[
+        Annotated[str, Field(pattern=r"^[A-Za-z0-9.\-]{1,253}$|^\[?[0-9A-Fa-f:]{2,39}\]?$")]
+    ] = Field(default_factory=list, max_length=64)
 
 
 class Settings(Section):
@@ -192,6 +222,7 @@ class Settings(Section):
     logging: LoggingSection = LoggingSection()
     redis: RedisSection = RedisSection()
     queue: QueueSection = QueueSection()
+    dashboard: DashboardSection = DashboardSection()
 
     @model_validator(mode="before")
     @classmethod

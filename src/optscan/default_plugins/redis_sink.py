@@ -62,7 +62,9 @@ class RedisSinkConfig(PluginConfig):
         default=None, description="Redis URL; default: the queue's connection, else redis.url"
     )
     prefix: str | None = Field(default=None, pattern=r"^[A-Za-z0-9_\-:.]{1,64}$")
-    ttl_s: int | None = Field(default=None, ge=1, description="default: redis.result_ttl_s")
+    ttl_s: int | None = Field(
+        default=None, ge=1, le=365 * 86400, description="default: redis.result_ttl_s"
+    )
 
 
 class RedisSink(ResultSink[RedisSinkConfig]):

@@ -13,6 +13,8 @@ import tempfile
 from collections.abc import Callable
 from pathlib import Path
 
+from pydantic import Field
+
 from optscan.hookspecs import hookimpl
 from optscan.models import ScanResult
 from optscan.protocols import PluginConfig, ResultSink
@@ -37,7 +39,7 @@ def _expand(template: str, result: ScanResult) -> str:
 
 
 class ConsoleConfig(PluginConfig):
-    limit: int = 50
+    limit: int = Field(default=50, ge=0, le=100_000)
 
 
 class ConsoleSink(ResultSink[ConsoleConfig]):

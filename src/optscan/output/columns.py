@@ -109,9 +109,14 @@ def parse_columns(text: str | None) -> list[Column] | None:
     return [BY_KEY[k] for k in dict.fromkeys(keys)]
 
 
+def _missing(value: Any) -> bool:
+    """None, or a number that is not finite (no cell shows ``nan`` or ``inf``)."""
+    return value is None or (isinstance(value, float) and not math.isfinite(value))
+
+
 def csv_value(column: Column, value: Any) -> Any:
     """The value as the CSV writes it (rounded per the column's kind; '' for none)."""
-    if value is None or (isinstance(value, float) and math.isnan(value)):
+    if _missing(value):
         return ""
     if column.kind in ("money", "percent"):
         return f"{value:.2f}"
@@ -124,7 +129,7 @@ def csv_value(column: Column, value: Any) -> Any:
 
 def cell(column: Column, value: Any) -> str:
     """The value as the table shows it (``-`` for none)."""
-    if value is None or (isinstance(value, float) and math.isnan(value)):
+    if _missing(value):
         return "-"
     if column.kind == "money":
         return f"{value:,.2f}"

@@ -77,14 +77,23 @@ def schedule_id(request: ScanRequest, cron: str) -> str:
 
 
 def check_cron(cron: str) -> str:
-    """Validate a cron string (as rq-scheduler's ``crontab`` reads it)."""
+    """Validate a cron string (as rq-scheduler's ``crontab`` reads it): five fields
+    (minute hour day month weekday; crontab's optional seconds and year would fire a
+    scan every second, or never again) and a next run (``0 0 31 2 *`` has none)."""
     from crontab import CronTab
 
     cron = " ".join(cron.split())
+    if len(cron.split()) != 5:
+        raise QueueError(
+            f"--cron {cron!r}: expected 5 fields (minute hour day month weekday), "
+            f'e.g. "0,30 10-15 * * 1-5"'
+        )
     try:
-        CronTab(cron)
+        upcoming = CronTab(cron).next(default_utc=True)
     except ValueError as exc:
         raise QueueError(f"--cron {cron!r}: {exc}") from None
+    if upcoming is None:
+        raise QueueError(f"--cron {cron!r}: never fires")
     return cron
 
 

@@ -111,7 +111,13 @@ def prepare_scan(
     if request.record_dir:
         from optscan.scan.replay import RecordingProvider
 
-        called = RecordingProvider(provider, request.record_dir, as_of)
+        try:
+            called = RecordingProvider(provider, request.record_dir, as_of)
+        except OSError as exc:
+            raise UsageError(
+                f"--record {request.record_dir}: cannot write a recording there: "
+                f"{exc.strerror or exc}"
+            ) from None
     client = ProviderClient(
         called, config, plugin=host.owner("providers", provider_name), replaying=replaying
     )

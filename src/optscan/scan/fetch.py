@@ -27,7 +27,13 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 from tenacity import Retrying, retry_if_exception, stop_after_attempt, wait_exponential_jitter
 
-from optscan.errors import AuthenticationError, PluginError, ProviderError, RateLimitedError
+from optscan.errors import (
+    AuthenticationError,
+    MalformedPayloadError,
+    PluginError,
+    ProviderError,
+    RateLimitedError,
+)
 from optscan.http_answers import read_error_answer
 from optscan.logs import get_logger
 from optscan.scan.limits import MemoryGate, ProviderGate, memory_limiter
@@ -40,6 +46,12 @@ if TYPE_CHECKING:
     from optscan.protocols import JSON, OptionProvider, ProviderConfig
 
 T = TypeVar("T")
+_VALUE_ERRORS = frozenset(
+    ("finite_number", "greater_than", "greater_than_equal", "less_than", "less_than_equal")
+)
+"""pydantic's error types for a number out of its bounds: a transform whose only
+problems are those met numbers no quote can have (the source's fault, not the plugin's):
+``malformed_payload``."""
 GATE_POLL_S = 1.0
 """How often a request waiting at the gate looks again (a longer pause, a lock-out)."""
 
@@ -162,10 +174,24 @@ class ProviderClient:
                     continue  # paused while this request waited for a slot: wait again
                 if self.limiter is not None:
                     self.limiter.try_acquire(self.plugin)
-                raw = self._signalled(what, lambda _: extract(), None)  # it may raise them
+                raw = self._signalled(what, lambda _: self._extracted(what, extract), None)
                 if read_error_answer(raw) is not None:
                     self._signalled(what, interpret, raw)  # raises the error it means
                 return raw
+
+    def _extracted(self, what: str, extract: Callable[[], JSON]) -> JSON:
+        """``extract()``; anything but a ProviderError is the plugin's fault (a crash in
+        optscan's own code is not, and is reported as such by the scan)."""
+        try:
+            return extract()
+        except ProviderError:
+            raise  # the signals among them are acted on by _signalled
+        except Exception as exc:
+            from optscan.secrets import scrub_exception
+
+            raise PluginError(
+                self.plugin, f"{what}: extract raised {scrub_exception(exc)}"
+            ) from exc
 
     def _wait_at_gate(self) -> None:
         while True:
@@ -246,6 +272,16 @@ class ProviderClient:
             )
         if chain.symbol != symbol:
             raise PluginError(self.plugin, f"asked for {symbol}, got a chain of {chain.symbol}")
+        if chain.malformed is not None:  # the gate rejects them; say it once here
+            bad = int(chain.malformed.sum())
+            if bad == len(chain):
+                raise MalformedPayloadError(
+                    f"{symbol} {expiration}: every contract holds values no quote can have "
+                    f"(e.g. {chain.malformed_example})"
+                )
+            get_logger().info(
+                "malformed_contracts", count=bad, total=len(chain), example=chain.malformed_example
+            )
         return chain
 
     def _transform(self, fn: Callable[..., Any], *args: Any) -> Any:
@@ -259,8 +295,11 @@ class ProviderClient:
         except ValidationError as exc:
             from optscan.config import format_validation_error
 
-            raise PluginError(
-                self.plugin, f"returned invalid data: {format_validation_error(exc)}"
-            ) from None
+            text = format_validation_error(exc)
+            if all(error["type"] in _VALUE_ERRORS for error in exc.errors()):
+                raise MalformedPayloadError(
+                    f"{' '.join(map(str, args[1:]))}: numbers no quote can have: {text}"
+                ) from None
+            raise PluginError(self.plugin, f"returned invalid data: {text}") from None
         except Exception as exc:
             raise PluginError(self.plugin, f"{fn.__name__} raised {exc!r}") from exc

@@ -99,7 +99,7 @@ class ReplayProvider(_Wrapper):
             return json.loads(path.read_text(encoding="utf-8"))
         except FileNotFoundError:
             raise NotRecordedError(f"{what} not recorded ({path})") from None
-        except (OSError, ValueError) as exc:
+        except (OSError, ValueError, RecursionError) as exc:  # RecursionError: nested deep
             from optscan.errors import MalformedPayloadError
 
             raise MalformedPayloadError(f"{what}: unreadable recording {path}: {exc}") from None

@@ -67,7 +67,7 @@ class SimConfig(ProviderConfig):
     ignore_market_hours: bool = True
     weeks: int = Field(default=8, ge=1, le=52, description="weekly expirations listed")
     no_options: list[str] = Field(default_factory=lambda: ["BTC-USD"])
-    seed: int = 0
+    seed: int = Field(default=0, ge=0, le=2**63 - 1, description="changes the whole market")
     rate_limited: list[str] = Field(
         default_factory=list, description="symbols whose first request gets a 429"
     )

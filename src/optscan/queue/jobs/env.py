@@ -114,8 +114,7 @@ def end_failed_scan(job: Job, connection: Redis, error: str) -> int:
         scan_id = kwargs.get("scan_id") or request.scan_id or meta.get("scan_id")
         if not scan_id:
             return 0
-        cfg = QueueSection.model_validate(kwargs.get("queue") or {})
-        store = ScanStore(connection, Keys(kwargs.get("prefix") or "optscan:"), cfg)
+        store = ScanStore(connection, Keys(kwargs.get("prefix") or "optscan:"), _queue(kwargs))
         message = f"the {role} job failed: {error}"
         ended = store.end(str(scan_id), request.profile, state="failed", message=message)
     except Exception as exc:  # a malformed job, Redis gone: RQ still records the failure
@@ -124,6 +123,23 @@ def end_failed_scan(job: Job, connection: Redis, error: str) -> int:
     if ended == 1:
         log.warning("scan_failed", scan_id=scan_id, error=message)
     return ended
+
+
+def _queue(kwargs: dict[str, Any]) -> QueueSection:
+    """The job's ``[queue]`` section; one that no longer validates (a value out of
+    today's bounds is what made the job fail) gives the defaults, keeping a valid
+    ``state_ttl_s`` so the failed scan lives as long as it would have."""
+    from pydantic import ValidationError
+
+    given = kwargs.get("queue") or {}
+    try:
+        return QueueSection.model_validate(given)
+    except ValidationError:
+        ttl = given.get("state_ttl_s") if isinstance(given, dict) else None
+        try:
+            return QueueSection(state_ttl_s=ttl) if isinstance(ttl, int) else QueueSection()
+        except ValidationError:
+            return QueueSection()
 
 
 def _default_settings(overrides: dict[str, Any]) -> Settings:

@@ -53,15 +53,15 @@ class YFinanceConfig(ProviderConfig):
 
     max_concurrency: int = Field(default=4, ge=1, le=1024)
     rate_limit_per_s: float = Field(
-        default=2.0, ge=0, description="Client-side request rate cap; 0 = unlimited."
+        default=2.0, ge=0, le=100_000, description="Client-side request rate cap; 0 = unlimited."
     )
-    timeout_s: float = Field(default=10.0, gt=0, description="Per-request timeout.")
+    timeout_s: float = Field(default=10.0, gt=0, le=300, description="Per-request timeout.")
     cache_dir: str | None = Field(
         default=None,
         description="yfinance's cookie/time-zone cache; unset = <user cache>/optscan/yfinance",
     )
     data_delay_s: float = Field(
-        default=900.0, ge=0, description="How late Yahoo's option quotes are."
+        default=900.0, ge=0, le=86_400, description="How late Yahoo's option quotes are."
     )
 
     @field_validator("cache_dir", mode="before")
