@@ -11,6 +11,8 @@ import click
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_CLOSED = 0, 1, 2, 3
 """0 ok; 1 the scan failed or no symbol could be scanned; 2 bad usage or config;
 3 the market is closed and the scan was not forced."""
+EXIT_INTERRUPTED = 130
+"""Ctrl-C (SIGINT), as shells report it (128 + 2)."""
 
 MAX_MESSAGE = 500
 """A crash's message is cut to this many characters (one line)."""

@@ -13,7 +13,7 @@ import click
 
 from optscan.cli.connect import job_request, open_store
 from optscan.cli.env import Env, with_env
-from optscan.cli.exits import EXIT_FAILED, fail
+from optscan.cli.exits import EXIT_FAILED, EXIT_INTERRUPTED, fail
 from optscan.cli.options import (
     build_request,
     columns_option,
@@ -58,6 +58,11 @@ def wait_or_fail(store: ScanStore, scan_id: str, timeout_s: float | None) -> dic
         return wait_with_progress(store, scan_id, timeout_s=timeout_s)
     except QueueError as exc:
         fail(str(exc), EXIT_FAILED)
+    except KeyboardInterrupt:  # the scan is the workers': only the waiting stops
+        fail(
+            f"stopped waiting; scan {scan_id} goes on: `optscan status --scan-id {scan_id}`",
+            EXIT_INTERRUPTED,
+        )
 
 
 @click.command(short_help="Queue a scan for RQ workers.")

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Any
 import click
 
 from optscan.cli.env import Env, with_env
-from optscan.cli.exits import EXIT_FAILED, fail
+from optscan.cli.exits import EXIT_FAILED, EXIT_INTERRUPTED, fail
 from optscan.cli.options import (
     build_request,
     columns_option,
@@ -68,6 +68,8 @@ def _scan_here(request: ScanRequest, fmt: str, columns: list[Column] | None, env
         fail(str(exc))
     except OptscanError as exc:
         fail(str(exc), EXIT_FAILED)
+    except KeyboardInterrupt:
+        fail("interrupted: the scan stopped, nothing was published", EXIT_INTERRUPTED)
     finally:
         for listener in listeners:
             listener.close()
