@@ -17,6 +17,7 @@ import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 from typing import Any
@@ -46,12 +47,33 @@ def free_port() -> int:
 
 
 class RedisServer:
-    """A redis-server of our own, in a folder of our own."""
+    """A redis-server of our own, in a folder of our own.
 
-    def __init__(self, folder: Path, *, appendonly: bool = False) -> None:
+    ``args`` are more server options (``["--maxmemory", "2mb"]``); ``password`` sets
+    ``requirepass``; ``unix`` listens on a unix socket in the folder instead of TCP;
+    ``tls`` (``(cert, key)`` files of a self-signed certificate, which is also the CA)
+    listens with TLS instead of plain TCP. :meth:`url` gives the matching URL and
+    :meth:`client` an admin client.
+    """
+
+    def __init__(
+        self,
+        folder: Path,
+        *,
+        appendonly: bool = False,
+        args: list[str] | None = None,
+        password: str | None = None,
+        unix: bool = False,
+        tls: tuple[Path, Path] | None = None,
+    ) -> None:
         self.folder = folder
         self.port = free_port()
         self.appendonly = appendonly
+        self.args = list(args or [])
+        self.password = password
+        # a socket's path has at most ~107 bytes: a short folder of its own
+        self.socket = Path(tempfile.mkdtemp(prefix="optscan-")) / "redis.sock" if unix else None
+        self.tls = tls
         self.process: subprocess.Popen[bytes] | None = None
 
     def start(self) -> None:
@@ -65,11 +87,22 @@ class RedisServer:
 
     def _start(self) -> bool:
         self.folder.mkdir(parents=True, exist_ok=True)
-        args = ["redis-server", "--port", str(self.port), "--bind", "127.0.0.1"]
+        args = ["redis-server", "--bind", "127.0.0.1"]
+        if self.socket is not None:
+            args += ["--port", "0", "--unixsocket", str(self.socket), "--unixsocketperm", "700"]
+        elif self.tls is not None:
+            cert, key = self.tls
+            args += ["--port", "0", "--tls-port", str(self.port), "--tls-cert-file", str(cert)]
+            args += ["--tls-key-file", str(key), "--tls-ca-cert-file", str(cert)]
+            args += ["--tls-auth-clients", "no"]
+        else:
+            args += ["--port", str(self.port)]
         args += ["--save", "", "--dir", str(self.folder)]
         args += ["--appendonly", "yes" if self.appendonly else "no"]
-        process = self.process = subprocess.Popen(args, stdout=subprocess.DEVNULL)
-        client = redis_py.Redis(port=self.port)
+        if self.password:
+            args += ["--requirepass", self.password]
+        process = self.process = subprocess.Popen([*args, *self.args], stdout=subprocess.DEVNULL)
+        client = self.client()
         for _ in range(100):
             with contextlib.suppress(redis_py.RedisError):
                 # the server that answers must be ours, not one already on the port
@@ -89,8 +122,54 @@ class RedisServer:
             self.process.wait(timeout=20)
             self.process = None
 
+    def remove(self) -> None:
+        """Stop, and remove the socket's folder (the data folder is the test's)."""
+        self.stop()
+        if self.socket is not None:
+            shutil.rmtree(self.socket.parent, ignore_errors=True)
+
     def url(self, db: int = 0) -> str:
-        return f"redis://127.0.0.1:{self.port}/{db}"
+        auth = f":{self.password}@" if self.password else ""
+        if self.socket is not None:
+            return f"unix://{auth}{self.socket}?db={db}"
+        if self.tls is not None:
+            return f"rediss://{auth}127.0.0.1:{self.port}/{db}?ssl_ca_certs={self.tls[0]}"
+        return f"redis://{auth}127.0.0.1:{self.port}/{db}"
+
+    def client(self, db: int = 0) -> redis_py.Redis:
+        return redis_py.Redis.from_url(self.url(db))
+
+
+def self_signed_certificate(folder: Path) -> tuple[Path, Path] | None:
+    """``(cert, key)`` for 127.0.0.1, made with ``openssl``; None without openssl."""
+    if shutil.which("openssl") is None:
+        return None
+    folder.mkdir(parents=True, exist_ok=True)
+    cert, key = folder / "cert.pem", folder / "key.pem"
+    subprocess.run(
+        ["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1"]
+        + ["-keyout", str(key), "-out", str(cert), "-subj", "/CN=127.0.0.1"]
+        + ["-addext", "subjectAltName=IP:127.0.0.1"],
+        check=True,
+        capture_output=True,
+        timeout=60,
+    )
+    return cert, key
+
+
+def tls_server(folder: Path) -> RedisServer | None:
+    """A started redis-server that speaks only TLS (a self-signed certificate, which is
+    also its CA), or None when there is no ``openssl`` or the installed redis-server was
+    built without TLS."""
+    pair = self_signed_certificate(folder / "tls")
+    if pair is None or not HAVE_SERVER:
+        return None
+    server = RedisServer(folder / "redis-tls", tls=pair)
+    try:
+        server.start()
+    except RuntimeError:
+        return None
+    return server
 
 
 def child_env(url: str, **extra: str) -> dict[str, str]:

@@ -38,18 +38,30 @@ class ScanBusyError(OptscanError):
         self.holder = holder
 
 
+def client_options(url: str) -> dict[str, Any]:
+    """The connection options optscan adds to a Redis URL's own, for every form redis-py
+    accepts: ``redis://`` and ``rediss://`` (TCP, TLS) get TCP keep-alive, which a
+    ``unix://`` socket connection does not take (redis-py refuses the keyword)."""
+    from urllib.parse import urlsplit
+
+    options: dict[str, Any] = {"socket_connect_timeout": 5, "health_check_interval": 30}
+    if urlsplit(url).scheme.lower() != "unix":
+        options["socket_keepalive"] = True
+    return options
+
+
 def connect(settings: Settings, *, url: str | None = None) -> Redis:
-    """A Redis client for ``[redis] url`` (``OPTSCAN_REDIS_URL``); checks it answers."""
+    """A Redis client for ``[redis] url`` (``OPTSCAN_REDIS_URL``: ``redis://``,
+    ``rediss://`` or ``unix://``, options in the query as redis-py reads them); checks
+    it answers."""
     from redis import Redis
     from redis.exceptions import RedisError
 
     url = url or settings.redis.url.get_secret_value()
     try:
-        client = Redis.from_url(
-            url, socket_connect_timeout=5, socket_keepalive=True, health_check_interval=30
-        )
+        client = Redis.from_url(url, **client_options(url))
         client.ping()
-    except (RedisError, ValueError) as exc:
+    except (RedisError, ValueError, TypeError, OSError) as exc:
         raise QueueError(
             f"cannot reach Redis at {mask_url(url)}: {scrub_exception(exc, with_type=False)}"
         ) from None
