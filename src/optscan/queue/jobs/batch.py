@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 import structlog
 
 from optscan.errors import OptscanError
+from optscan.queue.connection import patiently
 from optscan.queue.enqueue import mirror_meta
 from optscan.queue.jobs.env import JobEnv, job_entry, lost, payload
 from optscan.queue.limits import RedisGate, redis_limiter
@@ -79,7 +80,11 @@ def _scan_and_record(
         except Exception as exc:
             structlog.get_logger("optscan").warning("provider_close_failed", error=str(exc))
     items = [(o.symbol, payload(o, opps), o.status == "failed") for o, opps in results]
-    added, done, failed = env.store.record(scan_id, items)
+    # the symbols are scanned: wait out a Redis that is full or restarting rather than
+    # lose the work to a retry
+    added, done, failed = patiently(
+        lambda: env.store.record(scan_id, items), what="record", budget_s=env.cfg.redis_wait_s
+    )
     if added >= 0:
         total = int(env.store.get(scan_id).get("total") or 0)
         errors: list[str] = []
