@@ -8,17 +8,24 @@ optscan.queue.worker.OptscanWorker --with-scheduler optscan`` (0.1.0's path,
 
 from __future__ import annotations
 
+import contextlib
 from typing import Any
 
+import structlog
 from redis import Redis
-from rq import Worker
+from redis.exceptions import RedisError
+from rq import Worker, worker_registration
 from rq.defaults import DEFAULT_LOGGING_DATE_FORMAT, DEFAULT_LOGGING_FORMAT
 from rq.job import Job
+from rq.registry import clean_registries
 from rq.scheduler import RQScheduler
 from rq.serializers import JSONSerializer
+from rq.utils import now
 
 from optscan.config import QueueSection
+from optscan.queue.connection import Keys
 from optscan.queue.rq import JsonJob, JsonQueue
+from optscan.queue.sweep import Sweeper, release_stranded
 from optscan.queue.warmup import warm_up
 
 
@@ -69,6 +76,11 @@ class OptscanWorker(Worker):
       :class:`QueueSection`'s values (even when ``rq worker`` passes its defaults);
     * replaces the fixed +60 s of :meth:`get_heartbeat_ttl` with ``heartbeat_grace_s``;
     * runs :class:`OptscanScheduler` (a short scheduler lock) in ``_start_scheduler``;
+    * outlives a Redis that refuses writes (full, restarting, failing over): a refused
+      heartbeat or maintenance step is logged, not fatal, the teardown does each of its
+      steps, and rq's maintenance lock is held for a minute, not 15 (see
+      :meth:`clean_registries`); the maintenance also runs :mod:`optscan.queue.sweep`,
+      which re-runs jobs RQ left out of place and ends scans nothing will end;
     * defaults to the JSON serializer, :class:`JsonJob` and :class:`JsonQueue` (``rq
       worker`` passes rq's own classes with ``--serializer``, which works as well), and
       loads optscan's scan path and the market calendar once before forking, so each
@@ -82,10 +94,12 @@ class OptscanWorker(Worker):
     queue_class = JsonQueue
     job_class = JsonJob
     queue_config = QueueSection()
+    prefix = "optscan:"
 
     def __init__(self, queues: Any, *args: Any, **kwargs: Any) -> None:
         cfg: QueueSection = kwargs.pop("queue_config", None) or type(self).queue_config
         self.queue_config = cfg
+        self.prefix = kwargs.pop("prefix", None) or type(self).prefix
 
         def capped(key: str, ceiling: int) -> int:
             value = kwargs.get(key)
@@ -159,6 +173,84 @@ class OptscanWorker(Worker):
     def bootstrap(self, *args: Any, **kwargs: Any) -> None:
         warm_up()  # before registering, so a registered worker is a ready one
         super().bootstrap(*args, **kwargs)
+
+    # -- surviving Redis faults (a full, restarting or failing-over Redis)
+
+    def run_maintenance_tasks(self) -> None:
+        """rq's maintenance, which a Redis error no longer turns into the worker's exit:
+        it is logged and tried again at the next interval."""
+        try:
+            super().run_maintenance_tasks()
+        except RedisError as exc:
+            self.last_cleaned_at = now()
+            _warn("maintenance", exc)
+
+    def clean_registries(self) -> None:
+        """rq's registry cleaning, plus :func:`optscan.queue.sweep.sweep`, under rq's
+        per-queue maintenance lock, which is held for at most ``MAINTENANCE_LOCK_S``
+        and released even when Redis refuses a write midway (rq would keep it for 15
+        minutes, and no worker would re-run a lost job meanwhile)."""
+        for queue in self.queues:
+            if not queue.acquire_maintenance_lock():
+                continue
+            try:
+                self.connection.expire(queue.registry_cleaning_key, MAINTENANCE_LOCK_S)
+                self.log.info("Worker %s: cleaning registries for queue: %s", self.name, queue.name)
+                clean_registries(queue, self._exc_handlers)
+                worker_registration.clean_worker_registry(queue)
+                queue.intermediate_queue.cleanup(self, queue)
+                self._sweep(lambda queue=queue: release_stranded(queue))
+            finally:
+                with contextlib.suppress(RedisError):
+                    queue.release_maintenance_lock()
+        sweeper = _sweepers.setdefault(self.prefix, Sweeper(Keys(self.prefix), self.queue_config))
+        if sweeper.due():
+            self._sweep(lambda: sweeper(self.connection))
+        self.last_cleaned_at = now()
+
+    def _sweep(self, repair: Any) -> None:
+        """Run a repair of :mod:`optscan.queue.sweep`; a job it cannot read is logged,
+        never the worker's end (a Redis error goes on to the maintenance's handler)."""
+        try:
+            repair()
+        except RedisError:
+            raise
+        except Exception as exc:
+            _warn("sweep", exc)
+
+    def maintain_heartbeats(self, job: Job, execution: Any) -> None:
+        """A heartbeat Redis refuses is logged, not fatal: the work horse goes on (if
+        the job's entry expires meanwhile, rq re-runs it; a scan's jobs are idempotent)."""
+        try:
+            super().maintain_heartbeats(job, execution)
+        except RedisError as exc:
+            _warn("heartbeat", exc)
+
+    def teardown(self) -> None:
+        """rq's teardown, each step on its own: a refused ``register_death`` no longer
+        leaves the pub/sub thread running behind a restarted worker."""
+        if self.is_horse:
+            return
+        steps = [self.register_death, self.unsubscribe]
+        if self.scheduler:
+            steps.insert(0, self.stop_scheduler)
+        for step in steps:
+            try:
+                step()
+            except RedisError as exc:
+                _warn("teardown", exc)
+
+
+MAINTENANCE_LOCK_S = 60
+_sweepers: dict[str, Sweeper] = {}
+"""This process's sweeper per key prefix (it remembers what it suspects between runs)."""
+
+
+def _warn(step: str, exc: BaseException) -> None:
+    from optscan.secrets import scrub_exception
+
+    event = "worker_redis_error" if isinstance(exc, RedisError) else "worker_step_failed"
+    structlog.get_logger("optscan").warning(event, step=step, error=scrub_exception(exc))
 
 
 def listening_workers(redis: Redis, queue_name: str) -> int:

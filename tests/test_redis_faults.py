@@ -1,0 +1,428 @@
+"""A Redis that refuses writes (``maxmemory`` reached, ``noeviction``), and what RQ leaves
+behind when it refuses some writes and not others.
+
+* Every command on a full or unreachable Redis exits with one line, never a traceback.
+* The repairs of :mod:`optscan.queue.sweep`, each on the state a refused write leaves
+  (jobs run in this process, on the suite's real redis-server).
+* Real ``optscan worker`` processes through 30 s of a full Redis (slow): none exits,
+  and every scan ends ``finished`` or ``failed`` with a reason once Redis has room,
+  leaving no key, lock or job without a TTL.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from collections.abc import Iterator
+
+import pytest
+import redis as redis_py
+
+from optscan.config import QueueSection
+from optscan.models import ScanRequest
+from optscan.queue.connection import Keys, aggregator_job_id, batch_job_id, coordinator_job_id
+from optscan.queue.enqueue import enqueue_scan
+from optscan.queue.jobs import JobRuntime, use_runtime
+from optscan.queue.rq import JsonJob, JsonQueue
+from optscan.queue.store import ScanStore
+from optscan.queue.sweep import MAX_REPAIRS, Sweeper, release_stranded
+
+from .fleet import (
+    AS_OF,
+    HAVE_SERVER,
+    NEEDS_REDIS,
+    PREFIX,
+    Fleet,
+    RedisServer,
+    child_env,
+    free_port,
+    optscan,
+    symbols,
+    wait_until,
+)
+from .helpers import OPEN_INSTANT, run_jobs
+from .invoke import invoke
+
+pytestmark = pytest.mark.skipif(not HAVE_SERVER, reason=NEEDS_REDIS)
+
+SIM = ("--provider", "sim", "--symbols", "S001,S002", "--as-of", AS_OF)
+PASSWORD = "Full-redis-pw-93c1"
+
+
+# --------------------------------------------------------------------------- commands
+
+
+@pytest.fixture
+def full_redis(tmp_path) -> Iterator[RedisServer]:
+    """A redis-server of its own that refuses every write (``maxmemory`` below its use,
+    ``noeviction``); reads still work."""
+    server = RedisServer(tmp_path / "full", password=PASSWORD)
+    server.start()
+    client = server.client()
+    client.set("filler", b"x" * 200_000)
+    used = int(client.info("memory")["used_memory"])
+    client.config_set("maxmemory-policy", "noeviction")
+    client.config_set("maxmemory", used // 2)
+    with pytest.raises(redis_py.exceptions.OutOfMemoryError):
+        client.set("one-more", "x")
+    yield server
+    server.remove()
+
+
+COMMANDS = [
+    ("enqueue", *SIM),
+    ("enqueue", *SIM, "--wait"),
+    ("scan", *SIM, "--queue"),
+    ("status",),
+    ("results",),
+    ("lock", "clear"),
+    ("schedule", "add", "--cron", "30 10 * * 1-5", *SIM),
+    ("schedule", "list"),
+    ("schedule", "remove", "nope"),
+    ("scheduler", "--burst"),
+]
+WRITES = {"enqueue", "scan", "add", "scheduler"}
+
+
+@pytest.mark.parametrize("args", COMMANDS, ids=lambda a: " ".join(a[:2]))
+def test_every_command_on_a_full_redis_exits_with_one_line(full_redis, args):
+    done = invoke(*args, env={"OPTSCAN_REDIS_URL": full_redis.url()})
+    assert "Traceback" not in done.stderr, done.report
+    assert PASSWORD not in done.text
+    if done.returncode != 0:  # one line (after a service's banner: "scheduler on ...")
+        lines = [x for x in done.stderr.strip().splitlines() if " on redis://:***@" not in x]
+        assert done.returncode == 1 and len(lines) == 1, done.report
+        assert lines[0].startswith("optscan: ")
+    if WRITES & set(args[:2]):
+        assert done.returncode == 1, done.report
+        assert "Redis is full (maxmemory reached)" in done.stderr, done.report
+        assert "raise its maxmemory" in done.stderr
+
+
+@pytest.mark.parametrize(
+    "args", [*COMMANDS, ("worker", "--burst"), ("dashboard",)], ids=lambda a: " ".join(a[:2])
+)
+def test_every_command_on_an_unreachable_redis_exits_with_one_line(args):
+    url = f"redis://:{PASSWORD}@127.0.0.1:{free_port()}/0"
+    done = invoke(*args, env={"OPTSCAN_REDIS_URL": url})
+    lines = done.stderr.strip().splitlines()
+    assert done.returncode == 1 and len(lines) == 1, done.report
+    assert lines[0].startswith("optscan: cannot reach Redis at redis://:***@127.0.0.1:")
+    assert PASSWORD not in done.text
+
+
+# --------------------------------------------------------------------------- repairs
+
+
+@pytest.fixture
+def redis(redis_url: str) -> redis_py.Redis:
+    return redis_py.Redis.from_url(redis_url)
+
+
+def start_scan(redis: redis_py.Redis, n: int = 4) -> tuple[str, QueueSection]:
+    """Queue a scan of ``n`` symbols in batches of 2, without RQ retries, and run its
+    coordinator (the batches queued, the aggregator deferred)."""
+    cfg = QueueSection(batch_size=2, retry_max=0)
+    request = ScanRequest(provider="sim", symbols=symbols(n).split(","), as_of=OPEN_INSTANT)
+    scan_id, _job = enqueue_scan(redis, request, prefix=PREFIX, cfg=cfg)
+    run_jobs(redis, max_jobs=1)
+    return scan_id, cfg
+
+
+def status(redis: redis_py.Redis, scan_id: str) -> dict:
+    return ScanStore(redis, Keys(PREFIX), QueueSection()).status(scan_id)
+
+
+def sweeper(grace_s: float = 0.0) -> Sweeper:
+    return Sweeper(Keys(PREFIX), QueueSection(), grace_s=grace_s)
+
+
+def failing_runtime() -> JobRuntime:
+    """Jobs whose every step fails the way a refused write does (not an optscan error,
+    so the job fails and, without retries, fails for good)."""
+
+    def refuse(_overrides):
+        raise redis_py.exceptions.OutOfMemoryError(
+            "command not allowed when used memory > 'maxmemory'."
+        )
+
+    return JobRuntime(load_settings=refuse)
+
+
+def test_an_aggregator_left_deferred_after_its_batches_ended_is_enqueued(redis):
+    """A batch ended, but enqueuing its dependents was refused: RQ never looks at the
+    deferred aggregator again. The sweep enqueues it; the scan finishes."""
+    scan_id, _cfg = start_scan(redis)
+    aggregator = aggregator_job_id(scan_id)
+    for i in range(2):  # what a refused enqueue_dependents leaves: nobody will enqueue it
+        redis.srem(JsonJob.dependents_key_for(batch_job_id(scan_id, i)), aggregator)
+    run_jobs(redis)
+    assert JsonJob.fetch(aggregator, connection=redis).get_status() == "deferred"
+    assert status(redis, scan_id)["state"] == "running"
+    assert release_stranded(JsonQueue("optscan", connection=redis)) == [aggregator]
+    run_jobs(redis)
+    assert status(redis, scan_id)["state"] == "finished"
+    assert 0 < redis.ttl(JsonJob.key_for(aggregator)) <= 3600
+
+
+def test_a_job_rq_left_out_of_place_is_run_again(redis):
+    """``Job.retry`` sets ``scheduled`` on its own, then schedules the job in a pipeline
+    that Redis refused: the job is in no queue and no registry. After the grace the
+    sweep enqueues it again; the scan finishes with every symbol once."""
+    scan_id, _cfg = start_scan(redis)
+    lost = batch_job_id(scan_id, 0)
+    redis.lrem(JsonQueue("optscan", connection=redis).key, 0, lost)
+    redis.hset(JsonJob.key_for(lost), "status", "scheduled")
+    run_jobs(redis)
+    assert status(redis, scan_id)["symbols_done"] == 2
+    patient = sweeper(grace_s=60)
+    assert patient(redis) == []  # an RQ step may be in flight: only suspected
+    done = sweeper()(redis)
+    assert done == [f"{scan_id}: job {lost} (scheduled) enqueued again"]
+    run_jobs(redis)
+    doc = status(redis, scan_id)
+    assert (doc["state"], doc["symbols_done"], doc["symbols_failed"]) == ("finished", 4, 0)
+
+
+def test_a_scan_whose_aggregator_failed_for_good_ends_failed_with_the_reason(redis):
+    scan_id, _cfg = start_scan(redis)
+    run_jobs(redis, max_jobs=2)  # the batches
+    with use_runtime(failing_runtime()):
+        run_jobs(redis)  # the aggregator fails, no retry left
+    assert JsonJob.fetch(aggregator_job_id(scan_id), connection=redis).get_status() == "failed"
+    assert status(redis, scan_id)["state"] == "running"
+    sweeper()(redis)
+    doc = status(redis, scan_id)
+    assert doc["state"] == "failed"
+    assert "aggregator job failed for good" in doc["error"]
+    assert "OutOfMemoryError" in doc["error"]
+    assert not redis.exists(f"{PREFIX}lock:default"), "the profile's lock is released"
+
+
+def test_a_scan_whose_coordinator_failed_before_its_fan_out_ends_failed(redis):
+    cfg = QueueSection(retry_max=0)
+    request = ScanRequest(provider="sim", symbols=["S001"], as_of=OPEN_INSTANT)
+    scan_id, _job = enqueue_scan(redis, request, prefix=PREFIX, cfg=cfg)
+    with use_runtime(failing_runtime()):
+        run_jobs(redis)
+    assert status(redis, scan_id)["state"] == "queued"
+    sweeper()(redis)
+    doc = status(redis, scan_id)
+    assert doc["state"] == "failed" and "coordinator job failed for good" in doc["error"]
+
+
+def test_a_coordinator_that_failed_between_fan_out_and_aggregator_runs_again(redis):
+    """Its batches are queued but the aggregator never was: the coordinator is enqueued
+    again (a re-run after the fan-out only enqueues the aggregator)."""
+    from rq.registry import DeferredJobRegistry, FailedJobRegistry
+
+    scan_id, _cfg = start_scan(redis)
+    aggregator, coordinator = aggregator_job_id(scan_id), coordinator_job_id(scan_id)
+    JsonJob.fetch(aggregator, connection=redis).delete()
+    DeferredJobRegistry("optscan", connection=redis).remove(aggregator)
+    redis.hset(JsonJob.key_for(coordinator), "status", "failed")
+    FailedJobRegistry("optscan", connection=redis).add(
+        JsonJob.fetch(coordinator, connection=redis), ttl=600
+    )
+    run_jobs(redis)
+    assert status(redis, scan_id)["state"] == "running"
+    assert sweeper()(redis) == [f"{scan_id}: job {coordinator} (failed) enqueued again"]
+    run_jobs(redis)
+    assert status(redis, scan_id)["state"] == "finished"
+
+
+def test_a_scan_is_repaired_a_bounded_number_of_times(redis):
+    scan_id, _cfg = start_scan(redis)
+    lost = batch_job_id(scan_id, 0)
+    redis.hset(f"{PREFIX}scan:{{{scan_id}}}", "repairs", MAX_REPAIRS)
+    redis.lrem(JsonQueue("optscan", connection=redis).key, 0, lost)
+    redis.hset(JsonJob.key_for(lost), "status", "scheduled")
+    sweeper()(redis)
+    doc = status(redis, scan_id)
+    assert doc["state"] == "failed" and f"after {MAX_REPAIRS} repairs" in doc["error"]
+
+
+def test_a_worker_repairs_in_its_maintenance(redis):
+    """The sweep runs inside :class:`OptscanWorker`'s maintenance, and a maintenance
+    Redis refuses is logged, not the worker's end."""
+    from optscan.queue import worker as worker_module
+    from optscan.queue.worker import OptscanWorker
+
+    scan_id, _cfg = start_scan(redis)
+    lost = batch_job_id(scan_id, 0)
+    redis.lrem(JsonQueue("optscan", connection=redis).key, 0, lost)
+    redis.hset(JsonJob.key_for(lost), "status", "scheduled")
+    worker = OptscanWorker(["optscan"], connection=redis, prefix=PREFIX)
+    worker_module._sweepers[PREFIX] = sweeper()
+    try:
+        worker.run_maintenance_tasks()
+    finally:
+        worker_module._sweepers.pop(PREFIX)
+    assert JsonJob.fetch(lost, connection=redis).get_status() == "queued"
+    assert not redis.exists(JsonQueue("optscan", connection=redis).registry_cleaning_key)
+
+    def refuse(*_args, **_kwargs):
+        raise redis_py.exceptions.OutOfMemoryError("command not allowed")
+
+    worker.clean_registries = refuse  # type: ignore[method-assign]
+    worker.run_maintenance_tasks()  # logged, not raised
+
+
+# --------------------------------------------------------------------------- workers
+
+
+class Filler:
+    """Keeps a Redis at its ``maxmemory`` (``noeviction``) from a thread, as another
+    tenant filling it would: every write that fits is taken, so the workers' writes are
+    refused (a few slip through as memory churns, which is realistic)."""
+
+    def __init__(self, client: redis_py.Redis, headroom: int = 500_000) -> None:
+        self.client = client
+        client.config_set("maxmemory-policy", "noeviction")
+        client.config_set("maxmemory", int(client.info("memory")["used_memory"]) + headroom)
+        self.stop = threading.Event()
+        self.thread = threading.Thread(target=self._fill, daemon=True)
+        self.thread.start()
+        wait_until(self._full, 30, "Redis to be full", poll=0.05)
+
+    def _full(self) -> bool:
+        try:
+            self.client.set("optscan-test-probe", "x", ex=60)
+        except redis_py.exceptions.OutOfMemoryError:
+            return True
+        return False
+
+    def _fill(self) -> None:
+        i = 0
+        while not self.stop.is_set():
+            try:
+                self.client.set(f"filler:{i}", b"x" * 1000)
+                i += 1
+            except redis_py.exceptions.OutOfMemoryError:
+                time.sleep(0.02)
+
+    def empty(self) -> None:
+        self.stop.set()
+        self.thread.join(timeout=10)
+        keys = list(self.client.scan_iter("filler:*", count=1000))
+        for start in range(0, len(keys), 1000):
+            self.client.delete(*keys[start : start + 1000])
+        self.client.config_set("maxmemory", 0)
+
+
+@pytest.mark.slow  # 30 s of a full Redis, then the recovery
+def test_a_full_redis_kills_no_worker_and_every_scan_ends(tmp_path, record_property):
+    """The issue's fault: Redis reaches ``maxmemory`` mid-scan for 30 s. Every worker
+    process outlives it (it logs the refusals, scrubbed, and backs off), ``optscan
+    enqueue`` meanwhile exits 1 with one line, and once Redis has room every scan ends
+    ``finished`` (each symbol once) or ``failed`` with a reason, none ``lost``, leaving
+    no key, lock or job without a TTL. Jobs wait only 5 s for Redis here
+    (``queue.redis_wait_s``; 60 by default), so RQ's retries and the sweep's repairs
+    are what recover the scans."""
+    server = RedisServer(tmp_path / "redis", password=PASSWORD)
+    server.start()
+    url = server.url()
+    fleet = Fleet(url, tmp_path, child_env(url))
+    try:
+        fleet.start(4)
+        client = server.client()
+        scans = [_enqueue(fleet, profile) for profile in ("p0", "p1", "p2")]
+        store = ScanStore(client, Keys(PREFIX), QueueSection())
+        wait_until(
+            lambda: all(store.status(s)["symbols_done"] for s in scans), 60, "the scans to run"
+        )
+        filler = Filler(client)
+        refused = optscan(fleet.env, "enqueue", *SIM, "--set", "scan.profile=p9", cwd=tmp_path)
+        time.sleep(30)
+        alive = [w.poll() is None for w in fleet.workers]
+        filler.empty()
+        freed = time.monotonic()
+        ended = wait_until(
+            lambda: (
+                (d := [store.status(s) for s in scans])
+                and all(x["state"] not in ("queued", "running") for x in d)
+                and d
+            ),
+            120,
+            "every scan to end",
+            poll=0.25,
+        )
+        recovered = time.monotonic() - freed
+        assert all(alive) and all(w.poll() is None for w in fleet.workers), fleet.logs()
+        wait_until(lambda: not _busy(client), 60, "the queue to drain")
+        time.sleep(1)
+        stray = _without_ttl(client)
+    finally:
+        fleet.stop()
+        logs = "".join(p.read_text(errors="replace") for p in tmp_path.glob("worker-*.log"))
+        server.remove()
+    assert refused.returncode == 1 and refused.stderr.count("\n") == 1, refused.stderr
+    assert "Redis is full" in refused.stderr and "Traceback" not in refused.stderr
+    states = [doc["state"] for doc in ended]
+    assert "lost" not in states, ended
+    for doc in ended:
+        if doc["state"] == "finished":
+            assert doc["symbols_done"] == doc["symbols_total"] == 24, doc
+        else:
+            assert doc["state"] == "failed" and (doc["error"] or doc["failures"]), doc
+    assert stray == [], f"keys without a TTL: {stray[:10]}"
+    assert "OutOfMemoryError" in logs  # the refusals are logged...
+    assert PASSWORD not in logs  # ...scrubbed
+    record_property("seconds_to_end_every_scan_after_a_full_redis", round(recovered, 1))
+    print(f"30 s of a full Redis: {states}; every scan ended {recovered:.1f} s after it had room")
+
+
+def _enqueue(fleet: Fleet, profile: str) -> str:
+    out = optscan(
+        fleet.env,
+        "enqueue",
+        "--provider",
+        "sim",
+        "--symbols",
+        symbols(24),
+        "--as-of",
+        AS_OF,
+        "--set",
+        "providers.sim.latency_ms=1000",
+        "--set",
+        f"scan.profile={profile}",
+        "--set",
+        "queue.batch_size=4",
+        "--set",
+        "queue.redis_wait_s=5",
+        "--format",
+        "json",
+        cwd=fleet.folder,
+    )
+    assert out.returncode == 0, out.stderr + fleet.logs()
+    return json.loads(out.stdout)["scan_id"]
+
+
+def _busy(client: redis_py.Redis) -> bool:
+    from rq.registry import DeferredJobRegistry, ScheduledJobRegistry, StartedJobRegistry
+
+    queue = JsonQueue("optscan", connection=client)
+    return bool(
+        queue.count
+        or StartedJobRegistry(queue=queue).count
+        or DeferredJobRegistry(queue=queue).count
+        or ScheduledJobRegistry(queue=queue).count
+    )
+
+
+RQ_BOOKKEEPING = ("rq:queues", "rq:workers", "rq:workers:optscan")
+RQ_REGISTRIES = ("rq:wip:", "rq:finished:", "rq:failed:", "rq:deferred:", "rq:scheduled:")
+RQ_REGISTRIES += ("rq:worker:", "rq:canceled:", "rq:queue:", "rq:executions:", "rq:ready:")
+RQ_REGISTRIES += ("rq:intermediate:", "rq:cleaning_lock:", "rq:scheduler")
+
+
+def _without_ttl(client: redis_py.Redis) -> list[str]:
+    """Keys that never expire, but RQ's own per-queue and per-worker bookkeeping."""
+    return [
+        key.decode()
+        for key in client.scan_iter(count=1000)
+        if client.ttl(key) == -1
+        and key.decode() not in RQ_BOOKKEEPING
+        and not key.decode().startswith(RQ_REGISTRIES)
+    ]
