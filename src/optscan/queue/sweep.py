@@ -203,8 +203,8 @@ class Sweeper:
         self.last = now = time.monotonic()
         seen: set[tuple[str, str]] = set()
         done: list[str] = []
-        for key in redis.scan_iter(match=f"{self.keys.prefix}scan:{{*}}", count=1000):
-            scan_id = _text(key)[len(self.keys.prefix) + 6 : -1]  # prefix, "scan:{", "}"
+        for key in self.in_flight(redis):
+            scan_id = key[len(self.keys.prefix) + 6 : -1]  # prefix, "scan:{", "}"
             fields = {_text(k): _text(v) for k, v in redis.hgetall(key).items()}
             if fields.get("state") in ("queued", "running"):
                 action = self._scan(redis, scan_id, fields, now, seen)
@@ -213,6 +213,19 @@ class Sweeper:
                     done.append(f"{scan_id}: {action}")
         self.suspects = {k: v for k, v in self.suspects.items() if k in seen}
         return done
+
+    def in_flight(self, redis: Redis) -> list[str]:
+        """The progress hashes of the scans still queued or running (only their states
+        are read: an ended scan's hash, with its symbol lists, is never fetched)."""
+        keys = [
+            _text(k) or ""
+            for k in redis.scan_iter(match=f"{self.keys.prefix}scan:{{*}}", count=1000)
+        ]
+        pipe = redis.pipeline(transaction=False)
+        for key in keys:
+            pipe.hget(key, "state")
+        states = pipe.execute() if keys else []
+        return [k for k, v in zip(keys, states, strict=True) if _text(v) in ("queued", "running")]
 
     def _confirmed(self, what: tuple[str, str], now: float, seen: set[tuple[str, str]]) -> bool:
         seen.add(what)
