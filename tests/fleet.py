@@ -18,6 +18,7 @@ import socket
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from pathlib import Path
 from typing import Any
@@ -146,10 +147,10 @@ def self_signed_certificate(folder: Path) -> tuple[Path, Path] | None:
         return None
     folder.mkdir(parents=True, exist_ok=True)
     cert, key = folder / "cert.pem", folder / "key.pem"
+    request = ["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1"]
+    names = ["-subj", "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1"]
     subprocess.run(
-        ["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1"]
-        + ["-keyout", str(key), "-out", str(cert), "-subj", "/CN=127.0.0.1"]
-        + ["-addext", "subjectAltName=IP:127.0.0.1"],
+        [*request, "-keyout", str(key), "-out", str(cert), *names],
         check=True,
         capture_output=True,
         timeout=60,
@@ -172,6 +173,45 @@ def tls_server(folder: Path) -> RedisServer | None:
     return server
 
 
+class Filler:
+    """Keeps a Redis at its ``maxmemory`` (``noeviction``) from a thread, as another
+    tenant filling it would: every write that fits is taken, so the workers' writes are
+    refused (a few slip through as memory churns, which is realistic)."""
+
+    def __init__(self, client: redis_py.Redis, headroom: int = 500_000) -> None:
+        self.client = client
+        client.config_set("maxmemory-policy", "noeviction")
+        client.config_set("maxmemory", int(client.info("memory")["used_memory"]) + headroom)
+        self.stop = threading.Event()
+        self.thread = threading.Thread(target=self._fill, daemon=True)
+        self.thread.start()
+        wait_until(self._full, 30, "Redis to be full", poll=0.05)
+
+    def _full(self) -> bool:
+        try:
+            self.client.set("optscan-test-probe", "x", ex=60)
+        except redis_py.exceptions.OutOfMemoryError:
+            return True
+        return False
+
+    def _fill(self) -> None:
+        i = 0
+        while not self.stop.is_set():
+            try:
+                self.client.set(f"filler:{i}", b"x" * 1000)
+                i += 1
+            except redis_py.exceptions.OutOfMemoryError:
+                time.sleep(0.02)
+
+    def empty(self) -> None:
+        self.stop.set()
+        self.thread.join(timeout=10)
+        keys = list(self.client.scan_iter("filler:*", count=1000))
+        for start in range(0, len(keys), 1000):
+            self.client.delete(*keys[start : start + 1000])
+        self.client.config_set("maxmemory", 0)
+
+
 def child_env(url: str, **extra: str) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("OPTSCAN_")}
     env.update(OPTSCAN_REDIS_URL=url, PYTHONUNBUFFERED="1", **extra)
@@ -191,6 +231,24 @@ def descendants(pid: int) -> list[tuple[int, int]]:
         fields = stat.rsplit(")", 1)[1].split()
         if int(fields[1]) == pid:
             found.append((int(entry), int(fields[2])))
+    return found
+
+
+def session(sid: int, folder: Path) -> list[int]:
+    """Every process of session ``sid`` (a worker started in a session of its own, its
+    work horses and scheduler, orphaned or not) that runs in ``folder``. Both must
+    match: on a busy machine pids are reused within minutes (``pid_max`` 32768), and a
+    dead worker's pid may already be a stranger's; never kill by pid or group alone."""
+    found = []
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            fields = Path(f"/proc/{entry}/stat").read_text().rsplit(")", 1)[1].split()
+            if int(fields[3]) == sid and Path(f"/proc/{entry}/cwd").resolve() == folder:
+                found.append(int(entry))
+        except (OSError, IndexError, ValueError):
+            continue
     return found
 
 
@@ -223,12 +281,14 @@ class Fleet:
             time.sleep(0.1)
 
     def kill(self, worker: subprocess.Popen[bytes]) -> None:
-        """SIGKILL a worker and its work horse (each in its own process group)."""
-        groups = {pgid for _pid, pgid in descendants(worker.pid)} | {worker.pid}
-        for group in groups:
-            with contextlib.suppress(ProcessLookupError):
-                os.killpg(group, signal.SIGKILL)
+        """SIGKILL a worker, its work horse and its scheduler (its whole session)."""
+        self._kill_session(worker)
         worker.wait(timeout=10)
+
+    def _kill_session(self, worker: subprocess.Popen[bytes]) -> None:
+        for pid in session(worker.pid, self.folder.resolve()):
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGKILL)
 
     def stop(self) -> None:
         for worker in self.workers:
@@ -239,10 +299,8 @@ class Fleet:
                 worker.wait(timeout=5)
             except subprocess.TimeoutExpired:
                 self.kill(worker)
-            else:
-                for _pid, pgid in descendants(worker.pid):
-                    with contextlib.suppress(ProcessLookupError):
-                        os.killpg(pgid, signal.SIGKILL)
+            else:  # a work horse or scheduler it left behind
+                self._kill_session(worker)
 
     def logs(self) -> str:
         return "\n".join(p.read_text(errors="replace")[-3000:] for p in self.folder.glob("*.log"))
@@ -322,3 +380,21 @@ def embedded_opportunities(n: int) -> list[dict[str, Any]]:
     request = ScanRequest(provider="sim", symbols=symbols(n).split(","), as_of=OPEN_INSTANT)
     result = perform_scan(request, PluginHost(load_entrypoints=False), settings=make_settings())
     return [o.model_dump(mode="json") for o in result.opportunities]
+
+
+RQ_BOOKKEEPING = ("rq:queues", "rq:workers", "rq:workers:optscan")
+RQ_REGISTRIES = ("rq:wip:", "rq:finished:", "rq:failed:", "rq:deferred:", "rq:scheduled:")
+RQ_REGISTRIES += ("rq:worker:", "rq:canceled:", "rq:queue:", "rq:executions:", "rq:ready:")
+RQ_REGISTRIES += ("rq:intermediate:", "rq:cleaning_lock:", "rq:scheduler")
+
+
+def keys_without_ttl(client: redis_py.Redis) -> list[str]:
+    """Keys that never expire, but RQ's own per-queue and per-worker bookkeeping (sorted
+    sets its cleaners prune: bounded by queues and workers, not by scans)."""
+    return [
+        key.decode()
+        for key in client.scan_iter(count=1000)
+        if client.ttl(key) == -1
+        and key.decode() not in RQ_BOOKKEEPING
+        and not key.decode().startswith(RQ_REGISTRIES)
+    ]
