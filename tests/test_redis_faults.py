@@ -12,7 +12,6 @@ behind when it refuses some writes and not others.
 from __future__ import annotations
 
 import json
-import threading
 import time
 from collections.abc import Iterator
 
@@ -26,17 +25,19 @@ from optscan.queue.enqueue import enqueue_scan
 from optscan.queue.jobs import JobRuntime, use_runtime
 from optscan.queue.rq import JsonJob, JsonQueue
 from optscan.queue.store import ScanStore
-from optscan.queue.sweep import MAX_REPAIRS, Sweeper, release_stranded
+from optscan.queue.sweep import MAX_REPAIRS, Sweeper, release_stranded, requeue_undelivered
 
 from .fleet import (
     AS_OF,
     HAVE_SERVER,
     NEEDS_REDIS,
     PREFIX,
+    Filler,
     Fleet,
     RedisServer,
     child_env,
     free_port,
+    keys_without_ttl,
     optscan,
     symbols,
     wait_until,
@@ -232,6 +233,34 @@ def test_a_coordinator_that_failed_between_fan_out_and_aggregator_runs_again(red
     assert status(redis, scan_id)["state"] == "finished"
 
 
+def test_a_job_dequeued_but_never_started_goes_back_on_its_queue(redis):
+    """A worker moved the job to the intermediate list, then Redis refused (or dropped)
+    the step that registers its execution: after the grace the job is queued again,
+    without spending a retry (RQ would wait a minute, then fail it)."""
+    scan_id, _cfg = start_scan(redis)
+    queue = JsonQueue("optscan", connection=redis)
+    dequeued = redis.lmove(queue.key, queue.intermediate_queue_key).decode()
+    assert release_stranded(queue) == [] and requeue_undelivered(queue, grace_s=0) == []
+    assert requeue_undelivered(queue, grace_s=60) == []  # seen once, not long enough
+    assert requeue_undelivered(queue, grace_s=0) == [dequeued]
+    assert not redis.llen(queue.intermediate_queue_key)
+    assert JsonJob.fetch(dequeued, connection=redis).get_status() == "queued"
+    run_jobs(redis)  # (no retries here: RQ's own clean-up would have failed it for good)
+    doc = status(redis, scan_id)
+    assert (doc["state"], doc["symbols_done"], doc["symbols_failed"]) == ("finished", 4, 0)
+
+
+def test_a_scan_with_a_job_to_run_keeps_its_lock(redis):
+    """A fault delayed the scan's jobs past its lock's TTL: the scan would show ``lost``
+    although its jobs still run. The sweep takes the lock back for it."""
+    scan_id, _cfg = start_scan(redis)
+    redis.delete(f"{PREFIX}lock:default")
+    assert status(redis, scan_id)["state"] == "lost"
+    sweeper()(redis)
+    assert redis.get(f"{PREFIX}lock:default").decode() == scan_id
+    assert status(redis, scan_id)["state"] == "running"
+
+
 def test_a_scan_is_repaired_a_bounded_number_of_times(redis):
     scan_id, _cfg = start_scan(redis)
     lost = batch_job_id(scan_id, 0)
@@ -270,45 +299,6 @@ def test_a_worker_repairs_in_its_maintenance(redis):
 
 
 # --------------------------------------------------------------------------- workers
-
-
-class Filler:
-    """Keeps a Redis at its ``maxmemory`` (``noeviction``) from a thread, as another
-    tenant filling it would: every write that fits is taken, so the workers' writes are
-    refused (a few slip through as memory churns, which is realistic)."""
-
-    def __init__(self, client: redis_py.Redis, headroom: int = 500_000) -> None:
-        self.client = client
-        client.config_set("maxmemory-policy", "noeviction")
-        client.config_set("maxmemory", int(client.info("memory")["used_memory"]) + headroom)
-        self.stop = threading.Event()
-        self.thread = threading.Thread(target=self._fill, daemon=True)
-        self.thread.start()
-        wait_until(self._full, 30, "Redis to be full", poll=0.05)
-
-    def _full(self) -> bool:
-        try:
-            self.client.set("optscan-test-probe", "x", ex=60)
-        except redis_py.exceptions.OutOfMemoryError:
-            return True
-        return False
-
-    def _fill(self) -> None:
-        i = 0
-        while not self.stop.is_set():
-            try:
-                self.client.set(f"filler:{i}", b"x" * 1000)
-                i += 1
-            except redis_py.exceptions.OutOfMemoryError:
-                time.sleep(0.02)
-
-    def empty(self) -> None:
-        self.stop.set()
-        self.thread.join(timeout=10)
-        keys = list(self.client.scan_iter("filler:*", count=1000))
-        for start in range(0, len(keys), 1000):
-            self.client.delete(*keys[start : start + 1000])
-        self.client.config_set("maxmemory", 0)
 
 
 @pytest.mark.slow  # 30 s of a full Redis, then the recovery
@@ -352,7 +342,7 @@ def test_a_full_redis_kills_no_worker_and_every_scan_ends(tmp_path, record_prope
         assert all(alive) and all(w.poll() is None for w in fleet.workers), fleet.logs()
         wait_until(lambda: not _busy(client), 60, "the queue to drain")
         time.sleep(1)
-        stray = _without_ttl(client)
+        stray = keys_without_ttl(client)
     finally:
         fleet.stop()
         logs = "".join(p.read_text(errors="replace") for p in tmp_path.glob("worker-*.log"))
@@ -409,20 +399,3 @@ def _busy(client: redis_py.Redis) -> bool:
         or DeferredJobRegistry(queue=queue).count
         or ScheduledJobRegistry(queue=queue).count
     )
-
-
-RQ_BOOKKEEPING = ("rq:queues", "rq:workers", "rq:workers:optscan")
-RQ_REGISTRIES = ("rq:wip:", "rq:finished:", "rq:failed:", "rq:deferred:", "rq:scheduled:")
-RQ_REGISTRIES += ("rq:worker:", "rq:canceled:", "rq:queue:", "rq:executions:", "rq:ready:")
-RQ_REGISTRIES += ("rq:intermediate:", "rq:cleaning_lock:", "rq:scheduler")
-
-
-def _without_ttl(client: redis_py.Redis) -> list[str]:
-    """Keys that never expire, but RQ's own per-queue and per-worker bookkeeping."""
-    return [
-        key.decode()
-        for key in client.scan_iter(count=1000)
-        if client.ttl(key) == -1
-        and key.decode() not in RQ_BOOKKEEPING
-        and not key.decode().startswith(RQ_REGISTRIES)
-    ]

@@ -16,12 +16,16 @@ out of place for :data:`GRACE_S` (RQ's own steps take milliseconds):
 * :func:`release_stranded` (per queue): a deferred job that allows its dependencies to
   fail (the aggregator's ``Dependency(allow_failure=True)``) and whose dependencies
   have all ended, or are gone, is moved to RQ's ready registry and enqueued.
+* :func:`requeue_undelivered` (per queue): a job a worker dequeued but could not start
+  (Redis refused or dropped the second step) goes back on its queue, unchanged.
 * :class:`Sweeper` (per key prefix, every :data:`INTERVAL_S`): for every scan still
   ``queued`` or ``running``, its coordinator, batches and aggregator are found where
   their status says; an orphaned one is enqueued again (the jobs of a scan are
   idempotent), and a scan that nothing will end any more - its coordinator or
   aggregator failed for good, or is gone - ends ``failed`` with the reason, releasing
-  its profile's lock. A scan is repaired at most :data:`MAX_REPAIRS` times.
+  its profile's lock. A scan with a job still to run keeps its profile's lock (a fault
+  may delay that job past the lock's TTL, and the scan would show ``lost``). A scan is
+  repaired at most :data:`MAX_REPAIRS` times.
 """
 
 from __future__ import annotations
@@ -34,6 +38,7 @@ import structlog
 
 from optscan.config import QueueSection
 from optscan.queue.connection import Keys, aggregator_job_id, batch_job_id
+from optscan.queue.lock import keep_lock
 from optscan.queue.rq import JsonJob, JsonQueue, last_error_line
 from optscan.queue.store import ScanStore
 
@@ -118,6 +123,49 @@ def _release(queue: Queue, job_id: str) -> bool:
             return False
     ready.enqueue_jobs([job_id])
     return True
+
+
+# --------------------------------------------------------------------------- undelivered
+
+
+def requeue_undelivered(queue: Queue, grace_s: float = GRACE_S) -> list[str]:
+    """Put back on ``queue`` the jobs a worker dequeued but never started.
+
+    A worker moves a job to the queue's intermediate list (``LMOVE``), then registers
+    its execution; when Redis refuses or drops the second step, the job stays in the
+    list. RQ fails it after a minute, spending a retry on a job that never ran (and a
+    scan waits that long). Here a job seen there, outside the started registry, for
+    ``grace_s`` (the two steps take milliseconds) is enqueued again, unchanged.
+    """
+    from redis.exceptions import WatchError
+    from rq.registry import StartedJobRegistry
+
+    redis = queue.connection
+    intermediate = queue.intermediate_queue
+    started = StartedJobRegistry(queue.name, connection=redis, job_class=queue.job_class)
+    requeued = []
+    for job_id in intermediate.get_job_ids():
+        if job_id in started.get_job_ids(cleanup=False) or intermediate.set_first_seen(job_id):
+            continue
+        first = intermediate.get_first_seen(job_id)
+        if first is None or time.time() - first.timestamp() < grace_s:
+            continue
+        with redis.pipeline() as pipe:
+            try:
+                pipe.watch(intermediate.key, queue.job_class.key_for(job_id))
+                job = queue.fetch_job(job_id)
+                queue.get_redis_server_version()
+                pipe.multi()
+                pipe.lrem(intermediate.key, 1, job_id)
+                pipe.delete(intermediate.get_first_seen_key(job_id))
+                if job is not None and job.get_status(refresh=False) == "queued":
+                    queue._enqueue_job(job, pipeline=pipe)
+                pipe.execute()
+            except WatchError:
+                continue
+        log.warning("undelivered_job_requeued", job_id=job_id, queue=queue.name)
+        requeued.append(job_id)
+    return requeued
 
 
 # --------------------------------------------------------------------------- scans
@@ -270,6 +318,8 @@ class Sweeper:
             if where.get(coordinator) == "failed":
                 return self._repair(redis, store, scan_id, coordinator, "failed", end)
             return end("its aggregator job was never enqueued")
+        if "live" in where.values():  # a Redis fault may delay it past the lock's TTL
+            keep_lock(redis, self.keys, profile, scan_id, self.cfg.lock_ttl_s)
         batches_ended = all(where[b] in (*ENDED, "missing") for b in batches)
         for job in [coordinator, *batches, aggregator]:
             if not job or where[job] != "orphaned":

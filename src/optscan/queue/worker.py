@@ -25,7 +25,7 @@ from rq.utils import now
 from optscan.config import QueueSection
 from optscan.queue.connection import Keys
 from optscan.queue.rq import JsonJob, JsonQueue
-from optscan.queue.sweep import Sweeper, release_stranded
+from optscan.queue.sweep import Sweeper, release_stranded, requeue_undelivered
 from optscan.queue.warmup import warm_up
 
 
@@ -186,10 +186,12 @@ class OptscanWorker(Worker):
             _warn("maintenance", exc)
 
     def clean_registries(self) -> None:
-        """rq's registry cleaning, plus :func:`optscan.queue.sweep.sweep`, under rq's
+        """rq's registry cleaning and :mod:`optscan.queue.sweep`'s repairs, under rq's
         per-queue maintenance lock, which is held for at most ``MAINTENANCE_LOCK_S``
         and released even when Redis refuses a write midway (rq would keep it for 15
-        minutes, and no worker would re-run a lost job meanwhile)."""
+        minutes, and no worker would re-run a lost job meanwhile). A job dequeued by a
+        worker that could not start it goes back on its queue after seconds, not rq's
+        minute and a retry (:func:`~optscan.queue.sweep.requeue_undelivered`)."""
         for queue in self.queues:
             if not queue.acquire_maintenance_lock():
                 continue
@@ -198,7 +200,7 @@ class OptscanWorker(Worker):
                 self.log.info("Worker %s: cleaning registries for queue: %s", self.name, queue.name)
                 clean_registries(queue, self._exc_handlers)
                 worker_registration.clean_worker_registry(queue)
-                queue.intermediate_queue.cleanup(self, queue)
+                self._sweep(lambda queue=queue: requeue_undelivered(queue))
                 self._sweep(lambda queue=queue: release_stranded(queue))
             finally:
                 with contextlib.suppress(RedisError):
