@@ -20,6 +20,7 @@ import sys
 import tempfile
 import threading
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -202,6 +203,17 @@ class Filler:
                 i += 1
             except redis_py.exceptions.OutOfMemoryError:
                 time.sleep(0.02)
+
+    @contextlib.contextmanager
+    def hard(self) -> Iterator[None]:
+        """Within the block Redis refuses every write, with no byte slipping through
+        (``maxmemory`` far below its use), for a check that must see a refusal."""
+        limit = self.client.config_get("maxmemory")["maxmemory"]
+        self.client.config_set("maxmemory", 1024)
+        try:
+            yield
+        finally:
+            self.client.config_set("maxmemory", limit)
 
     def empty(self) -> None:
         self.stop.set()
