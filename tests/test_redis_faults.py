@@ -261,6 +261,29 @@ def test_a_scan_with_a_job_to_run_keeps_its_lock(redis):
     assert status(redis, scan_id)["state"] == "running"
 
 
+def test_symbols_failed_by_a_redis_fault_are_scanned_again(redis, monkeypatch):
+    """Redis dropped the shared gate's reads mid-batch (a restart): the requests that
+    met it failed their symbols. The batch scans those again once Redis answers, so the
+    scan finishes with every symbol ``ok`` instead of recording the fault as theirs."""
+    from optscan.queue.limits import RedisGate
+
+    real = RedisGate._state
+    calls = {"n": 0}
+
+    def flaky(self):
+        calls["n"] += 1
+        if calls["n"] <= 2:  # the first round's first requests
+            raise redis_py.exceptions.ConnectionError("Error 111 connecting. Connection refused.")
+        return real(self)
+
+    monkeypatch.setattr(RedisGate, "_state", flaky)
+    scan_id, _cfg = start_scan(redis)
+    run_jobs(redis)
+    doc = status(redis, scan_id)
+    assert calls["n"] > 2, "the fault was not met"
+    assert (doc["state"], doc["symbols_done"], doc["symbols_failed"]) == ("finished", 4, 0), doc
+
+
 def test_a_scan_is_repaired_a_bounded_number_of_times(redis):
     scan_id, _cfg = start_scan(redis)
     lost = batch_job_id(scan_id, 0)
