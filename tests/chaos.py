@@ -9,7 +9,8 @@ waits for every scan to end and prints the figures ``docs/reliability.md`` quote
 
 * scans finished, failed (each with a reason), lost (must be 0 with persistence) and
   still in flight when the wait ran out (hung: must be 0);
-* symbols duplicated in a scan's result or counted twice (must be 0);
+* symbols duplicated in a scan's result or counted twice (must be 0), and symbols that
+  ended ``failed`` (a fault is not a symbol's failure: expect 0);
 * the worst recovery time, per kind of event: from the end of the fault (the worker
   killed and a new one started, Redis back, Redis emptied) to the next symbol recorded
   or scan ended anywhere; and the longest stall of that progress while scans waited;
@@ -207,6 +208,7 @@ def test_chaos_soak(tmp_path: Path, record_property) -> None:
         "failed_without_reason": len(without_reason),
         "lost": states.count("lost"),
         "symbols_duplicated": duplicated,
+        "symbols_failed": sum(doc["symbols_failed"] for doc in ended.values()),
         "worst_recovery_s": max(worst.values()),
         "worst_recovery_s_after": worst,
         "longest_stall_s": round(stall, 1),
