@@ -31,6 +31,7 @@ from .fleet import (
     AS_OF,
     HAVE_SERVER,
     NEEDS_REDIS,
+    OPTSCAN,
     PREFIX,
     Filler,
     Fleet,
@@ -111,6 +112,39 @@ def test_every_command_on_an_unreachable_redis_exits_with_one_line(args):
     assert done.returncode == 1 and len(lines) == 1, done.report
     assert lines[0].startswith("optscan: cannot reach Redis at redis://:***@127.0.0.1:")
     assert PASSWORD not in done.text
+
+
+@pytest.mark.slow  # a real worker process backing off for seconds
+def test_a_worker_on_a_full_redis_backs_off_and_stops_on_sigterm(full_redis, tmp_path):
+    """Started on a full Redis, ``optscan worker`` does not exit: each try ends in one
+    scrubbed line and a growing pause; SIGTERM during a pause stops it at once (rc 0)."""
+    import signal
+    import subprocess
+
+    log = tmp_path / "worker.log"
+    with log.open("wb") as err:
+        worker = subprocess.Popen(
+            [*OPTSCAN, "worker"],
+            env=child_env(full_redis.url()),
+            cwd=tmp_path,
+            stdout=subprocess.DEVNULL,
+            stderr=err,
+            start_new_session=True,
+        )
+        try:
+            wait_until(lambda: log.read_text().count("starting again") >= 3, 60, "3 tries")
+            assert worker.poll() is None
+            worker.send_signal(signal.SIGTERM)
+            assert worker.wait(timeout=10) == 0
+        finally:
+            if worker.poll() is None:
+                worker.kill()
+                worker.wait()
+    text = log.read_text()
+    assert "Traceback" not in text and PASSWORD not in text
+    tries = [line for line in text.splitlines() if "starting again" in line]
+    assert all("Redis error (OutOfMemoryError" in line for line in tries), tries
+    assert [t.split("starting again in ")[1].split(" s")[0] for t in tries[:3]] == ["0.5", "1", "2"]
 
 
 # --------------------------------------------------------------------------- repairs
