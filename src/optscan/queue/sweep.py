@@ -329,9 +329,7 @@ class Sweeper:
             if self._confirmed((scan_id, job), now, seen):
                 status = _text(redis.hget(JsonJob.key_for(job), "status")) or ""
                 return self._repair(redis, store, scan_id, job, status, end)
-        status, origin = (
-            _text(v) for v in redis.hmget(JsonJob.key_for(aggregator), "status", "origin")
-        )
+        status, origin = (_text(v) for v in redis.hmget(JsonJob.key_for(aggregator), *FIELDS))
         if fanned_out and batches_ended and status == "deferred":
             queue = JsonQueue(origin or self.cfg.name, connection=redis)
             if self._confirmed((scan_id, "stranded"), now, seen) and _release(queue, aggregator):
