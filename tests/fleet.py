@@ -17,7 +17,10 @@ import signal
 import socket
 import subprocess
 import sys
+import tempfile
+import threading
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -46,12 +49,33 @@ def free_port() -> int:
 
 
 class RedisServer:
-    """A redis-server of our own, in a folder of our own."""
+    """A redis-server of our own, in a folder of our own.
 
-    def __init__(self, folder: Path, *, appendonly: bool = False) -> None:
+    ``args`` are more server options (``["--maxmemory", "2mb"]``); ``password`` sets
+    ``requirepass``; ``unix`` listens on a unix socket in the folder instead of TCP;
+    ``tls`` (``(cert, key)`` files of a self-signed certificate, which is also the CA)
+    listens with TLS instead of plain TCP. :meth:`url` gives the matching URL and
+    :meth:`client` an admin client.
+    """
+
+    def __init__(
+        self,
+        folder: Path,
+        *,
+        appendonly: bool = False,
+        args: list[str] | None = None,
+        password: str | None = None,
+        unix: bool = False,
+        tls: tuple[Path, Path] | None = None,
+    ) -> None:
         self.folder = folder
         self.port = free_port()
         self.appendonly = appendonly
+        self.args = list(args or [])
+        self.password = password
+        # a socket's path has at most ~107 bytes: a short folder of its own
+        self.socket = Path(tempfile.mkdtemp(prefix="optscan-")) / "redis.sock" if unix else None
+        self.tls = tls
         self.process: subprocess.Popen[bytes] | None = None
 
     def start(self) -> None:
@@ -65,11 +89,22 @@ class RedisServer:
 
     def _start(self) -> bool:
         self.folder.mkdir(parents=True, exist_ok=True)
-        args = ["redis-server", "--port", str(self.port), "--bind", "127.0.0.1"]
+        args = ["redis-server", "--bind", "127.0.0.1"]
+        if self.socket is not None:
+            args += ["--port", "0", "--unixsocket", str(self.socket), "--unixsocketperm", "700"]
+        elif self.tls is not None:
+            cert, key = self.tls
+            args += ["--port", "0", "--tls-port", str(self.port), "--tls-cert-file", str(cert)]
+            args += ["--tls-key-file", str(key), "--tls-ca-cert-file", str(cert)]
+            args += ["--tls-auth-clients", "no"]
+        else:
+            args += ["--port", str(self.port)]
         args += ["--save", "", "--dir", str(self.folder)]
         args += ["--appendonly", "yes" if self.appendonly else "no"]
-        process = self.process = subprocess.Popen(args, stdout=subprocess.DEVNULL)
-        client = redis_py.Redis(port=self.port)
+        if self.password:
+            args += ["--requirepass", self.password]
+        process = self.process = subprocess.Popen([*args, *self.args], stdout=subprocess.DEVNULL)
+        client = self.client()
         for _ in range(100):
             with contextlib.suppress(redis_py.RedisError):
                 # the server that answers must be ours, not one already on the port
@@ -89,8 +124,104 @@ class RedisServer:
             self.process.wait(timeout=20)
             self.process = None
 
+    def remove(self) -> None:
+        """Stop, and remove the socket's folder (the data folder is the test's)."""
+        self.stop()
+        if self.socket is not None:
+            shutil.rmtree(self.socket.parent, ignore_errors=True)
+
     def url(self, db: int = 0) -> str:
-        return f"redis://127.0.0.1:{self.port}/{db}"
+        auth = f":{self.password}@" if self.password else ""
+        if self.socket is not None:
+            return f"unix://{auth}{self.socket}?db={db}"
+        if self.tls is not None:
+            return f"rediss://{auth}127.0.0.1:{self.port}/{db}?ssl_ca_certs={self.tls[0]}"
+        return f"redis://{auth}127.0.0.1:{self.port}/{db}"
+
+    def client(self, db: int = 0) -> redis_py.Redis:
+        return redis_py.Redis.from_url(self.url(db))
+
+
+def self_signed_certificate(folder: Path) -> tuple[Path, Path] | None:
+    """``(cert, key)`` for 127.0.0.1, made with ``openssl``; None without openssl."""
+    if shutil.which("openssl") is None:
+        return None
+    folder.mkdir(parents=True, exist_ok=True)
+    cert, key = folder / "cert.pem", folder / "key.pem"
+    request = ["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1"]
+    names = ["-subj", "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1"]
+    subprocess.run(
+        [*request, "-keyout", str(key), "-out", str(cert), *names],
+        check=True,
+        capture_output=True,
+        timeout=60,
+    )
+    return cert, key
+
+
+def tls_server(folder: Path) -> RedisServer | None:
+    """A started redis-server that speaks only TLS (a self-signed certificate, which is
+    also its CA), or None when there is no ``openssl`` or the installed redis-server was
+    built without TLS."""
+    pair = self_signed_certificate(folder / "tls")
+    if pair is None or not HAVE_SERVER:
+        return None
+    server = RedisServer(folder / "redis-tls", tls=pair)
+    try:
+        server.start()
+    except RuntimeError:
+        return None
+    return server
+
+
+class Filler:
+    """Keeps a Redis at its ``maxmemory`` (``noeviction``) from a thread, as another
+    tenant filling it would: every write that fits is taken, so the workers' writes are
+    refused (a few slip through as memory churns, which is realistic)."""
+
+    def __init__(self, client: redis_py.Redis, headroom: int = 500_000) -> None:
+        self.client = client
+        client.config_set("maxmemory-policy", "noeviction")
+        client.config_set("maxmemory", int(client.info("memory")["used_memory"]) + headroom)
+        self.stop = threading.Event()
+        self.thread = threading.Thread(target=self._fill, daemon=True)
+        self.thread.start()
+        wait_until(self._full, 30, "Redis to be full", poll=0.05)
+
+    def _full(self) -> bool:
+        try:
+            self.client.set("optscan-test-probe", "x", ex=60)
+        except redis_py.exceptions.OutOfMemoryError:
+            return True
+        return False
+
+    def _fill(self) -> None:
+        i = 0
+        while not self.stop.is_set():
+            try:
+                self.client.set(f"filler:{i}", b"x" * 1000)
+                i += 1
+            except redis_py.exceptions.OutOfMemoryError:
+                time.sleep(0.02)
+
+    @contextlib.contextmanager
+    def hard(self) -> Iterator[None]:
+        """Within the block Redis refuses every write, with no byte slipping through
+        (``maxmemory`` far below its use), for a check that must see a refusal."""
+        limit = self.client.config_get("maxmemory")["maxmemory"]
+        self.client.config_set("maxmemory", 1024)
+        try:
+            yield
+        finally:
+            self.client.config_set("maxmemory", limit)
+
+    def empty(self) -> None:
+        self.stop.set()
+        self.thread.join(timeout=10)
+        keys = list(self.client.scan_iter("filler:*", count=1000))
+        for start in range(0, len(keys), 1000):
+            self.client.delete(*keys[start : start + 1000])
+        self.client.config_set("maxmemory", 0)
 
 
 def child_env(url: str, **extra: str) -> dict[str, str]:
@@ -112,6 +243,24 @@ def descendants(pid: int) -> list[tuple[int, int]]:
         fields = stat.rsplit(")", 1)[1].split()
         if int(fields[1]) == pid:
             found.append((int(entry), int(fields[2])))
+    return found
+
+
+def session(sid: int, folder: Path) -> list[int]:
+    """Every process of session ``sid`` (a worker started in a session of its own, its
+    work horses and scheduler, orphaned or not) that runs in ``folder``. Both must
+    match: on a busy machine pids are reused within minutes (``pid_max`` 32768), and a
+    dead worker's pid may already be a stranger's; never kill by pid or group alone."""
+    found = []
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            fields = Path(f"/proc/{entry}/stat").read_text().rsplit(")", 1)[1].split()
+            if int(fields[3]) == sid and Path(f"/proc/{entry}/cwd").resolve() == folder:
+                found.append(int(entry))
+        except (OSError, IndexError, ValueError):
+            continue
     return found
 
 
@@ -144,12 +293,14 @@ class Fleet:
             time.sleep(0.1)
 
     def kill(self, worker: subprocess.Popen[bytes]) -> None:
-        """SIGKILL a worker and its work horse (each in its own process group)."""
-        groups = {pgid for _pid, pgid in descendants(worker.pid)} | {worker.pid}
-        for group in groups:
-            with contextlib.suppress(ProcessLookupError):
-                os.killpg(group, signal.SIGKILL)
+        """SIGKILL a worker, its work horse and its scheduler (its whole session)."""
+        self._kill_session(worker)
         worker.wait(timeout=10)
+
+    def _kill_session(self, worker: subprocess.Popen[bytes]) -> None:
+        for pid in session(worker.pid, self.folder.resolve()):
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGKILL)
 
     def stop(self) -> None:
         for worker in self.workers:
@@ -160,10 +311,8 @@ class Fleet:
                 worker.wait(timeout=5)
             except subprocess.TimeoutExpired:
                 self.kill(worker)
-            else:
-                for _pid, pgid in descendants(worker.pid):
-                    with contextlib.suppress(ProcessLookupError):
-                        os.killpg(pgid, signal.SIGKILL)
+            else:  # a work horse or scheduler it left behind
+                self._kill_session(worker)
 
     def logs(self) -> str:
         return "\n".join(p.read_text(errors="replace")[-3000:] for p in self.folder.glob("*.log"))
@@ -243,3 +392,21 @@ def embedded_opportunities(n: int) -> list[dict[str, Any]]:
     request = ScanRequest(provider="sim", symbols=symbols(n).split(","), as_of=OPEN_INSTANT)
     result = perform_scan(request, PluginHost(load_entrypoints=False), settings=make_settings())
     return [o.model_dump(mode="json") for o in result.opportunities]
+
+
+RQ_BOOKKEEPING = ("rq:queues", "rq:workers", "rq:workers:optscan")
+RQ_REGISTRIES = ("rq:wip:", "rq:finished:", "rq:failed:", "rq:deferred:", "rq:scheduled:")
+RQ_REGISTRIES += ("rq:worker:", "rq:canceled:", "rq:queue:", "rq:executions:", "rq:ready:")
+RQ_REGISTRIES += ("rq:intermediate:", "rq:cleaning_lock:", "rq:scheduler")
+
+
+def keys_without_ttl(client: redis_py.Redis) -> list[str]:
+    """Keys that never expire, but RQ's own per-queue and per-worker bookkeeping (sorted
+    sets its cleaners prune: bounded by queues and workers, not by scans)."""
+    return [
+        key.decode()
+        for key in client.scan_iter(count=1000)
+        if client.ttl(key) == -1
+        and key.decode() not in RQ_BOOKKEEPING
+        and not key.decode().startswith(RQ_REGISTRIES)
+    ]

@@ -157,7 +157,7 @@ def test_secrets_are_masked():
         ("https://hooks.slack.com/services/T0/B0/XYZ", "https://hooks.slack.com/***"),
         ("https://ntfy.sh/mytopic?auth=abc", "https://ntfy.sh/***?***"),
         ("https://tok@api.example/v1", "https://***@api.example/***"),
-        ("unix:///run/redis.sock", "unix:/run/redis.sock"),
+        ("unix:///run/redis.sock", "unix:///run/redis.sock"),  # the form kept
         ("http://[::1", "***"),
     ],
 )

@@ -393,20 +393,23 @@ def test_the_waiting_client_gives_up_on_redis_naming_the_scan():
 
 
 def test_a_job_whose_worker_died_before_starting_it_is_recovered(redis, cfg):
+    """The worker's maintenance puts it back on its queue after a few seconds, unchanged:
+    no retry spent on a job that never ran."""
+    from optscan.queue.sweep import GRACE_S
     from optscan.queue.worker import OptscanWorker
 
     queue = JsonQueue(cfg.name, connection=redis)
     job = queue.enqueue_call(PING, retry=Retry(max=1))
     redis.lmove(queue.key, queue.intermediate_queue_key)  # what a worker's BLMOVE did
     worker = OptscanWorker([cfg.name], connection=redis, queue_config=cfg)
-    worker._clean_intermediate(queue)  # first seen: a live worker may start it yet
-    worker._clean_intermediate(queue)
+    worker.clean_registries()  # first seen: a live worker may start it yet
+    worker.clean_registries()
     assert queue.count == 0
-    window = cfg.job_monitoring_interval_s + cfg.heartbeat_grace_s
     first_seen = queue.intermediate_queue.get_first_seen_key(job.id)
-    redis.set(first_seen, time.time() - window - 1)
-    worker._clean_intermediate(queue)
-    assert queue.job_ids == [job.id]  # re-queued by rq's retry
+    redis.set(first_seen, time.time() - GRACE_S - 1)
+    worker.clean_registries()
+    assert queue.job_ids == [job.id]  # back on its queue
+    assert JsonJob.fetch(job.id, connection=redis).retries_left == 1  # none spent
     assert redis.llen(queue.intermediate_queue_key) == 0
     run_jobs(redis)
     assert JsonJob.fetch(job.id, connection=redis).get_status() == JobStatus.FINISHED

@@ -139,10 +139,30 @@ def mask_url(url: str) -> str:
         netloc = f"{MASK}@{host}"
     else:
         netloc = host
-    keep_path = parts.scheme == "unix" or re.fullmatch(r"/?\d*", parts.path)
+    unix = parts.scheme.lower() == "unix"
+    keep_path = unix or re.fullmatch(r"/?\d*", parts.path)
     path = parts.path if keep_path else "/" + MASK
-    query = MASK if parts.query else ""
-    return urlunsplit((parts.scheme, netloc, path, query, ""))
+    if parts.scheme.lower() in _REDIS_SCHEMES:
+        query = "&".join(_masked_option(pair) for pair in parts.query.split("&") if pair)
+    else:
+        query = MASK if parts.query else ""
+    shown = urlunsplit((parts.scheme, netloc, path, query, ""))
+    if unix and not netloc:  # urlunsplit drops the empty authority: unix:/path
+        shown = f"{parts.scheme}://{shown.partition(':')[2]}"
+    return shown
+
+
+_REDIS_SCHEMES = ("redis", "rediss", "unix")
+_SAFE_REDIS_OPTIONS = re.compile(r"(db|ssl_cert_reqs|ssl_check_hostname|protocol)=[\w.\-]*")
+
+
+def _masked_option(pair: str) -> str:
+    """A Redis URL's query option as shown: the database and TLS mode as they are, any
+    other value (a password, a certificate path) masked; the option's name is kept."""
+    if _SAFE_REDIS_OPTIONS.fullmatch(pair):
+        return pair
+    name = pair.partition("=")[0]
+    return f"{name}={MASK}" if re.fullmatch(r"\w{1,40}", name) else MASK
 
 
 def check_url_credentials(url: str) -> None:
@@ -193,6 +213,13 @@ def _url_secrets(url: str) -> set[str]:
         rest = rest[rest.rfind("@") + 1 :]
     start = re.search(r"[/?#]", rest)
     tail = rest[start.start() :] if start else ""
+    if scheme.lower() in _REDIS_SCHEMES:  # a password may come as ?password=
+        query = tail.partition("?")[2].partition("#")[0]
+        out.update(
+            value
+            for name, _eq, value in (pair.partition("=") for pair in query.split("&"))
+            if name.lower() in ("password", "username")
+        )
     if tail and scheme.lower() != "unix" and not re.fullmatch(r"/?\d*", tail):
         out.update(p for p in re.split(r"[/?#&=;]+", tail) if _token_like(p))
     return {s for s in out if s}

@@ -40,6 +40,19 @@ class OptscanGroup(click.Group):
 
             crash(exc, args)
 
+    def invoke(self, ctx: click.Context) -> Any:
+        """A Redis error that escapes a command (Redis full, gone, restarting) ends it
+        with one line on stderr saying what it means and what to do, exit 1."""
+        try:
+            return super().invoke(ctx)
+        except Exception as exc:
+            from optscan.cli.exits import EXIT_FAILED, fail, redis_failure
+
+            message = redis_failure(exc)
+            if message is None:
+                raise
+            fail(message, EXIT_FAILED)
+
 
 @click.group(cls=OptscanGroup, context_settings={"help_option_names": ["-h", "--help"]})
 @common_options

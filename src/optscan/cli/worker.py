@@ -23,19 +23,59 @@ def _python_logging(level: str) -> None:
     route_standard_logging(level)
 
 
-def _wait_for_redis(redis: Any) -> None:
+def _pause(seconds: float, redis: Any, *, full: bool = False) -> bool:
+    """Sleep ``seconds`` (or, after a Redis that was ``full``, until it has room again),
+    then until Redis answers; False when SIGTERM or SIGINT came meanwhile (the worker
+    should stop, not start again)."""
+    import signal
     import time
 
     from redis.exceptions import RedisError
 
-    delay = 0.5
-    while True:
-        time.sleep(delay)
-        try:
-            redis.ping()
-            return
-        except RedisError:
-            delay = min(delay * 2, 5.0)
+    stop: list[int] = []
+    signals = (signal.SIGINT, signal.SIGTERM)
+    previous = {sig: signal.signal(sig, lambda sig, _frame: stop.append(sig)) for sig in signals}
+
+    def sleep(until: float) -> bool:
+        while not stop and time.monotonic() < until:
+            time.sleep(0.05)
+        return not stop
+
+    try:
+        deadline = time.monotonic() + seconds
+        while time.monotonic() < deadline:
+            if not sleep(min(deadline, time.monotonic() + 0.5)):
+                return False
+            if full and _has_room(redis):
+                break
+        delay = 0.5
+        while True:
+            try:
+                redis.ping()
+                return True
+            except RedisError:
+                if not sleep(time.monotonic() + delay):
+                    return False
+                delay = min(delay * 2, 5.0)
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+
+
+def _has_room(redis: Any) -> bool:
+    """Whether Redis is under its ``maxmemory`` (a read: allowed when it is full)."""
+    from redis.exceptions import RedisError
+
+    try:
+        memory = redis.info("memory")
+    except RedisError:
+        return False
+    limit = int(memory.get("maxmemory") or 0)
+    return not limit or int(memory.get("used_memory") or 0) < limit
+
+
+_HEALTHY_S = 60.0
+"""A worker that ran this long before it failed starts again at once (backoff reset)."""
 
 
 def _reap_children() -> None:
@@ -78,12 +118,13 @@ def worker(
         --worker-class optscan.queue.worker.OptscanWorker \\
         --with-scheduler optscan
     """
-    from redis.exceptions import ConnectionError as RedisConnectionError
-    from redis.exceptions import TimeoutError as RedisTimeoutError
+    import time
+
+    from rq.exceptions import StopRequested
 
     from optscan.queue.warmup import warm_up
     from optscan.queue.worker import OptscanWorker
-    from optscan.secrets import mask_url
+    from optscan.secrets import mask_url, scrub_exception
 
     env.for_service()
     level = env.service_log_level
@@ -98,24 +139,51 @@ def worker(
         "current job, twice stops now",
         err=True,
     )
+    failures = 0
     while True:
-        instance = OptscanWorker(names, connection=redis, name=name, queue_config=cfg)
+        started = time.monotonic()
+        instance = None
         try:
+            instance = OptscanWorker(
+                names,
+                connection=redis,
+                name=name,
+                queue_config=cfg,
+                prefix=env.settings.redis.prefix,
+            )
             instance.work(
                 burst=burst, with_scheduler=True, logging_level=level.upper(), max_jobs=max_jobs
             )
-        except (RedisConnectionError, RedisTimeoutError) as exc:
-            click.echo(f"optscan: worker lost Redis ({exc}); reconnecting", err=True)
+        except StopRequested:  # SIGTERM while a new worker was being set up
+            return
+        except Exception as exc:  # the worker outlives any Redis error
+            # rq's loop quits on errors it does not handle (a full Redis refusing the
+            # worker's own bookkeeping, Redis restarted under a job): start a new worker.
+            what = "Redis error" if _is_redis_error(exc) else "unexpected error"
+            problem = f"{what} ({scrub_exception(exc)})".replace("\n", " ")
         else:
-            stopping = instance._stop_requested or instance._shutdown_requested_date is not None
-            if burst or max_jobs or stopping:
+            if burst or max_jobs:
                 return
-            click.echo("optscan: worker loop ended unexpectedly; restarting", err=True)
-        # rq's loop quits on errors it does not handle (Redis restarted under a job).
-        # Start a new worker once Redis answers: the jobs it held are re-run as lost.
+            problem = "its loop ended"
+        if instance is not None and (
+            instance._stop_requested or instance._shutdown_requested_date is not None
+        ):
+            return  # asked to stop (SIGTERM, Ctrl-C)
+        failures = 1 if time.monotonic() - started > _HEALTHY_S else failures + 1
+        delay = min(0.5 * 2 ** (failures - 1), 30.0)
+        full = not _has_room(redis)  # then start again as soon as it has room
+        again = f"in {delay:g} s" + (", or once Redis has room" if full else "")
+        click.echo(f"optscan: worker stopped: {problem}; starting again {again}", err=True)
         _reap_children()
-        _wait_for_redis(redis)
+        if not _pause(delay, redis, full=full):
+            return
         name = None  # the old name may still be registered until its key expires
+
+
+def _is_redis_error(exc: BaseException) -> bool:
+    from redis.exceptions import RedisError
+
+    return isinstance(exc, RedisError)
 
 
 # --------------------------------------------------------------------------- schedules

@@ -184,6 +184,7 @@ class QueueSection(Section):
     start_timeout_s: int = Field(default=900, ge=1, le=7 * 86400)
     retry_max: int = Field(default=2, ge=0, le=10)
     retry_intervals_s: list[int] = Field(default_factory=lambda: [2, 10])
+    redis_wait_s: int = Field(default=60, ge=0, le=3600)
     worker_ttl_s: int = Field(default=20, ge=16, le=600)
     maintenance_interval_s: int = Field(default=5, ge=1, le=600)
     job_monitoring_interval_s: int = Field(default=5, ge=1, le=60)

@@ -28,7 +28,7 @@ from pydantic import Field
 from optscan.hookspecs import hookimpl
 from optscan.models import ScanResult
 from optscan.protocols import PluginConfig, ResultSink, SecretUrl
-from optscan.queue.connection import Keys
+from optscan.queue.connection import Keys, patiently
 
 
 @dataclass(frozen=True)
@@ -38,6 +38,7 @@ class Binding:
     redis: Any
     prefix: str
     default_ttl_s: int
+    wait_s: float = 0.0
 
 
 _binding: contextvars.ContextVar[Binding | None] = contextvars.ContextVar(
@@ -46,9 +47,10 @@ _binding: contextvars.ContextVar[Binding | None] = contextvars.ContextVar(
 
 
 @contextlib.contextmanager
-def bound(redis: Any, prefix: str, default_ttl_s: int) -> Iterator[None]:
-    """Within the block, the ``redis`` sink writes through this connection and prefix."""
-    token = _binding.set(Binding(redis, prefix, default_ttl_s))
+def bound(redis: Any, prefix: str, default_ttl_s: int, *, wait_s: float = 0.0) -> Iterator[None]:
+    """Within the block, the ``redis`` sink writes through this connection and prefix,
+    waiting up to ``wait_s`` for a Redis that is full or restarting (``queue.redis_wait_s``)."""
+    token = _binding.set(Binding(redis, prefix, default_ttl_s, wait_s))
     try:
         yield
     finally:
@@ -95,7 +97,10 @@ class RedisSink(ResultSink[RedisSinkConfig]):
 
     def publish(self, result: ScanResult) -> None:
         redis, prefix, ttl = self._target()
-        write_result(redis, prefix, result, ttl)
+        binding = _binding.get()
+        wait = binding.wait_s if binding is not None else 0.0
+        # a queued scan's aggregator waits out a Redis that is full or restarting
+        patiently(lambda: write_result(redis, prefix, result, ttl), what="sink", budget_s=wait)
 
 
 def write_result(redis: Any, prefix: str, result: ScanResult, ttl_s: int) -> None:

@@ -8,8 +8,9 @@ namespace. It imports nothing else of optscan's queue, so any module may import 
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from optscan.errors import OptscanError
 from optscan.secrets import mask_url, scrub_exception
@@ -38,22 +39,85 @@ class ScanBusyError(OptscanError):
         self.holder = holder
 
 
+def client_options(url: str) -> dict[str, Any]:
+    """The connection options optscan adds to a Redis URL's own, for every form redis-py
+    accepts: ``redis://`` and ``rediss://`` (TCP, TLS) get TCP keep-alive, which a
+    ``unix://`` socket connection does not take (redis-py refuses the keyword)."""
+    from urllib.parse import urlsplit
+
+    options: dict[str, Any] = {"socket_connect_timeout": 5, "health_check_interval": 30}
+    if urlsplit(url).scheme.lower() != "unix":
+        options["socket_keepalive"] = True
+    return options
+
+
 def connect(settings: Settings, *, url: str | None = None) -> Redis:
-    """A Redis client for ``[redis] url`` (``OPTSCAN_REDIS_URL``); checks it answers."""
+    """A Redis client for ``[redis] url`` (``OPTSCAN_REDIS_URL``: ``redis://``,
+    ``rediss://`` or ``unix://``, options in the query as redis-py reads them); checks
+    it answers."""
     from redis import Redis
     from redis.exceptions import RedisError
 
     url = url or settings.redis.url.get_secret_value()
     try:
-        client = Redis.from_url(
-            url, socket_connect_timeout=5, socket_keepalive=True, health_check_interval=30
-        )
+        client = Redis.from_url(url, **client_options(url))
         client.ping()
-    except (RedisError, ValueError) as exc:
+    except (RedisError, ValueError, TypeError, OSError) as exc:
         raise QueueError(
             f"cannot reach Redis at {mask_url(url)}: {scrub_exception(exc, with_type=False)}"
         ) from None
     return client
+
+
+T = TypeVar("T")
+
+
+def passing_refusal(exc: BaseException) -> bool:
+    """Whether a Redis error is one that passes on its own: Redis full (``OOM``),
+    unreachable or restarting (connection, timeout, ``LOADING``), failing over
+    (``READONLY``, ``MASTERDOWN``, ``TRYAGAIN``)."""
+    from redis import exceptions as e
+
+    passing = (
+        e.ConnectionError,
+        e.TimeoutError,
+        e.BusyLoadingError,
+        e.OutOfMemoryError,
+        e.ReadOnlyError,
+        e.TryAgainError,
+        e.MasterDownError,
+    )
+    # a Lua script's or a pipeline's refusal may come as a plain ResponseError
+    return isinstance(exc, passing) or (
+        isinstance(exc, e.ResponseError) and "used memory > 'maxmemory'" in str(exc)
+    )
+
+
+def patiently(call: Callable[[], T], *, what: str, budget_s: float) -> T:
+    """``call()``, tried again while Redis refuses it for a reason that passes
+    (:func:`passing_refusal`), with a growing pause (0.25 s to 5 s), for at most
+    ``budget_s`` (``queue.redis_wait_s``); then its error is raised. For a job's final
+    writes, so a scan's work survives a Redis that is full or restarting for a while."""
+    import time
+
+    import structlog
+
+    deadline = time.monotonic() + budget_s
+    pause = 0.25
+    while True:
+        try:
+            return call()
+        except Exception as exc:
+            if not passing_refusal(exc) or time.monotonic() + pause > deadline:
+                raise
+            structlog.get_logger("optscan").warning(
+                "redis_refused_retrying",
+                what=what,
+                error=scrub_exception(exc),
+                retry_in_s=pause,
+            )
+            time.sleep(pause)
+            pause = min(pause * 2, 5.0)
 
 
 @dataclass(frozen=True)

@@ -32,6 +32,37 @@ return 1
 """
 
 
+class Trouble:
+    """Whether Redis failed the shared limit or gate of a request: the symbol (or the
+    expiration) may have failed for that alone, and is worth scanning again."""
+
+    def __init__(self) -> None:
+        self.seen = False
+
+    def watch(self, call: Any, *args: Any, **kwargs: Any) -> Any:
+        from redis.exceptions import RedisError
+
+        try:
+            return call(*args, **kwargs)
+        except RedisError:
+            self.seen = True
+            raise
+
+
+class WatchedLimiter:
+    """A limiter whose Redis errors are noted in a :class:`Trouble`."""
+
+    def __init__(self, limiter: Limiter, trouble: Trouble) -> None:
+        self.limiter = limiter
+        self.trouble = trouble
+
+    def try_acquire(self, *args: Any, **kwargs: Any) -> Any:
+        return self.trouble.watch(self.limiter.try_acquire, *args, **kwargs)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.limiter, name)
+
+
 def redis_limiter(per_second: float, redis: Redis, key: str) -> Limiter:
     """A blocking limiter whose window lives in Redis, shared by every worker."""
     from pyrate_limiter import Limiter, RedisBucket
@@ -41,16 +72,29 @@ def redis_limiter(per_second: float, redis: Redis, key: str) -> Limiter:
 
 
 class RedisGate:
-    """A provider's pause and a scan's auth latch, in Redis (see the module docstring)."""
+    """A provider's pause and a scan's auth latch, in Redis (see the module docstring);
+    its Redis errors are noted in ``trouble``."""
 
-    def __init__(self, redis: Redis, keys: Keys, scan_id: str, provider: str, ttl_s: int) -> None:
+    def __init__(
+        self,
+        redis: Redis,
+        keys: Keys,
+        scan_id: str,
+        provider: str,
+        ttl_s: int,
+        trouble: Trouble | None = None,
+    ) -> None:
         self.redis = redis
         self.pause_key = keys.provider_pause(provider)
         self.refused_key = keys.auth_refused(scan_id, provider)
         self.ttl_s = ttl_s
+        self.trouble = trouble or Trouble()
         self._pause_script: Any = redis.register_script(_PAUSE)
 
     def state(self) -> tuple[str | None, float]:
+        return self.trouble.watch(self._state)
+
+    def _state(self) -> tuple[str | None, float]:
         pipe = self.redis.pipeline(transaction=False)
         pipe.get(self.refused_key)
         pipe.pttl(self.pause_key)
@@ -59,7 +103,8 @@ class RedisGate:
         return message, max(0, int(left_ms)) / 1000.0
 
     def pause(self, seconds: float) -> None:
-        self._pause_script(keys=[self.pause_key], args=[max(1, round(seconds * 1000))])
+        args = [max(1, round(seconds * 1000))]
+        self.trouble.watch(self._pause_script, keys=[self.pause_key], args=args)
 
     def lock_out(self, message: str) -> None:
-        self.redis.set(self.refused_key, message, nx=True, ex=self.ttl_s)
+        self.trouble.watch(self.redis.set, self.refused_key, message, nx=True, ex=self.ttl_s)

@@ -127,6 +127,15 @@ def on_failure() -> Callback:
     return Callback(ON_JOB_FAILURE)
 
 
+def last_error_line(job: Job) -> str:
+    """The last line of a job's latest error (``JobFailed: OutOfMemoryError: ...``), or
+    ``status <status>`` when none was recorded."""
+    latest = job.latest_result()
+    text = (latest.exc_string if latest else None) or ""
+    lines = [line.strip() for line in text.strip().splitlines() if line.strip()]
+    return lines[-1] if lines else f"status {job.get_status()}"
+
+
 def rq_retry(cfg: QueueSection) -> Retry | None:
     """RQ's retry policy from ``[queue] retry_max`` and ``retry_intervals_s``."""
     return Retry(max=cfg.retry_max, interval=cfg.retry_intervals_s) if cfg.retry_max else None

@@ -8,65 +8,31 @@ optscan.queue.worker.OptscanWorker --with-scheduler optscan`` (0.1.0's path,
 
 from __future__ import annotations
 
-import datetime as dt
+import contextlib
 from typing import Any
 
+import structlog
 from redis import Redis
+from redis.exceptions import RedisError
 from rq import Queue, Worker, worker_registration
 from rq.callbacks import execute_failure_callback
 from rq.defaults import DEFAULT_LOGGING_DATE_FORMAT, DEFAULT_LOGGING_FORMAT
-from rq.job import Job, JobStatus
+from rq.job import Job
 from rq.registry import clean_registries
-from rq.scheduler import RQScheduler
 from rq.serializers import JSONSerializer, resolve_serializer
 from rq.utils import now
 
 from optscan.config import QueueSection
+from optscan.queue.connection import Keys
+from optscan.queue.retry_scheduler import OptscanScheduler
 from optscan.queue.rq import JsonJob, JsonQueue, refusal
+from optscan.queue.sweep import Sweeper, release_stranded, requeue_undelivered
 from optscan.queue.warmup import warm_up
 from optscan.secrets import scrub
 
 
-class StuckJobError(Exception):
-    """A job's worker took it from the queue and died before starting it."""
-
-
 class WorkHorseKilled(Exception):
     """The work horse running a job died (a signal, the OOM killer)."""
-
-
-class OptscanScheduler(RQScheduler):
-    """rq's in-worker scheduler with a short lock.
-
-    rq holds the per-queue scheduler lock for ``interval + 60`` s, so when the worker
-    running the scheduler is killed, retries scheduled with an interval wait a minute
-    for another worker to take over. The scheduler heartbeats every ``interval`` (1 s),
-    so a lock of a few seconds is safe; we shorten it after every acquire and refresh.
-    """
-
-    lock_ttl_s = 10
-    _SHORTEN = """
-    if redis.call('GET', KEYS[1]) == ARGV[1] then
-        return redis.call('EXPIRE', KEYS[1], ARGV[2])
-    end
-    return 0
-    """
-
-    def _shorten_locks(self) -> None:
-        script = self.connection.register_script(self._SHORTEN)
-        for name in list(self._acquired_locks):
-            script(keys=[self.get_locking_key(name)], args=[self.name, self.lock_ttl_s])
-
-    def acquire_locks(self, auto_start: bool = False) -> set[str]:
-        locks = super().acquire_locks(auto_start=False)
-        self._shorten_locks()
-        if self._acquired_locks and auto_start and not (self._process and self._process.is_alive()):
-            self.start()
-        return locks
-
-    def heartbeat(self) -> None:
-        super().heartbeat()
-        self._shorten_locks()
 
 
 class OptscanWorker(Worker):
@@ -82,16 +48,13 @@ class OptscanWorker(Worker):
       :class:`QueueSection`'s values (even when ``rq worker`` passes its defaults);
     * replaces the fixed +60 s of :meth:`get_heartbeat_ttl` with ``heartbeat_grace_s``;
     * runs :class:`OptscanScheduler` (a short scheduler lock) in ``_start_scheduler``;
-    * defaults to the JSON serializer, :class:`JsonJob` and :class:`JsonQueue` (``rq
-      worker`` passes rq's own classes with ``--serializer``, which works as well), and
-      loads optscan's scan path and the market calendar once before forking, so each
+    * outlives a Redis that refuses writes (full, restarting, failing over): a refused
+      heartbeat or maintenance step is logged, not fatal, the teardown does each of its
+      steps, and rq's maintenance lock is held for a minute, not 15 (see
+      :meth:`clean_registries`); the maintenance also runs :mod:`optscan.queue.sweep`,
+      which re-runs jobs RQ left out of place and ends scans nothing will end;
+    * loads optscan's scan path and the market calendar once before forking, so each
       work horse starts warm.
-
-    * recovers a job whose worker died between taking it and starting it (it sits in
-      the queue's intermediate list, which rq cleans after more than a minute) once it
-      has sat there ``job_monitoring_interval_s + heartbeat_grace_s``, and holds the
-      per-queue cleaning lock 30 s instead of 899 (a worker killed while cleaning
-      stopped all cleaning for 15 minutes).
 
     It runs only optscan's own jobs: the JSON serializer and optscan's job and queue
     classes whatever ``rq worker`` passes, and a job naming any other function or
@@ -106,11 +69,23 @@ class OptscanWorker(Worker):
     queue_class = JsonQueue
     job_class = JsonJob
     queue_config = QueueSection()
-    cleaning_lock_ttl_s = 30
+    prefix = "optscan:"
 
     def __init__(self, queues: Any, *args: Any, **kwargs: Any) -> None:
         cfg: QueueSection = kwargs.pop("queue_config", None) or type(self).queue_config
         self.queue_config = cfg
+        self.prefix = kwargs.pop("prefix", None) or type(self).prefix
+
+        def capped(key: str, ceiling: int) -> int:
+            value = kwargs.get(key)
+            return min(int(value), ceiling) if value else ceiling
+
+        kwargs["worker_ttl"] = capped("worker_ttl", cfg.worker_ttl_s)
+        kwargs.pop("default_worker_ttl", None)
+        kwargs["maintenance_interval"] = capped("maintenance_interval", cfg.maintenance_interval_s)
+        kwargs["job_monitoring_interval"] = capped(
+            "job_monitoring_interval", cfg.job_monitoring_interval_s
+        )
         # Only JSON jobs of optscan's classes: rq worker passes rq's own classes (and
         # queues built with them), and a pickle serializer would run code on reading.
         asked = kwargs.get("serializer")
@@ -123,17 +98,6 @@ class OptscanWorker(Worker):
         if isinstance(queues, Queue | str):
             queues = [queues]
         queues = [q.name if isinstance(q, Queue) else q for q in queues]
-
-        def capped(key: str, ceiling: int) -> int:
-            value = kwargs.get(key)
-            return min(int(value), ceiling) if value else ceiling
-
-        kwargs["worker_ttl"] = capped("worker_ttl", cfg.worker_ttl_s)
-        kwargs.pop("default_worker_ttl", None)
-        kwargs["maintenance_interval"] = capped("maintenance_interval", cfg.maintenance_interval_s)
-        kwargs["job_monitoring_interval"] = capped(
-            "job_monitoring_interval", cfg.job_monitoring_interval_s
-        )
         super().__init__(queues, *args, **kwargs)
         if ignored:  # rq worker's default is pickle, which would run code on reading
             self.log.warning("optscan's worker reads JSON jobs only: --serializer ignored")
@@ -234,54 +198,85 @@ class OptscanWorker(Worker):
         super().handle_work_horse_killed(job, retpid, ret_val, rusage)
         self._failure_callback(job, WorkHorseKilled(f"its work horse died (status {ret_val})"))
 
-    # -- maintenance
+    # -- surviving Redis faults (a full, restarting or failing-over Redis)
+
+    def run_maintenance_tasks(self) -> None:
+        """rq's maintenance, which a Redis error no longer turns into the worker's exit:
+        it is logged and tried again at the next interval."""
+        try:
+            super().run_maintenance_tasks()
+        except RedisError as exc:
+            self.last_cleaned_at = now()
+            _warn("maintenance", exc)
 
     def clean_registries(self) -> None:
-        """rq's registry cleaning, with a 30 s cleaning lock and the intermediate list
-        cleaned after the heartbeat window (see the class)."""
+        """rq's registry cleaning and :mod:`optscan.queue.sweep`'s repairs, under rq's
+        per-queue maintenance lock, which is held for at most ``MAINTENANCE_LOCK_S``
+        and released even when Redis refuses a write midway (rq would keep it for 15
+        minutes, and no worker would re-run a lost job meanwhile). A job dequeued by a
+        worker that could not start it goes back on its queue after seconds, not rq's
+        minute and a retry (:func:`~optscan.queue.sweep.requeue_undelivered`)."""
         for queue in self.queues:
-            key = queue.registry_cleaning_key
-            if not self.connection.set(key, 1, nx=True, ex=self.cleaning_lock_ttl_s):
+            if not queue.acquire_maintenance_lock():
                 continue
             try:
+                self.connection.expire(queue.registry_cleaning_key, MAINTENANCE_LOCK_S)
                 self.log.info("Worker %s: cleaning registries for queue: %s", self.name, queue.name)
                 clean_registries(queue, self._exc_handlers)
                 worker_registration.clean_worker_registry(queue)
-                self._clean_intermediate(queue)
+                self._sweep(lambda queue=queue: requeue_undelivered(queue))
+                self._sweep(lambda queue=queue: release_stranded(queue))
             finally:
-                queue.release_maintenance_lock()
+                with contextlib.suppress(RedisError):
+                    queue.release_maintenance_lock()
+        sweeper = _sweepers.setdefault(self.prefix, Sweeper(Keys(self.prefix), self.queue_config))
+        if sweeper.due():
+            self._sweep(lambda: sweeper(self.connection))
         self.last_cleaned_at = now()
 
-    def _clean_intermediate(self, queue: Queue) -> None:
-        """Re-run (rq's retry) or fail a job that a worker took from the queue and never
-        started: not in the started registry and still ``queued`` after the heartbeat
-        window (a live worker starts a job it took within milliseconds)."""
-        cfg = self.queue_config
-        window = dt.timedelta(seconds=cfg.job_monitoring_interval_s + cfg.heartbeat_grace_s)
-        intermediate = queue.intermediate_queue
-        for job_id in intermediate.get_job_ids():
-            if job_id in queue.started_job_registry:
-                continue
-            job = queue.fetch_job(job_id)
-            if job is None or job.get_status(refresh=False) != JobStatus.QUEUED:
-                intermediate.remove(job_id)  # gone, or ended: nothing to recover
-                continue
-            if intermediate.set_first_seen(job_id):
-                continue
-            first_seen = intermediate.get_first_seen(job_id)
-            if first_seen is None or now() - first_seen <= window:
-                continue
-            self.log.warning(
-                "Worker %s: job %s was taken by a worker that died before starting it; "
-                "recovering it",
-                self.name,
-                job_id,
-            )
-            error = StuckJobError("its worker died between taking it and starting it")
-            self._failure_callback(job, error)
-            job.ended_at = now()
-            self.handle_job_failure(job, queue, exc_string=f"StuckJobError: {error}")
-            intermediate.remove(job_id)
+    def _sweep(self, repair: Any) -> None:
+        """Run a repair of :mod:`optscan.queue.sweep`; a job it cannot read is logged,
+        never the worker's end (a Redis error goes on to the maintenance's handler)."""
+        try:
+            repair()
+        except RedisError:
+            raise
+        except Exception as exc:
+            _warn("sweep", exc)
+
+    def maintain_heartbeats(self, job: Job, execution: Any) -> None:
+        """A heartbeat Redis refuses is logged, not fatal: the work horse goes on (if
+        the job's entry expires meanwhile, rq re-runs it; a scan's jobs are idempotent)."""
+        try:
+            super().maintain_heartbeats(job, execution)
+        except RedisError as exc:
+            _warn("heartbeat", exc)
+
+    def teardown(self) -> None:
+        """rq's teardown, each step on its own: a refused ``register_death`` no longer
+        leaves the pub/sub thread running behind a restarted worker."""
+        if self.is_horse:
+            return
+        steps = [self.register_death, self.unsubscribe]
+        if self.scheduler:
+            steps.insert(0, self.stop_scheduler)
+        for step in steps:
+            try:
+                step()
+            except RedisError as exc:
+                _warn("teardown", exc)
+
+
+MAINTENANCE_LOCK_S = 60
+_sweepers: dict[str, Sweeper] = {}
+"""This process's sweeper per key prefix (it remembers what it suspects between runs)."""
+
+
+def _warn(step: str, exc: BaseException) -> None:
+    from optscan.secrets import scrub_exception
+
+    event = "worker_redis_error" if isinstance(exc, RedisError) else "worker_step_failed"
+    structlog.get_logger("optscan").warning(event, step=step, error=scrub_exception(exc))
 
 
 def _subclass(value: Any, base: type) -> bool:

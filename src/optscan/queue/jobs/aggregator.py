@@ -21,11 +21,11 @@ import structlog
 from optscan.default_plugins import redis_sink
 from optscan.errors import OptscanError, PluginError
 from optscan.models import Opportunity, SymbolOutcome
-from optscan.queue.connection import batch_job_id
+from optscan.queue.connection import batch_job_id, patiently
 from optscan.queue.enqueue import mirror_meta
 from optscan.queue.jobs.env import JobEnv, job_entry, lost, payload
 from optscan.queue.lock import keep_lock
-from optscan.queue.rq import JsonJob
+from optscan.queue.rq import JsonJob, last_error_line
 from optscan.queue.store import TERMINAL_STATES
 from optscan.scan.result import assemble_result, emit_finished, publish
 
@@ -64,6 +64,7 @@ def _aggregate(
         ctx = env.prepare(req, scan_id, as_of)
     except OptscanError as exc:
         return env.fail(scan_id, req.profile, str(exc))
+    wait = env.cfg.redis_wait_s  # for a Redis that is full or restarting
     if fields.get("started_at"):
         ctx.started = dt.datetime.fromisoformat(fields["started_at"])
     order: list[str] = json.loads(fields.get("order") or "[]")
@@ -82,7 +83,10 @@ def _aggregate(
                     symbol=symbol, status="failed", reason="job_failed", error=str(error)
                 )
                 unrecorded.append((symbol, payload(outcome, []), True))
-        if env.store.record(scan_id, unrecorded)[0] < 0:
+        record = patiently(
+            lambda: env.store.record(scan_id, unrecorded), what="record", budget_s=wait
+        )
+        if record[0] < 0:
             return lost(scan_id)
         recorded = env.store.outcomes(scan_id)
     outcomes = [SymbolOutcome.model_validate(recorded[s]["outcome"]) for s in order]
@@ -92,23 +96,34 @@ def _aggregate(
     errors: list[str] = json.loads(fields.get("errors") or "[]")
     result = assemble_result(ctx, outcomes=outcomes, opportunities=opportunities, errors=errors)
     ttl = ctx.settings.redis.result_ttl_s
-    first = env.store.mark_published(scan_id)  # at most once per scan, atomically
+    first = patiently(
+        lambda: env.store.mark_published(scan_id), what="published mark", budget_s=wait
+    )  # at most once per scan, atomically
     if first < 0:
         return lost(scan_id)
     if first:
-        with redis_sink.bound(env.redis, env.keys.prefix, ttl):
+        with redis_sink.bound(env.redis, env.keys.prefix, ttl, wait_s=wait):
             result = publish(result, ctx.host, ctx.settings, ctx.sink_names)
     else:  # a re-run (its worker died after publishing): the sinks have had it
         structlog.get_logger("optscan").warning("sinks_already_published", scan_id=scan_id)
         note = "an earlier run of this scan's aggregator published it to the sinks; not again"
         result = result.model_copy(update={"warnings": [*result.warnings, note]})
     # the profile's latest result, with what every sink said (idempotent)
-    redis_sink.write_result(env.redis, env.keys.prefix, result, ttl)
+    patiently(
+        lambda: redis_sink.write_result(env.redis, env.keys.prefix, result, ttl),
+        what="result",
+        budget_s=wait,
+    )
     if first:
         emit_finished(ctx, result)
     data = result.to_json_dict()
     state = "finished" if result.success else "failed"
-    if env.store.end(scan_id, req.profile, state=state, message=result.message, result=data) < 0:
+
+    # published: wait out a Redis that is full or restarting rather than publish twice
+    def end() -> int:
+        return env.store.end(scan_id, req.profile, state=state, message=result.message, result=data)
+
+    if patiently(end, what="end", budget_s=wait) < 0:
         return lost(scan_id)
     env.set_meta(scan_id=scan_id, state=state, done=len(outcomes), total=len(order))
     if fields.get("job_id"):
@@ -124,8 +139,4 @@ def _job_failure(env: JobEnv, job_id: str) -> str:
         job = JsonJob.fetch(job_id, connection=env.redis)
     except NoSuchJobError:
         return f"job {job_id} was lost"
-    latest = job.latest_result()
-    text = (latest.exc_string if latest else None) or ""
-    lines = [line for line in text.strip().splitlines() if line.strip()]
-    last = lines[-1] if lines else f"status {job.get_status()}"
-    return f"job {job_id} failed: {last}"
+    return f"job {job_id} failed: {last_error_line(job)}"

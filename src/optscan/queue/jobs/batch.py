@@ -13,9 +13,10 @@ from typing import TYPE_CHECKING, Any
 import structlog
 
 from optscan.errors import OptscanError
+from optscan.queue.connection import patiently
 from optscan.queue.enqueue import mirror_meta
 from optscan.queue.jobs.env import JobEnv, job_entry, lost, payload
-from optscan.queue.limits import RedisGate, redis_limiter
+from optscan.queue.limits import RedisGate, Trouble, WatchedLimiter, redis_limiter
 from optscan.queue.lock import keep_lock, lock_kept
 from optscan.scan.per_symbol import failed_outcome, run_symbols
 from optscan.scan.result import emit, symbol_event
@@ -69,17 +70,21 @@ def _scan_and_record(
     except OptscanError as exc:  # a config or plugin problem on this worker: no retry helps
         failed_items = [(s, payload(failed_outcome(s, exc), []), True) for s in todo]
         return env.store.record(scan_id, failed_items)
-    _share_limits(env, ctx, scan_id)
+    trouble = _share_limits(env, ctx, scan_id)
     try:
         with lock_kept(env.redis, env.keys, req.profile, scan_id, env.cfg.lock_ttl_s):
-            results = run_symbols(ctx, todo, lambda outcome: None)
+            results = _scan(env, ctx, todo, trouble)
     finally:
         try:
             ctx.provider.close()
         except Exception as exc:
             structlog.get_logger("optscan").warning("provider_close_failed", error=str(exc))
     items = [(o.symbol, payload(o, opps), o.status == "failed") for o, opps in results]
-    added, done, failed = env.store.record(scan_id, items)
+    # the symbols are scanned: wait out a Redis that is full or restarting rather than
+    # lose the work to a retry
+    added, done, failed = patiently(
+        lambda: env.store.record(scan_id, items), what="record", budget_s=env.cfg.redis_wait_s
+    )
     if added >= 0:
         total = int(env.store.get(scan_id).get("total") or 0)
         errors: list[str] = []
@@ -87,6 +92,27 @@ def _scan_and_record(
         for i, (outcome, _) in enumerate(results):
             emit(ctx.host, errors, symbol_event(ctx, outcome, first + i + 1, total))
     return added, done, failed
+
+
+RESCANS = 2
+"""Rounds of scanning again the symbols a Redis fault may have failed."""
+
+
+def _scan(env: JobEnv, ctx: ScanContext, todo: list[str], trouble: Trouble) -> list[Any]:
+    """``run_symbols``; when Redis failed a request's shared limit or gate meanwhile,
+    the symbols that failed or lost an expiration are scanned again once Redis answers
+    (at most :data:`RESCANS` more rounds), so a Redis restart does not end up in the
+    result as failed symbols."""
+    results = run_symbols(ctx, todo, lambda outcome: None)
+    for _round in range(RESCANS):
+        damaged = [o.symbol for o, _ in results if o.status == "failed" or o.failed_expirations]
+        if not trouble.seen or not damaged:
+            break
+        trouble.seen = False
+        patiently(env.redis.ping, what="rescan", budget_s=env.cfg.redis_wait_s)
+        again = {o.symbol: (o, opps) for o, opps in run_symbols(ctx, damaged, lambda o: None)}
+        results = [again.get(o.symbol, (o, opps)) for o, opps in results]
+    return results
 
 
 def _counts(env: JobEnv, scan_id: str) -> tuple[int, int]:
@@ -97,12 +123,16 @@ def _counts(env: JobEnv, scan_id: str) -> tuple[int, int]:
     return int(done), int(failed)
 
 
-def _share_limits(env: JobEnv, ctx: ScanContext, scan_id: str) -> None:
+def _share_limits(env: JobEnv, ctx: ScanContext, scan_id: str) -> Trouble:
     """Every worker of the fleet draws on one request budget per provider, pauses
-    together on a ``retry_after`` and stops together on a refused credential (Redis)."""
+    together on a ``retry_after`` and stops together on a refused credential (Redis).
+    Returns what notes the Redis errors of both."""
+    trouble = Trouble()
     rate = ctx.client.config.rate_limit_per_s
-    limiter = None
+    limiter: Any = None
     if rate > 0 and not ctx.request.replay_dir:
-        limiter = redis_limiter(rate, env.redis, env.keys.rate_limit(ctx.provider_name))
-    gate = RedisGate(env.redis, env.keys, scan_id, ctx.provider_name, env.cfg.state_ttl_s)
+        shared = redis_limiter(rate, env.redis, env.keys.rate_limit(ctx.provider_name))
+        limiter = WatchedLimiter(shared, trouble)
+    gate = RedisGate(env.redis, env.keys, scan_id, ctx.provider_name, env.cfg.state_ttl_s, trouble)
     ctx.client.share(limiter=limiter, gate=gate)
+    return trouble
