@@ -213,18 +213,18 @@ def test_concurrency_is_bounded_by_scan_and_provider(concurrency, cap, expected)
     assert SlowProvider.peak == expected
 
 
-def test_concurrent_requests_overlap():
-    """N requests of latency L take about N*L/concurrency, not N*L (generous ratio)."""
+def test_results_do_not_depend_on_concurrency():
+    """Overlapping requests change how fast a scan runs, never what it finds.
+
+    That requests really overlap is asserted by counting them in flight
+    (test_concurrency_is_bounded_by_scan_and_provider); how much faster that makes
+    a scan is measured by `just bench`, not timed here."""
     symbols = [f"S{i}" for i in range(10)]
-    over = {"providers.sim.latency_ms": 40, "scan.max_dte": 7}
-    t0 = time.perf_counter()
+    over = {"providers.sim.latency_ms": 5, "scan.max_dte": 21}
     serial = _scan(symbols, **over, **{"scan.concurrency": 1})
-    serial_s = time.perf_counter() - t0
-    t0 = time.perf_counter()
     parallel = _scan(symbols, **over, **{"scan.concurrency": 20})
-    parallel_s = time.perf_counter() - t0
-    assert serial.opportunities == parallel.opportunities
-    assert serial_s / parallel_s > 3  # ideal ~10 with 20+ requests of 40 ms
+    assert serial.opportunities and serial.opportunities == parallel.opportunities
+    assert [s.model_dump() for s in serial.symbols] == [s.model_dump() for s in parallel.symbols]
 
 
 def test_sinks_receive_the_result_and_a_failing_sink_is_reported(tmp_path):
