@@ -95,7 +95,8 @@ def _queued_scan(url: str, symbols: list[str]) -> tuple[float, int]:
     from optscan.config import QueueSection as QueueConfig
     from optscan.models import ScanRequest
     from optscan.queue.connection import Keys
-    from optscan.queue.store import ScanStore, enqueue_scan, wait_for_scan
+    from optscan.queue.enqueue import enqueue_scan, wait_for_scan
+    from optscan.queue.store import ScanStore
 
     cfg = QueueConfig()
     redis = Redis.from_url(url)
@@ -111,7 +112,7 @@ def _queued_scan(url: str, symbols: list[str]) -> tuple[float, int]:
     elapsed = time.perf_counter() - t0
     if status["state"] != "finished" or status["symbols_done"] != len(symbols):
         raise RuntimeError(f"queued scan did not finish cleanly: {status}")
-    return elapsed, -(-len(symbols) // cfg.batch_size)
+    return elapsed, 0
 
 
 def _job_round_trips(url: str, count: int) -> list[float]:

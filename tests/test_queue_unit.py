@@ -193,10 +193,10 @@ def test_a_failed_batch_job_fails_only_its_symbols(redis, store, monkeypatch):
 
     original = optscan.queue.jobs.batch.run_symbols
 
-    def run_symbols(ctx, symbols, on_done):
+    def run_symbols(ctx, symbols, *more):
         if "S004" in symbols:
             raise RuntimeError("boom")
-        return original(ctx, symbols, on_done)
+        return original(ctx, symbols, *more)
 
     monkeypatch.setattr(optscan.queue.jobs.batch, "run_symbols", run_symbols)
     cfg = QueueConfig(batch_size=3, retry_max=0)
@@ -431,8 +431,10 @@ def test_queue_config_comes_from_the_queue_section():
     from optscan.errors import ConfigError
 
     settings = load_settings(overrides={"queue.batch_size": 9}, use_env=False)
-    assert QueueConfig().batch_size == 8
+    assert QueueConfig().batch_size == 0  # sized from the symbols and the workers
     assert settings.queue.batch_size == 9
+    with pytest.raises(ConfigError, match=r"queue\.batch_size"):
+        load_settings(overrides={"queue.batch_size": -1}, use_env=False)
     with pytest.raises(ValueError):
         QueueConfig(worker_ttl_s=10)
     with pytest.raises(ConfigError, match=r"queue\.worker_ttl_s"):

@@ -173,7 +173,8 @@ class QueueSection(Section):
     """
 
     name: str = Field(default="optscan", pattern=r"^[A-Za-z0-9_\-.]{1,64}$")
-    batch_size: int = Field(default=8, ge=1, le=500)
+    batch_size: int = Field(default=0, ge=0, le=5000)
+    max_batch_size: int = Field(default=250, ge=1, le=5000)
     coordinator_timeout_s: int = Field(default=300, ge=1, le=MAX_JOB_TIMEOUT_S)
     batch_timeout_s: int = Field(default=600, ge=1, le=MAX_JOB_TIMEOUT_S)
     aggregator_timeout_s: int = Field(default=300, ge=1, le=MAX_JOB_TIMEOUT_S)

@@ -166,6 +166,11 @@ class Keys:
         """No request to ``provider`` starts while this key lives (``retry_after``)."""
         return f"{self.prefix}ratelimit:{provider}:pause"
 
+    def provider_server(self, provider: str) -> str:
+        """Where a provider that simulates a server (``sim``) keeps that server's state
+        when queued, shared by every worker (``sim.server_counts`` reads it)."""
+        return f"{self.prefix}server:{provider}"
+
     def auth_refused(self, scan_id: str, provider: str) -> str:
         """``provider`` refused the credentials in this scan (the first message)."""
         return f"{self.scan(scan_id)}:auth:{provider}"

@@ -30,6 +30,7 @@ if TYPE_CHECKING:
 
 SymbolResult = tuple[SymbolOutcome, list[Opportunity]]
 OnDone = Callable[[SymbolOutcome], None]
+OnResult = Callable[[SymbolResult], None]
 MAX_SYMBOLS_IN_FLIGHT = 64
 """The most symbols a scan works on at once, whatever ``scan.concurrency`` says: each
 holds its chains until they are screened, so memory grows with this figure. 64 keeps
@@ -159,8 +160,12 @@ def _in_window(ctx: ScanContext, expirations: list[dt.date]) -> list[dt.date]:
     return [d for d in expirations if lo <= d <= hi]
 
 
-async def scan_symbols(ctx: ScanContext, symbols: list[str], on_done: OnDone) -> list[SymbolResult]:
-    """Scan symbols concurrently; ``on_done(outcome)`` runs in this thread as each ends.
+async def scan_symbols(
+    ctx: ScanContext, symbols: list[str], on_done: OnDone, on_result: OnResult | None = None
+) -> list[SymbolResult]:
+    """Scan symbols concurrently; ``on_done(outcome)`` runs in this thread as each ends
+    (then ``on_result((outcome, opportunities))``, when given: a queued batch records
+    each symbol as it ends).
 
     At most ``2 x scan.concurrency`` symbols are in flight, and never more than
     :data:`MAX_SYMBOLS_IN_FLIGHT`: enough queued requests to keep every fetch thread
@@ -187,6 +192,8 @@ async def scan_symbols(ctx: ScanContext, symbols: list[str], on_done: OnDone) ->
                     log.debug("symbol_crashed_traceback", symbol=symbol, exc_info=True)
                     result = failed_outcome(symbol, exc), []
             on_done(result[0])
+            if on_result is not None:
+                on_result(result)
             return result
 
         return list(await asyncio.gather(*(one(s) for s in symbols)))
@@ -194,6 +201,9 @@ async def scan_symbols(ctx: ScanContext, symbols: list[str], on_done: OnDone) ->
         executor.shutdown(wait=False, cancel_futures=True)
 
 
-def run_symbols(ctx: ScanContext, symbols: list[str], on_done: OnDone) -> list[SymbolResult]:
-    """Scan symbols concurrently (blocking); ``on_done(outcome)`` as each finishes."""
-    return asyncio.run(scan_symbols(ctx, symbols, on_done))
+def run_symbols(
+    ctx: ScanContext, symbols: list[str], on_done: OnDone, on_result: OnResult | None = None
+) -> list[SymbolResult]:
+    """Scan symbols concurrently (blocking); ``on_done(outcome)`` (and
+    ``on_result((outcome, opportunities))``) as each finishes."""
+    return asyncio.run(scan_symbols(ctx, symbols, on_done, on_result))

@@ -8,7 +8,8 @@ and some junk (zero bids, wide spreads, thin open interest) so screens have work
 Knobs (``[providers.sim]``) make it a test bench for the fetch layer; their defaults
 change nothing:
 
-* ``latency_ms``: how long the simulated server takes to answer each request;
+* ``latency_ms``: how long the simulated server takes to answer each request (from its
+  arrival, the server's own bookkeeping included);
 * ``error_rate``: a probability of a transient, retryable failure (HTTP 503), seeded
   by (symbol, expiration, attempt) so fault runs are reproducible;
 * ``rate_limit_per_s``: beyond it the simulated server answers "too many requests"
@@ -25,6 +26,11 @@ change nothing:
   starts: ``<unix time> <pid> <symbol> <what>``, plus `` <status>`` when it refuses
   the request (``what`` is ``expirations`` or the expiration date). The file is opened
   in append mode for each line, so the workers of a fleet can share one.
+
+When a queued scan's batch runs it (:meth:`SimProvider.share_server`), the simulated
+server keeps its request count, its rate-limit window and its count of "too many
+requests" answers in the fleet's Redis: one server for every worker, as a real provider
+is, so its ``rate_limit_per_s`` and :func:`server_counts` cover the whole fleet.
 
 The server's failures are *error answers* (:func:`optscan.http_answers.error_answer`)
 that the extract returns and the transform raises as the mapped error
@@ -130,6 +136,44 @@ def _log_request(path: str, text: str) -> None:
         os.close(fd)
 
 
+# KEYS: the server's window (a sorted set of request times, ms), its request count, its
+# "too many" count. ARGV: now (ms), the limit per second (0: count only), a member.
+# Returns 1 when the request is over the limit (refused), else 0.
+_SERVE_SHARED = """
+redis.call('INCR', KEYS[2])
+redis.call('EXPIRE', KEYS[2], 86400)
+local limit = tonumber(ARGV[2])
+if limit <= 0 then
+    return 0
+end
+local now = tonumber(ARGV[1])
+redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now - 1000)
+if redis.call('ZCARD', KEYS[1]) >= limit then
+    redis.call('INCR', KEYS[3])
+    redis.call('EXPIRE', KEYS[3], 86400)
+    return 1
+end
+redis.call('ZADD', KEYS[1], now, ARGV[3])
+redis.call('PEXPIRE', KEYS[1], 2000)
+return 0
+"""
+
+
+def _server_keys(key: str) -> list[str]:
+    return [f"{key}:window", f"{key}:requests", f"{key}:too_many"]
+
+
+def server_counts(redis: Any, key: str) -> dict[str, int]:
+    """What the simulated server kept in Redis at ``key`` (a queued scan's batches use
+    ``Keys.provider_server("sim")``): ``{"requests", "too_many"}``, every worker's."""
+    _window, requests, too_many = _server_keys(key)
+    values = redis.mget([requests, too_many])
+    return {
+        "requests": int(values[0] or 0),
+        "too_many": int(values[1] or 0),
+    }
+
+
 def _seed(*parts: object) -> int:
     digest = hashlib.blake2b("|".join(map(str, parts)).encode(), digest_size=8).digest()
     return int.from_bytes(digest, "little")
@@ -151,6 +195,25 @@ class SimProvider(OptionProvider[SimConfig]):
         self.request_times: list[float] = []
         self.rejected_for_rate = 0
         self._seen: set[str] = set()
+        self._shared: tuple[Any, list[str], Any] | None = None
+
+    def share_server(self, redis: Any, key: str) -> None:
+        """Keep the simulated server's request count, rate window and "too many" count
+        in Redis under ``key`` (see the module docstring): a queued batch calls this,
+        so every worker of the fleet talks to one server. A Redis error falls back to
+        this process's own window for that request."""
+        self._shared = (redis, _server_keys(key), redis.register_script(_SERVE_SHARED))
+
+    def _shared_refuses(self, limit: float) -> bool | None:
+        """The shared server's verdict on one request (``None``: Redis did not answer)."""
+        assert self._shared is not None
+        _redis, keys, script = self._shared
+        now_ms = time.time() * 1000.0
+        member = f"{now_ms:.3f}:{os.getpid()}:{threading.get_ident()}:{self.requests}"
+        try:
+            return bool(script(keys=keys, args=[f"{now_ms:.3f}", math.floor(limit), member]))
+        except Exception:  # a simulated server does not go down with Redis
+            return None
 
     # ----------------------------------------------------------- the simulated server
 
@@ -165,6 +228,7 @@ class SimProvider(OptionProvider[SimConfig]):
         now = time.monotonic()
         config = self.config
         refusal: JSON | None = None
+        limit = config.rate_limit_per_s
         with self._lock:
             self.requests += 1
             self.request_times.append(now)
@@ -172,12 +236,19 @@ class SimProvider(OptionProvider[SimConfig]):
             self._attempts[(symbol, what)] = attempt
             first = symbol not in self._seen
             self._seen.add(symbol)
-            limit = config.rate_limit_per_s
             if symbol in config.auth_refused:
                 refusal = error_answer(401, body=f"{symbol}: token refused (sim auth_refused)")
             elif first and symbol in config.rate_limited:
                 refusal = self._too_many(f"{symbol}: too many requests (sim rate_limited)")
-            elif limit > 0:
+        shared = None
+        if self._shared is not None:
+            shared = self._shared_refuses(0 if refusal is not None else limit)
+            if shared:
+                with self._lock:
+                    self.rejected_for_rate += 1
+                refusal = self._too_many(f"{symbol}: too many requests (sim limit {limit}/s)")
+        if refusal is None and shared is None and limit > 0:
+            with self._lock:
                 while self._recent and now - self._recent[0] >= 1.0:
                     self._recent.popleft()
                 if len(self._recent) >= math.floor(limit):
@@ -190,8 +261,8 @@ class SimProvider(OptionProvider[SimConfig]):
             _log_request(config.request_log, f"{symbol} {what}{status}")
         if refusal is not None:
             return refusal
-        if config.latency_ms:
-            time.sleep(config.latency_ms / 1000.0)
+        if config.latency_ms:  # from the request's arrival: its bookkeeping is part of it
+            time.sleep(max(0.0, config.latency_ms / 1000.0 - (time.monotonic() - now)))
         if config.error_rate > 0:
             draw = _seed(config.seed, symbol, what, attempt) / 2**64
             if draw < config.error_rate:

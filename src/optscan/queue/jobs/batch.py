@@ -1,9 +1,12 @@
-"""The batch job of a queued scan: a few symbols, each recorded once.
+"""The batch job of a queued scan: its share of the symbols, each recorded once.
 
 It scans its symbols with the same code as the embedded scan
-(:func:`optscan.scan.per_symbol.run_symbols`), sharing the provider's rate limit, pause
-and auth latch with every other worker through Redis, and records each symbol once
-(a re-run batch skips the symbols already recorded).
+(:func:`optscan.scan.per_symbol.run_symbols`, ``scan.concurrency`` requests in flight),
+sharing the provider's rate limit, pause and auth latch with every other worker through
+Redis, and records each symbol once, as it ends (:mod:`~optscan.queue.jobs.recorder`;
+a re-run batch skips the symbols already recorded). When queued, a provider that
+simulates a server (``sim``) keeps that server's request count in Redis too, so its
+rate limit and its "too many requests" count cover every worker.
 """
 
 from __future__ import annotations
@@ -13,13 +16,12 @@ from typing import TYPE_CHECKING, Any
 import structlog
 
 from optscan.errors import OptscanError
-from optscan.queue.connection import patiently
 from optscan.queue.enqueue import mirror_meta
 from optscan.queue.jobs.env import JobEnv, job_entry, lost, payload
+from optscan.queue.jobs.recorder import Recorder
 from optscan.queue.limits import RedisGate, Trouble, WatchedLimiter, redis_limiter
 from optscan.queue.lock import keep_lock, lock_kept
 from optscan.scan.per_symbol import failed_outcome, run_symbols
-from optscan.scan.result import emit, symbol_event
 
 if TYPE_CHECKING:
     from optscan.models import ScanRequest
@@ -71,48 +73,21 @@ def _scan_and_record(
         failed_items = [(s, payload(failed_outcome(s, exc), []), True) for s in todo]
         return env.store.record(scan_id, failed_items)
     trouble = _share_limits(env, ctx, scan_id)
+    recorder = Recorder(env, ctx, scan_id, trouble)
     try:
         with lock_kept(env.redis, env.keys, req.profile, scan_id, env.cfg.lock_ttl_s):
-            results = _scan(env, ctx, todo, trouble)
+            run_symbols(ctx, todo, lambda outcome: None, recorder.add)
+            recorder.finish()
     finally:
         try:
             ctx.provider.close()
         except Exception as exc:
             structlog.get_logger("optscan").warning("provider_close_failed", error=str(exc))
-    items = [(o.symbol, payload(o, opps), o.status == "failed") for o, opps in results]
-    # the symbols are scanned: wait out a Redis that is full or restarting rather than
-    # lose the work to a retry
-    added, done, failed = patiently(
-        lambda: env.store.record(scan_id, items), what="record", budget_s=env.cfg.redis_wait_s
-    )
-    if added >= 0:
-        total = int(env.store.get(scan_id).get("total") or 0)
-        errors: list[str] = []
-        first = done - len(results)
-        for i, (outcome, _) in enumerate(results):
-            emit(ctx.host, errors, symbol_event(ctx, outcome, first + i + 1, total))
-    return added, done, failed
-
-
-RESCANS = 2
-"""Rounds of scanning again the symbols a Redis fault may have failed."""
-
-
-def _scan(env: JobEnv, ctx: ScanContext, todo: list[str], trouble: Trouble) -> list[Any]:
-    """``run_symbols``; when Redis failed a request's shared limit or gate meanwhile,
-    the symbols that failed or lost an expiration are scanned again once Redis answers
-    (at most :data:`RESCANS` more rounds), so a Redis restart does not end up in the
-    result as failed symbols."""
-    results = run_symbols(ctx, todo, lambda outcome: None)
-    for _round in range(RESCANS):
-        damaged = [o.symbol for o, _ in results if o.status == "failed" or o.failed_expirations]
-        if not trouble.seen or not damaged:
-            break
-        trouble.seen = False
-        patiently(env.redis.ping, what="rescan", budget_s=env.cfg.redis_wait_s)
-        again = {o.symbol: (o, opps) for o, opps in run_symbols(ctx, damaged, lambda o: None)}
-        results = [again.get(o.symbol, (o, opps)) for o, opps in results]
-    return results
+    if recorder.lost:
+        return -1, 0, 0
+    if not recorder.flushes:  # every symbol was recorded already (an orphaned horse)
+        return 0, *_counts(env, scan_id)
+    return recorder.added, recorder.done, recorder.failed
 
 
 def _counts(env: JobEnv, scan_id: str) -> tuple[int, int]:
@@ -126,7 +101,8 @@ def _counts(env: JobEnv, scan_id: str) -> tuple[int, int]:
 def _share_limits(env: JobEnv, ctx: ScanContext, scan_id: str) -> Trouble:
     """Every worker of the fleet draws on one request budget per provider, pauses
     together on a ``retry_after`` and stops together on a refused credential (Redis).
-    Returns what notes the Redis errors of both."""
+    A provider that simulates a server keeps that server's state in Redis too. Returns
+    what notes the Redis errors of the limit and the gate."""
     trouble = Trouble()
     rate = ctx.client.config.rate_limit_per_s
     limiter: Any = None
@@ -135,4 +111,7 @@ def _share_limits(env: JobEnv, ctx: ScanContext, scan_id: str) -> Trouble:
         limiter = WatchedLimiter(shared, trouble)
     gate = RedisGate(env.redis, env.keys, scan_id, ctx.provider_name, env.cfg.state_ttl_s, trouble)
     ctx.client.share(limiter=limiter, gate=gate)
+    simulated = getattr(getattr(ctx.provider, "inner", ctx.provider), "share_server", None)
+    if callable(simulated):  # one simulated server for the fleet (sim)
+        simulated(env.redis, env.keys.provider_server(ctx.provider_name))
     return trouble

@@ -2,8 +2,9 @@
 
 It resolves the calendar (a closed market skips the scan cleanly: ``ScanSkipped``,
 state ``skipped``), takes the profile lock (scheduled runs; ``optscan enqueue`` took it
-already), resolves the symbols and fans out one batch job per ``queue.batch_size``
-symbols plus one aggregator that depends on all of them
+already), resolves the symbols and fans out their batch jobs (one per worker listening
+on the queue, or per ``queue.batch_size`` symbols: :mod:`optscan.queue.plan`) plus one
+aggregator that depends on all of them
 (``Dependency(allow_failure=True)``, so one failed batch never leaves it deferred
 forever). A re-run coordinator (rq's retry, a lost worker) never fans out twice.
 """
@@ -28,6 +29,7 @@ from optscan.queue.connection import (
 )
 from optscan.queue.jobs.env import JobEnv, job_entry, job_kwargs, lost, payload
 from optscan.queue.lock import acquire_lock
+from optscan.queue.plan import plan_batches
 from optscan.queue.rq import make_queue, on_failure, rq_retry
 from optscan.queue.store import TERMINAL_STATES
 from optscan.scan.context import new_scan_id
@@ -114,9 +116,12 @@ def _fan_out(
     total = len(symbols) + len(skipped)
     if skipped:  # invalid symbols: done at once, as in the embedded scan
         env.store.record(scan_id, [(o.symbol, payload(o, []), False) for o in skipped])
-    batches = [
-        symbols[i : i + env.cfg.batch_size] for i in range(0, len(symbols), env.cfg.batch_size)
-    ]
+    batches = plan_batches(
+        symbols,
+        batch_size=env.cfg.batch_size,
+        workers=_workers(env, queue) if not env.cfg.batch_size else 0,
+        max_batch_size=env.cfg.max_batch_size,
+    )
     pipe = env.redis.pipeline(transaction=True)
     pipe.hset(
         env.keys.scan(scan_id),
@@ -194,6 +199,17 @@ def _enqueue_aggregator(
         description=f"optscan scan {scan_id}: aggregator ({total} symbols)",
         meta={"optscan": {"scan_id": scan_id, "role": "aggregator"}},
     )
+
+
+def _workers(env: JobEnv, queue: Any) -> int:
+    """The live workers listening on the scan's queue (this one among them)."""
+    from optscan.queue.worker import listening_workers
+
+    try:
+        return listening_workers(env.redis, queue.name)
+    except Exception as exc:  # a worker entry that cannot be read: one batch per worker seen
+        structlog.get_logger("optscan").warning("workers_not_counted", error=str(exc))
+        return 1
 
 
 def _child_queue(env: JobEnv) -> Any:
