@@ -16,7 +16,7 @@ import threading
 import time
 from typing import TYPE_CHECKING, Any
 
-from optscan.scan.limits import rates
+from optscan.scan.limits import rates, stamped
 
 if TYPE_CHECKING:
     from pyrate_limiter import Limiter
@@ -69,7 +69,7 @@ def redis_limiter(per_second: float, redis: Redis, key: str) -> Limiter:
     """A blocking limiter whose window lives in Redis, shared by every worker."""
     from pyrate_limiter import Limiter, RedisBucket
 
-    bucket = RedisBucket.init(rates(per_second), redis, key)
+    bucket = stamped(RedisBucket).init(rates(per_second), redis, key)
     return Limiter(bucket, buffer_ms=10)
 
 

@@ -42,6 +42,7 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import itertools
 import math
 import os
 import threading
@@ -159,6 +160,16 @@ return 0
 """
 
 
+_members = itertools.count()
+"""Tells apart the requests one process sends at the same instant (``next`` is atomic)."""
+
+
+def _wall_ms() -> float:
+    """The shared server's clock: wall time, which every worker on a machine shares (and
+    pyrate-limiter's Redis window uses too)."""
+    return time.time() * 1000.0
+
+
 def _server_keys(key: str) -> list[str]:
     return [f"{key}:window", f"{key}:requests", f"{key}:too_many"]
 
@@ -208,8 +219,8 @@ class SimProvider(OptionProvider[SimConfig]):
         """The shared server's verdict on one request (``None``: Redis did not answer)."""
         assert self._shared is not None
         _redis, keys, script = self._shared
-        now_ms = time.time() * 1000.0
-        member = f"{now_ms:.3f}:{os.getpid()}:{threading.get_ident()}:{self.requests}"
+        now_ms = _wall_ms()
+        member = f"{now_ms:.3f}:{os.getpid()}:{next(_members)}"
         try:
             return bool(script(keys=keys, args=[f"{now_ms:.3f}", math.floor(limit), member]))
         except Exception:  # a simulated server does not go down with Redis
