@@ -21,13 +21,15 @@ if TYPE_CHECKING:
     from pyrate_limiter import Limiter
 
 
-def rates(per_second: float) -> list[Any]:
-    """pyrate-limiter rates for a per-second figure (fractions become longer windows)."""
+def rates(per_second: float, guard_ms: int = 0) -> list[Any]:
+    """pyrate-limiter rates for a per-second figure (fractions become longer windows),
+    each window ``guard_ms`` longer than the server's: a margin for the time between a
+    request being let through and it reaching the server."""
     from pyrate_limiter import Duration, Rate
 
     if per_second >= 1 and float(per_second).is_integer():
-        return [Rate(int(per_second), Duration.SECOND)]
-    return [Rate(1, max(1, round(1000 / per_second)))]
+        return [Rate(int(per_second), int(Duration.SECOND) + guard_ms)]
+    return [Rate(1, max(1, round(1000 / per_second)) + guard_ms)]
 
 
 def stamped(bucket_class: type) -> type:
