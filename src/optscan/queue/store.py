@@ -169,8 +169,12 @@ class ScanStore:
         return [s for s, flag in zip(symbols, flags, strict=True) if not flag]
 
     def outcomes(self, scan_id: str) -> dict[str, dict[str, Any]]:
+        return {k: json.loads(v) for k, v in self.raw_outcomes(scan_id).items()}
+
+    def raw_outcomes(self, scan_id: str) -> dict[str, bytes]:
+        """Each recorded symbol's JSON record, unparsed (``{"outcome", "opportunities"}``)."""
         raw = self.redis.hgetall(self.keys.outcomes(scan_id))
-        return {k.decode(): json.loads(v) for k, v in raw.items()}
+        return {k.decode(): v for k, v in raw.items()}
 
     def end(
         self,
