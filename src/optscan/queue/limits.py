@@ -89,7 +89,7 @@ def redis_limiter(per_second: float, redis: Redis, key: str) -> Limiter:
     from pyrate_limiter import Limiter, RedisBucket
 
     bucket = stamped(RedisBucket).init(rates(per_second, GUARD_MS), redis, key)
-    return Limiter(bucket, buffer_ms=10)
+    return Limiter(bucket, buffer_ms=1)  # the guard is the margin; each ms here is lost per window
 
 
 GATE_FRESH_S = 0.05
