@@ -108,7 +108,7 @@ def _queued_scan(
     from redis import Redis
 
     from optscan.config import QueueSection as QueueConfig
-    from optscan.default_plugins.providers.sim import server_counts
+    from optscan.default_plugins.providers.sim_server import server_counts
     from optscan.models import ScanRequest
     from optscan.queue.connection import Keys
     from optscan.queue.enqueue import enqueue_scan, wait_for_scan

@@ -71,9 +71,9 @@ def request(n: int, **overrides: Any) -> ScanRequest:
 
 
 def test_the_coordinator_cuts_one_batch_per_listening_worker(redis, monkeypatch):
-    import optscan.queue.worker
+    import optscan.queue.workers
 
-    monkeypatch.setattr(optscan.queue.worker, "listening_workers", lambda redis, name: 3)
+    monkeypatch.setattr(optscan.queue.workers, "listening_workers", lambda redis, name: 3)
     cfg = QueueSection()
     scan_id, _ = enqueue_scan(redis, request(10), prefix=PREFIX, cfg=cfg)
     run_jobs(redis)
@@ -204,10 +204,11 @@ def test_a_limiter_stamps_a_request_with_the_time_it_is_let_through():
 def test_one_simulated_server_counts_every_workers_requests(redis, monkeypatch):
     """Two workers' sim providers share one server in Redis: its window refuses what
     goes over ``rate_limit_per_s`` whoever sent it, and it counts them all."""
-    from optscan.default_plugins.providers import sim
-    from optscan.default_plugins.providers.sim import SimConfig, SimProvider, server_counts
+    from optscan.default_plugins.providers import sim_server
+    from optscan.default_plugins.providers.sim import SimConfig, SimProvider
+    from optscan.default_plugins.providers.sim_server import server_counts
 
-    monkeypatch.setattr(sim, "_wall_ms", lambda: 1_000_000.0)  # all in one instant
+    monkeypatch.setattr(sim_server, "_wall_ms", lambda: 1_000_000.0)  # all in one instant
 
     key = Keys(PREFIX).provider_server("sim")
     workers = [SimProvider(SimConfig(rate_limit_per_s=5)) for _ in range(2)]
@@ -274,7 +275,7 @@ def test_a_3000_symbol_scan_on_2_workers_loses_and_duplicates_nothing(fleet):
 @needs_redis
 @pytest.mark.slow  # 200 requests at 20 a second
 def test_two_workers_together_keep_the_rate_limit_the_server_counts(fleet):
-    from optscan.default_plugins.providers.sim import server_counts
+    from optscan.default_plugins.providers.sim_server import server_counts
 
     from .fleet import assert_complete, batches, enqueue, store_for, wait_until
 

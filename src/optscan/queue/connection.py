@@ -168,7 +168,7 @@ class Keys:
 
     def provider_server(self, provider: str) -> str:
         """Where a provider that simulates a server (``sim``) keeps that server's state
-        when queued, shared by every worker (``sim.server_counts`` reads it)."""
+        when queued, shared by every worker (``sim_server.server_counts`` reads it)."""
         return f"{self.prefix}server:{provider}"
 
     def auth_refused(self, scan_id: str, provider: str) -> str:

@@ -28,7 +28,10 @@ from optscan.queue.retry_scheduler import OptscanScheduler
 from optscan.queue.rq import JsonJob, JsonQueue, refusal
 from optscan.queue.sweep import Sweeper, release_stranded, requeue_undelivered
 from optscan.queue.warmup import warm_up
+from optscan.queue.workers import listening_workers
 from optscan.secrets import scrub
+
+__all__ = ["OptscanWorker", "WorkHorseKilled", "listening_workers"]
 
 
 class WorkHorseKilled(Exception):
@@ -281,24 +284,3 @@ def _warn(step: str, exc: BaseException) -> None:
 
 def _subclass(value: Any, base: type) -> bool:
     return isinstance(value, type) and issubclass(value, base)
-
-
-def listening_workers(redis: Redis, queue_name: str, heartbeat_within_s: float = 15.0) -> int:
-    """How many live workers listen on ``queue_name`` (0: a queued scan waits for one).
-
-    A worker's key outlives it by ``worker_ttl + 60`` s (rq's own margin), so a killed
-    worker would count for over a minute: only workers whose last heartbeat is at most
-    ``heartbeat_within_s`` old count (a live one beats every few seconds, busy or not).
-    """
-    import datetime as dt
-
-    now = dt.datetime.now(dt.UTC)
-    queue = JsonQueue(queue_name, connection=redis)
-    alive = 0
-    for worker in OptscanWorker.all(connection=redis, queue=queue):
-        beat = worker.last_heartbeat
-        if beat is not None and beat.tzinfo is None:
-            beat = beat.replace(tzinfo=dt.UTC)
-        if beat is not None and (now - beat).total_seconds() <= heartbeat_within_s:
-            alive += 1
-    return alive

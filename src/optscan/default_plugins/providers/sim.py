@@ -30,7 +30,7 @@ change nothing:
 When a queued scan's batch runs it (:meth:`SimProvider.share_server`), the simulated
 server keeps its request count, its rate-limit window and its count of "too many
 requests" answers in the fleet's Redis: one server for every worker, as a real provider
-is, so its ``rate_limit_per_s`` and :func:`server_counts` cover the whole fleet.
+is, so its ``rate_limit_per_s`` and ``sim_server.server_counts`` cover the whole fleet.
 
 The server's failures are *error answers* (:func:`optscan.http_answers.error_answer`)
 that the extract returns and the transform raises as the mapped error
@@ -42,7 +42,6 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
-import itertools
 import math
 import os
 import threading
@@ -137,54 +136,6 @@ def _log_request(path: str, text: str) -> None:
         os.close(fd)
 
 
-# KEYS: the server's window (a sorted set of request times, ms), its request count, its
-# "too many" count. ARGV: now (ms), the limit per second (0: count only), a member.
-# Returns 1 when the request is over the limit (refused), else 0.
-_SERVE_SHARED = """
-redis.call('INCR', KEYS[2])
-redis.call('EXPIRE', KEYS[2], 86400)
-local limit = tonumber(ARGV[2])
-if limit <= 0 then
-    return 0
-end
-local now = tonumber(ARGV[1])
-redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now - 1000)
-if redis.call('ZCARD', KEYS[1]) >= limit then
-    redis.call('INCR', KEYS[3])
-    redis.call('EXPIRE', KEYS[3], 86400)
-    return 1
-end
-redis.call('ZADD', KEYS[1], now, ARGV[3])
-redis.call('PEXPIRE', KEYS[1], 2000)
-return 0
-"""
-
-
-_members = itertools.count()
-"""Tells apart the requests one process sends at the same instant (``next`` is atomic)."""
-
-
-def _wall_ms() -> float:
-    """The shared server's clock: wall time, which every worker on a machine shares (and
-    pyrate-limiter's Redis window uses too)."""
-    return time.time() * 1000.0
-
-
-def _server_keys(key: str) -> list[str]:
-    return [f"{key}:window", f"{key}:requests", f"{key}:too_many"]
-
-
-def server_counts(redis: Any, key: str) -> dict[str, int]:
-    """What the simulated server kept in Redis at ``key`` (a queued scan's batches use
-    ``Keys.provider_server("sim")``): ``{"requests", "too_many"}``, every worker's."""
-    _window, requests, too_many = _server_keys(key)
-    values = redis.mget([requests, too_many])
-    return {
-        "requests": int(values[0] or 0),
-        "too_many": int(values[1] or 0),
-    }
-
-
 def _seed(*parts: object) -> int:
     digest = hashlib.blake2b("|".join(map(str, parts)).encode(), digest_size=8).digest()
     return int.from_bytes(digest, "little")
@@ -206,25 +157,16 @@ class SimProvider(OptionProvider[SimConfig]):
         self.request_times: list[float] = []
         self.rejected_for_rate = 0
         self._seen: set[str] = set()
-        self._shared: tuple[Any, list[str], Any] | None = None
+        self._shared: Any = None  # a sim_server.SharedServer when queued
 
     def share_server(self, redis: Any, key: str) -> None:
         """Keep the simulated server's request count, rate window and "too many" count
         in Redis under ``key`` (see the module docstring): a queued batch calls this,
         so every worker of the fleet talks to one server. A Redis error falls back to
         this process's own window for that request."""
-        self._shared = (redis, _server_keys(key), redis.register_script(_SERVE_SHARED))
+        from optscan.default_plugins.providers.sim_server import SharedServer
 
-    def _shared_refuses(self, limit: float) -> bool | None:
-        """The shared server's verdict on one request (``None``: Redis did not answer)."""
-        assert self._shared is not None
-        _redis, keys, script = self._shared
-        now_ms = _wall_ms()
-        member = f"{now_ms:.3f}:{os.getpid()}:{next(_members)}"
-        try:
-            return bool(script(keys=keys, args=[f"{now_ms:.3f}", math.floor(limit), member]))
-        except Exception:  # a simulated server does not go down with Redis
-            return None
+        self._shared = SharedServer(redis, key)
 
     # ----------------------------------------------------------- the simulated server
 
@@ -253,7 +195,7 @@ class SimProvider(OptionProvider[SimConfig]):
                 refusal = self._too_many(f"{symbol}: too many requests (sim rate_limited)")
         shared = None
         if self._shared is not None:
-            shared = self._shared_refuses(0 if refusal is not None else limit)
+            shared = self._shared.refuses(0 if refusal is not None else limit)
             if shared:
                 with self._lock:
                     self.rejected_for_rate += 1

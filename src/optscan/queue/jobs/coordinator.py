@@ -203,7 +203,7 @@ def _enqueue_aggregator(
 
 def _workers(env: JobEnv, queue: Any) -> int:
     """The live workers listening on the scan's queue (this one among them)."""
-    from optscan.queue.worker import listening_workers
+    from optscan.queue.workers import listening_workers
 
     try:
         return listening_workers(env.redis, queue.name)
