@@ -56,6 +56,15 @@ def test_batches_are_sized_from_the_symbols_and_the_workers(symbols, workers, ca
     assert batch_count(symbols, batch_size=0, workers=workers, max_batch_size=cap) == len(sizes)
 
 
+def test_a_rate_limited_batch_fits_in_half_its_timeout():
+    from optscan.queue.plan import rate_cap
+
+    assert rate_cap(0, 600) == 0  # no limit, no cap
+    assert rate_cap(2, 600) == 60  # 60 symbols x 10 requests at 2/s: 300 s of 600
+    assert rate_cap(50, 600) == 1500
+    assert rate_cap(0.01, 60) == 1
+
+
 def test_a_fixed_batch_size_keeps_0_1_0s_batches():
     batches = plan_batches(names(7), batch_size=3, workers=4, max_batch_size=250)
     assert batches == [names(7)[0:3], names(7)[3:6], names(7)[6:7]]

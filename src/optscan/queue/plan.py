@@ -8,12 +8,28 @@ one batch per worker listening on its queue, each worker scanning its share at f
 concurrency from start to end; batches hold at most ``queue.max_batch_size`` symbols
 (a batch re-run after its worker died, or over its ``queue.batch_timeout_s``, redoes
 at most that many), so a scan larger than ``workers x max_batch_size`` gets more,
-evenly sized batches than workers, which the workers take in turn.
+evenly sized batches than workers, which the workers take in turn. Under a provider's
+rate limit a batch is also capped to what the limit lets through in half of
+``queue.batch_timeout_s`` (:func:`rate_cap`).
 """
 
 from __future__ import annotations
 
 import math
+
+REQUESTS_PER_SYMBOL = 10
+"""A generous guess of one symbol's requests (its listing and the chains in its DTE
+window), to keep a rate-limited batch inside its timeout."""
+
+
+def rate_cap(rate_per_s: float, timeout_s: int) -> int:
+    """The most symbols a batch may hold when the provider allows ``rate_per_s``
+    requests a second (0: no limit, no cap): what fits in half of ``timeout_s``
+    (``queue.batch_timeout_s``) at :data:`REQUESTS_PER_SYMBOL` requests a symbol, at
+    least 1. The shared limit is the fleet's, so this is a ceiling, not an estimate."""
+    if rate_per_s <= 0:
+        return 0
+    return max(1, math.floor(timeout_s * rate_per_s / (2 * REQUESTS_PER_SYMBOL)))
 
 
 def batch_count(symbols: int, *, batch_size: int, workers: int, max_batch_size: int) -> int:

@@ -29,7 +29,7 @@ from optscan.queue.connection import (
 )
 from optscan.queue.jobs.env import JobEnv, job_entry, job_kwargs, lost, payload
 from optscan.queue.lock import acquire_lock
-from optscan.queue.plan import plan_batches
+from optscan.queue.plan import plan_batches, rate_cap
 from optscan.queue.rq import make_queue, on_failure, rq_retry
 from optscan.queue.store import TERMINAL_STATES
 from optscan.scan.context import new_scan_id
@@ -116,11 +116,13 @@ def _fan_out(
     total = len(symbols) + len(skipped)
     if skipped:  # invalid symbols: done at once, as in the embedded scan
         env.store.record(scan_id, [(o.symbol, payload(o, []), False) for o in skipped])
+    cap = env.cfg.max_batch_size
+    limited = rate_cap(ctx.client.config.rate_limit_per_s, env.cfg.batch_timeout_s)
     batches = plan_batches(
         symbols,
         batch_size=env.cfg.batch_size,
         workers=_workers(env, queue) if not env.cfg.batch_size else 0,
-        max_batch_size=env.cfg.max_batch_size,
+        max_batch_size=min(cap, limited) if limited else cap,
     )
     pipe = env.redis.pipeline(transaction=True)
     pipe.hset(
