@@ -75,7 +75,9 @@ def test_a_killed_worker_and_horse_lose_nothing(fleet, record_property):
 
     fleet.start(2)
     client = redis_py.Redis.from_url(fleet.url)
-    scan_id = enqueue(fleet, 40, 300)
+    # one batch of 20 per worker, each about 7 s at 4 requests in flight: the kill
+    # lands mid-batch, after the batch recorded some of its symbols
+    scan_id = enqueue(fleet, 40, 300, "--set", "scan.concurrency=4")
     store = store_for(fleet.url)
     wait_until(lambda: store.status(scan_id)["symbols_done"] >= 4, 30, "the scan to start")
 

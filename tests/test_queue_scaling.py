@@ -210,6 +210,21 @@ def test_a_limiter_stamps_a_request_with_the_time_it_is_let_through():
     assert late.timestamp >= bucket.now() - 50
 
 
+def test_the_fleets_window_counts_a_request_stamped_after_the_callers(redis):
+    """Worker B stamps its request, then worker A stamps and enters the window twice
+    before B's script runs: B must see A's requests, though stamped after its own."""
+    from pyrate_limiter import Rate, RateItem
+
+    from optscan.queue.limits import fleet_bucket
+
+    bucket = fleet_bucket().init([Rate(2, 1000)], redis, "optscan:ratelimit:test")
+    bucket.now = lambda: 1_000_500  # worker A
+    assert bucket.put(RateItem("sim", 0))
+    assert bucket.put(RateItem("sim", 0))
+    bucket.now = lambda: 1_000_400  # worker B: stamped earlier, its script runs now
+    assert not bucket.put(RateItem("sim", 0))
+
+
 def test_one_simulated_server_counts_every_workers_requests(redis, monkeypatch):
     """Two workers' sim providers share one server in Redis: its window refuses what
     goes over ``rate_limit_per_s`` whoever sent it, and it counts them all."""
