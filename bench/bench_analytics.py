@@ -143,10 +143,12 @@ def original_loop_same_work(
     what optscan's screen does - on every contract the data-quality gate (a value no
     quote can have, expired, non-standard OCC root, no bid, ask below bid, a bid or ask
     above what the option can be worth, IV missing, Yahoo placeholder or above the
-    cap), the metrics the screen uses (mid, spread, annualized return, time to the
-    16:00 New York close), the strategy's rules and rejections counted by first
-    reason; delta only for the contracts still alive, cushion, breakeven and collateral
-    only for those that pass - so the two rates compare the same work done two ways.
+    cap) after the copies of a contract listed twice, the metrics the screen uses (mid,
+    spread, annualized return on the extrinsic value, time to the 16:00 New York
+    close), the strategy's rules and rejections counted by first reason; delta only for
+    the contracts still alive, cushion, breakeven, collateral and the probabilities of
+    expiring OTM and of profit only for those that pass - so the two rates compare the
+    same work done two ways.
     """
     import re
     from statistics import NormalDist
@@ -159,6 +161,7 @@ def original_loop_same_work(
     today = now.astimezone(new_york).date()
     rejected: Counter = Counter()
     results = []
+    seen: set[str] = set()
     for i in range(len(data["optionSymbol"])):
         option = {
             "symbol": data["optionSymbol"][i],
@@ -177,6 +180,10 @@ def original_loop_same_work(
         bid, ask, iv, strike = option["bid"], option["ask"], option["iv"], option["strike"]
         is_call = option["side"] == "call"
         match = occ.match(option["symbol"])
+        if option["symbol"] in seen:
+            rejected["duplicate"] += 1
+            continue
+        seen.add(option["symbol"])
         if (
             not 0 < strike <= 1e9
             or not (bid != bid or 0 <= bid <= 1e9)
@@ -215,7 +222,8 @@ def original_loop_same_work(
             continue
         mid = (bid + ask) / 2
         spread = (ask - bid) / mid * 100 if mid > 0 else math.nan
-        annualized = bid / (spot if is_call else strike) * 365 / max(dte, 1) * 100
+        intrinsic = max(spot - strike, 0.0) if is_call else max(strike - spot, 0.0)
+        annualized = (bid - intrinsic) / (spot if is_call else strike) * 365 / max(dte, 1) * 100
         option.update(mid=mid, spread_pct=spread, annualized_return=annualized, dte=dte)
         if is_call:
             rejected["wrong_kind"] += 1
@@ -239,7 +247,15 @@ def original_loop_same_work(
             cushion_pct=(spot - strike) / spot * 100,
             breakeven=strike - bid,
             collateral=strike * 100,
+            prob_otm=norm.cdf(d1 - iv * math.sqrt(years)),
         )
+        if strike - bid > 0:
+            d1_even = (math.log(spot / (strike - bid)) + (0.04 + 0.5 * iv * iv) * years) / (
+                iv * math.sqrt(years)
+            )
+            option["prob_profit"] = norm.cdf(d1_even - iv * math.sqrt(years))
+        else:
+            option["prob_profit"] = 1.0
         results.append(option)
     return results, rejected
 

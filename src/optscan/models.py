@@ -94,6 +94,9 @@ _OPTIONAL_NUMBERS = (
     "iv",
     "spread_pct",
     "prob_otm",
+    "prob_profit",
+    "if_called_return",
+    "if_called_annualized",
 )
 """The opportunity's numbers that may be missing (``None``)."""
 
@@ -101,9 +104,10 @@ _OPTIONAL_NUMBERS = (
 class Opportunity(Frozen):
     """One contract that passed the data-quality gate and the strategy's screen.
 
-    Formulas (see the README, "Numbers and conventions"): ``annualized_return`` is
-    ``bid / collateral base x 365 / max(dte, 1) x 100`` with the strike as base for
-    puts and the underlying's price for calls; ``cushion_pct`` is how far out of the
+    Formulas (see the README, "Numbers and conventions"): ``extrinsic`` is ``bid -
+    intrinsic value``; ``annualized_return`` is ``extrinsic / base x 365 / max(dte, 1)
+    x 100`` with the strike as base for puts and the underlying's price for calls (the
+    return if the price is unchanged at expiry); ``cushion_pct`` is how far out of the
     money the strike is, in percent of the underlying's price; ``breakeven`` is
     ``strike - bid`` (puts) or ``strike + bid`` (calls).
 
@@ -137,6 +141,24 @@ class Opportunity(Frozen):
     breakeven: float = Field(description="Underlying price at expiry with zero P&L, per share.")
     collateral: float = Field(description="Cash secured: strike x 100, per contract.")
     prob_otm: float | None = Field(description="Probability of expiring OTM, a fraction.")
+    prob_profit: float | None = Field(
+        default=None,
+        description="Probability the short option alone profits at expiry, a fraction: "
+        "puts P(S_T > strike - bid), calls P(S_T < strike + bid).",
+    )
+    extrinsic: float = Field(
+        default=0.0, description="Bid minus intrinsic value, per share (may be negative)."
+    )
+    if_called_return: float | None = Field(
+        default=None,
+        description="Calls on shares with a cost basis: (bid + strike - basis) / basis x "
+        "100, percent, not annualized; null without a basis.",
+    )
+    if_called_annualized: float | None = Field(
+        default=None,
+        description="Calls on shares with a cost basis: (bid + strike - price) / price x "
+        "365 / max(dte, 1) x 100, percent; null without a basis.",
+    )
     underlying_price: float = Field(description="The underlying's price, per share.")
     quote_time: NewYorkTime = Field(description="When the quotes were taken.")
     data_delay_s: float = Field(description="How late the quotes are, seconds.")
@@ -151,10 +173,22 @@ class Opportunity(Frozen):
             return data
         if "premium" not in data and data.get("bid") is not None:
             data = {**data, "premium": round(float(data["bid"]) * 100.0, 2)}
+        if "extrinsic" not in data:  # stored before 0.3: bid - intrinsic value
+            data = {**data, "extrinsic": _extrinsic(data)}
         missing = [
             k for k in _OPTIONAL_NUMBERS if isinstance(data.get(k), float) and not isfinite(data[k])
         ]
         return {**data, **dict.fromkeys(missing)} if missing else data
+
+
+def _extrinsic(data: dict[str, Any]) -> float:
+    """``bid - intrinsic value`` from a stored opportunity's own fields (0 if absent)."""
+    try:
+        bid, strike, spot = (float(data[k]) for k in ("bid", "strike", "underlying_price"))
+    except (KeyError, TypeError, ValueError):
+        return 0.0
+    intrinsic = max(spot - strike, 0.0) if data.get("kind") == "call" else max(strike - spot, 0.0)
+    return round(bid - intrinsic, 4)
 
 
 class SymbolOutcome(Frozen):

@@ -19,7 +19,7 @@ import numpy as np
 
 from optscan.analytics.gate import quality_gate
 from optscan.analytics.greeks import bs_delta
-from optscan.analytics.metrics import compute_metrics, survivor_metrics
+from optscan.analytics.metrics import CloseOf, compute_metrics, survivor_metrics
 from optscan.analytics.opportunities import build_opportunities
 from optscan.analytics.ranking import rank_order
 from optscan.analytics.rules import delta_screen, strategy_screen
@@ -63,8 +63,17 @@ def screen_chain(
     as_of: dt.datetime,
     market_open: bool = True,
     cost_basis: float | None = None,
+    close_of: CloseOf | None = None,
+    seen: set[str] | None = None,
 ) -> ChainScreen:
     """Metrics, gate and screen over a whole chain; models only for the survivors.
+
+    ``close_of`` gives each expiration day's close (the market calendar's; default
+    16:00 New York). A contract listed twice (in this chain, or in ``seen``: the
+    contract symbols of the symbol's chains screened before) is screened once, and each
+    copy is rejected as ``duplicate``; this chain's contract symbols are added to
+    ``seen``. ``cost_basis`` (per share, of the shares a covered call is written on)
+    guards the call strikes and gives the if-called returns.
 
     The cheap chain-wide metrics, the gate and the strategy's rules run on every
     contract; delta is then computed only for the contracts still alive (a few percent
@@ -82,8 +91,11 @@ def screen_chain(
     positional = strategy.min_cushion_pct is not None or (
         strategy.max_collateral is not None and strategy.type != "cc"
     )
-    metrics = compute_metrics(chain, as_of, with_greeks=False, with_position=positional)
-    checks = quality_gate(
+    metrics = compute_metrics(
+        chain, as_of, with_greeks=False, with_position=positional, close_of=close_of
+    )
+    checks = duplicate_check(chain, seen)
+    checks += quality_gate(
         chain,
         metrics,
         as_of=as_of,
@@ -106,8 +118,54 @@ def screen_chain(
         counts["rank_cut"] += len(order) - strategy.top_per_symbol
         order = order[: strategy.top_per_symbol]
     result.rejected = counts
-    result.opportunities = build_opportunities(chain, rows[order], metrics.take(order))
+    result.opportunities = build_opportunities(
+        chain, rows[order], metrics.take(order), cost_basis=cost_basis
+    )
     return result
+
+
+def duplicate_check(chain: OptionChain, seen: set[str] | None) -> list[tuple[str, np.ndarray]]:
+    """``("duplicate", mask)`` for every copy of a contract after its first listing (in
+    this chain, or already in ``seen``), and ``seen`` updated; ``[]`` when none is."""
+    symbols = chain.contract_symbol
+    copies = None
+    if seen or _may_repeat(symbols):  # exact, per contract, only when a copy may exist
+        first: set[str] = set(seen or ())
+        flags = []
+        for name in symbols.tolist():
+            flags.append(name in first)
+            first.add(name)
+        copies = np.array(flags, dtype=bool)
+    if seen is not None:
+        seen.update(symbols.tolist())
+    return [("duplicate", copies)] if copies is not None and copies.any() else []
+
+
+_MIX = np.uint64(0x9E3779B97F4A7C15)
+
+
+def _may_repeat(symbols: np.ndarray) -> bool:
+    """Whether two contract symbols may be equal: a 64-bit hash of each (its characters
+    narrowed to bytes), sorted, has a repeat. False means none is; True is checked
+    exactly by the caller. About 50 ms for a million contracts."""
+    n = len(symbols)
+    if n < 2:
+        return False
+    width = symbols.dtype.itemsize // 4
+    if width == 0:
+        return True
+    codes = symbols.view(np.uint32).reshape(n, width)
+    words = (width + 7) // 8
+    chars = np.zeros((n, words * 8), dtype=np.uint8)
+    chars[:, :width] = codes  # wraps non-ASCII characters: a collision is checked exactly
+    lanes = chars.view(np.uint64)
+    digest = lanes[:, 0].copy()
+    with np.errstate(over="ignore"):
+        for j in range(1, words):
+            digest *= _MIX
+            digest ^= lanes[:, j]
+    digest.sort()
+    return bool((digest[1:] == digest[:-1]).any())
 
 
 def _delta_at(

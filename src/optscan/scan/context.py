@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
+from optscan.analytics.expiry import REGULAR, ExpiryCloses
 from optscan.errors import UsageError
 from optscan.scan.fetch import ProviderClient
 from optscan.scan.holdings import load_holdings
@@ -59,6 +60,8 @@ class ScanContext:
     started: dt.datetime
     holdings: dict[str, tuple[int, float]]
     warnings: list[str]
+    expiry: ExpiryCloses = REGULAR
+    """Each expiration day's close by the scan's market calendar (time to expiry)."""
 
     @property
     def market_open(self) -> bool:
@@ -144,6 +147,7 @@ def prepare_scan(
         started=started,
         holdings=load_holdings(settings) if strategy.type == "cc" else {},
         warnings=warnings,
+        expiry=ExpiryCloses(calendar),
     )
 
 

@@ -119,6 +119,7 @@ async def scan_symbol(
     seen = 0
     rejected: Counter[str] = Counter()
     opportunities: list[Opportunity] = []
+    listed: set[str] = set()  # a contract in two answers is screened once
     for chain in chains:
         screened = screen_chain(
             chain,
@@ -127,6 +128,8 @@ async def scan_symbol(
             as_of=ctx.as_of,
             market_open=ctx.market_open,
             cost_basis=cost_basis,
+            close_of=ctx.expiry.close_of,
+            seen=listed,
         )
         seen += screened.contracts_seen
         rejected.update(screened.rejected)

@@ -119,6 +119,21 @@ def _nyse() -> Any:
     return _calendar
 
 
+_closes: Any = None
+
+
+def _expiry_close(day: dt.date) -> dt.datetime:
+    """The NYSE close of an expiration day: options stop trading then (13:00 on an
+    early-close day), and the simulated market prices them to it, as the scan does."""
+    global _closes
+    if _closes is None:
+        from optscan.analytics.expiry import ExpiryCloses
+
+        _closes = ExpiryCloses(_nyse())
+    close: dt.datetime = _closes.close_of(day)
+    return close
+
+
 def _log_request(path: str, text: str) -> None:
     """Append one line to ``path`` (one ``write`` on an ``O_APPEND`` descriptor, so lines
     from several threads and processes never interleave)."""
@@ -282,7 +297,7 @@ class SimProvider(OptionProvider[SimConfig]):
         from optscan.analytics.greeks import bs_price
 
         rng = np.random.default_rng(_seed(self.config.seed, symbol, expiration, now.date()))
-        close = dt.datetime.combine(expiration, dt.time(16), NEW_YORK)
+        close = _expiry_close(expiration)  # 13:00 on an early-close day, as the scan's
         years = max((close - now).total_seconds(), 60.0) / (365.0 * 86400)
         step = 0.5 if spot < 25 else 1.0 if spot < 100 else 2.5 if spot < 250 else 5.0
         lo, hi = spot * 0.6, spot * 1.4
