@@ -248,11 +248,39 @@ class ScanRequest(Frozen):
     scheduled: bool = Field(default=False, description="Started by a schedule.")
     record_dir: str | None = Field(default=None, description="--record DIR.")
     replay_dir: str | None = Field(default=None, description="--replay DIR.")
+    cash: float | None = Field(
+        default=None, ge=0, le=1e10, description="--cash (or a positions file's), dollars."
+    )
 
     @field_validator("scan_id", "profile")
     @classmethod
     def _safe_id(cls, value: str | None) -> str | None:
         return None if value is None else check_key_part(value)
+
+
+class SelectedContract(Frozen):
+    """One contract of a selection: its OCC symbol and how many to sell."""
+
+    contract_symbol: str
+    quantity: int = Field(ge=1, description="Contracts to sell.")
+
+
+class Selection(Frozen):
+    """``scan --cash``: the cash-secured puts that earn the most annualized premium with
+    their collateral within the cash (:mod:`optscan.analytics.selection`).
+
+    Dollars throughout: ``cash`` the amount available, ``collateral_used`` the sum of
+    strike x 100 x quantity, ``premium_total`` the sum of bid x 100 x quantity,
+    ``annualized_income`` the sum of bid x 100 x 365 / max(DTE, 1) x quantity.
+    """
+
+    model_config = ConfigDict(frozen=True, extra="forbid", allow_inf_nan=False)
+
+    cash: float = Field(ge=0, description="Cash available, dollars.")
+    collateral_used: float = Field(ge=0, description="Collateral of the contracts, dollars.")
+    premium_total: float = Field(ge=0, description="Premium received, dollars.")
+    annualized_income: float = Field(ge=0, description="Premium a year, dollars.")
+    contracts: list[SelectedContract] = Field(default_factory=list)
 
 
 class ScanResult(Frozen):
@@ -278,6 +306,9 @@ class ScanResult(Frozen):
     )
     warnings: list[SafeText] = Field(
         default_factory=list, description="What the result's reader should know (stale replay)."
+    )
+    selection: Selection | None = Field(
+        default=None, description="With --cash: the best cash-secured puts for the cash."
     )
 
     @property

@@ -13,8 +13,10 @@ from typing import Annotated, Any, Literal
 from pydantic import (
     BaseModel,
     ConfigDict,
+    Discriminator,
     Field,
     SecretStr,
+    Tag,
     ValidationInfo,
     field_validator,
     model_validator,
@@ -97,7 +99,61 @@ class StrategySection(Section):
     top_overall: int = Field(default=0, ge=0, le=1_000_000)
 
 
-def _default_strategies() -> dict[str, StrategySection]:
+RollRankBy = Literal["net_credit", "annualized_return", "prob_otm", "days_added"]
+"""What roll candidates are ranked by (``optscan rolls``), bigger first."""
+
+
+class RollStrategySection(Section):
+    """``[strategies.roll]``: which rolls ``optscan rolls`` offers for a short option.
+
+    ``min_dte``/``max_dte`` bound the new expiration's DTE (it must also be later than
+    the old one); ``min_net_credit`` is per share (a roll for a debit is not a roll);
+    the delta keys bound the new contract's delta. ``scan`` refuses this type.
+    """
+
+    type: Literal["roll"]
+    min_dte: int = Field(default=7, ge=0, le=ANY_DTE)
+    max_dte: int = Field(default=60, ge=0, le=ANY_DTE)
+    min_net_credit: float = Field(default=0.05, ge=0.0, le=1e6)
+    min_put_delta: float | None = Field(default=-0.30, ge=-1, le=0)
+    max_call_delta: float | None = Field(default=0.30, ge=0, le=1)
+    min_open_interest: float = Field(default=10, ge=0, le=1e9)
+    min_volume: float = Field(default=0, ge=0, le=1e9)
+    min_bid: float = Field(default=0.0, ge=0, le=1e6)
+    max_spread_pct: float = Field(default=25.0, ge=0, le=10_000)
+    rank_by: RollRankBy = "net_credit"
+    top_per_position: int = Field(default=5, ge=0, le=1_000_000)
+
+    @model_validator(mode="after")
+    def _window(self) -> RollStrategySection:
+        if self.max_dte < self.min_dte:
+            raise ValueError("max_dte must be >= min_dte")
+        return self
+
+
+def _strategy_kind(value: Any) -> str:
+    kind = value.get("type") if isinstance(value, dict) else getattr(value, "type", None)
+    return "roll-strategy" if kind == "roll" else "scan-strategy"
+
+
+STRATEGY_TAGS = ("scan-strategy", "roll-strategy")
+"""The union's tags: not keys, so config messages leave them out of the dotted key."""
+AnyStrategy = Annotated[
+    Annotated[StrategySection, Tag("scan-strategy")]
+    | Annotated[RollStrategySection, Tag("roll-strategy")],
+    Discriminator(_strategy_kind),
+]
+"""A ``[strategies.<name>]`` table: a scan's screen (csp, cc) or the rolls' (roll)."""
+
+
+class SelectionSection(Section):
+    """``[selection]``: ``scan --cash``, the best cash-secured puts for the cash."""
+
+    cash: float | None = Field(default=None, ge=0, le=1e10)
+    max_contracts_per_symbol: int = Field(default=1, ge=1, le=100)
+
+
+def _default_strategies() -> dict[str, StrategySection | RollStrategySection]:
     return {
         "csp": StrategySection(type="csp", min_annualized_return=30.0, min_delta=-0.20),
         "cc": StrategySection(
@@ -111,6 +167,7 @@ def _default_strategies() -> dict[str, StrategySection]:
                 CallDeltaStep(max_dte=100000, max_delta=0.36),
             ],
         ),
+        "roll": RollStrategySection(type="roll"),
     }
 
 
@@ -216,7 +273,7 @@ class Settings(Section):
     sources: dict[str, Any] = Field(default_factory=lambda: {"enabled": ["watchlist"]})
     providers: dict[str, dict[str, Any]] = Field(default_factory=dict)
     sinks: dict[str, Any] = Field(default_factory=lambda: {"enabled": []})
-    strategies: dict[str, StrategySection] = Field(default_factory=_default_strategies)
+    strategies: dict[str, AnyStrategy] = Field(default_factory=_default_strategies)
     analytics: AnalyticsSection = AnalyticsSection()
     holdings: HoldingsSection = HoldingsSection()
     plugins: PluginsSection = PluginsSection()
@@ -224,6 +281,7 @@ class Settings(Section):
     redis: RedisSection = RedisSection()
     queue: QueueSection = QueueSection()
     dashboard: DashboardSection = DashboardSection()
+    selection: SelectionSection = SelectionSection()
 
     @model_validator(mode="before")
     @classmethod
@@ -250,11 +308,12 @@ class Settings(Section):
     @model_validator(mode="before")
     @classmethod
     def _strategy_types(cls, data: Any) -> Any:
-        """``[strategies.csp]`` and ``[strategies.cc]`` imply their ``type``."""
+        """``[strategies.csp]``, ``[strategies.cc]`` and ``[strategies.roll]`` imply
+        their ``type``."""
         if isinstance(data, dict) and isinstance(data.get("strategies"), dict):
             strategies = {}
             for name, body in data["strategies"].items():
-                if isinstance(body, dict) and "type" not in body and name in ("csp", "cc"):
+                if isinstance(body, dict) and "type" not in body and name in ("csp", "cc", "roll"):
                     body = {**_default_strategies()[name].model_dump(), **body}
                 strategies[name] = body
             data = {**data, "strategies": strategies}

@@ -93,6 +93,9 @@ def print_table(
         console.print("No opportunities passed the screen.")
     elif result.symbols:
         console.print(Text("Nothing was screened: no symbol could be scanned.", style="red"))
+    if result.selection is not None:
+        for line in selection_lines(result):
+            console.print(Text(line))
     for line in failure_lines(result.symbols):
         console.print(line)
     for label, texts, style in (
@@ -225,3 +228,28 @@ def _without_symbol(error: str, symbol: str) -> str:
     """``AAPL: no listed options`` shown after the symbol would repeat it."""
     prefix = f"{symbol}: "
     return error[len(prefix) :] if error.startswith(prefix) else error
+
+
+def selection_lines(result: ScanResult) -> list[str]:
+    """``scan --cash``: the selection as its own section (contracts with their numbers)."""
+    selection = result.selection
+    if selection is None:
+        return []
+    by_contract = {o.contract_symbol: o for o in result.opportunities}
+    lines = [
+        f"Selection for {selection.cash:,.2f} cash: {len(selection.contracts)} contracts, "
+        f"collateral {selection.collateral_used:,.2f}, premium {selection.premium_total:,.2f}, "
+        f"annualized income {selection.annualized_income:,.2f}",
+    ]
+    for chosen in selection.contracts:
+        o = by_contract.get(chosen.contract_symbol)
+        detail = (
+            f"  strike {o.strike:,.2f}  bid {o.bid:,.2f}  DTE {o.dte}  "
+            f"collateral {o.collateral * chosen.quantity:,.2f}"
+            if o is not None
+            else ""
+        )
+        lines.append(f"  {chosen.quantity} x {chosen.contract_symbol}{detail}")
+    if not selection.contracts:
+        lines.append("  no put fits the cash")
+    return lines

@@ -91,6 +91,11 @@ def prepare_scan(
         available = ", ".join(sorted(settings.strategies))
         raise UsageError(f"unknown strategy {strategy_name!r}; available: {available}")
     strategy = settings.strategies[strategy_name]
+    if strategy.type == "roll":
+        raise UsageError(
+            f"strategy {strategy_name!r} is of type 'roll': it is for `optscan rolls`, "
+            "not for scans"
+        )
     sink_names = request.sinks if request.sinks is not None else settings.enabled("sinks")
     for name in sink_names:
         host.get_class("sinks", name)

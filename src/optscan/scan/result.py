@@ -20,6 +20,7 @@ from optscan.events import (
 )
 from optscan.logs import get_logger
 from optscan.models import Opportunity, ScanResult, SymbolOutcome
+from optscan.scan.selection import scan_selection
 from optscan.secrets import scrub_exception
 
 if TYPE_CHECKING:
@@ -128,6 +129,7 @@ def assemble_result(
         symbols=outcomes,
         opportunities=ranked,
         errors=[*_refused(ctx, outcomes), *errors],
+        selection=scan_selection(ctx, ranked),
     )
 
 
