@@ -49,8 +49,7 @@ def run(quick: bool = False) -> list[tuple[str, str, str]]:
         (
             f"selection, {len(candidates):,} candidates, 500 symbols, 1,000,000 cash, best of 3",
             f"{best:.3f} s",
-            f"{len(chosen.contracts)} contracts, {chosen.collateral_used:,.0f} used "
-            "(target < 1 s)",
+            f"{len(chosen.contracts)} contracts, {chosen.collateral_used:,.0f} used (target < 1 s)",
         )
     ]
 

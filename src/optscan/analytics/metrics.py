@@ -278,7 +278,5 @@ def survivor_metrics(
         delta_from_provider=metrics.delta_from_provider[rows],
         prob_otm=otm,
         extrinsic=extrinsic,
-        prob_profit=prob_profit(
-            spot, strike, bid, years, iv, is_call, rate, dividend_yield, otm
-        ),
+        prob_profit=prob_profit(spot, strike, bid, years, iv, is_call, rate, dividend_yield, otm),
     )
