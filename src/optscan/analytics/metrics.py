@@ -110,9 +110,10 @@ def years_to_expiry(
 
     ``close_of(day)`` gives the close (the market calendar's: 13:00 New York on an
     early-close day); without it, 16:00 New York. The close's UTC offset is taken per
-    expiration date, so daylight-saving changes between now and expiry are honoured. Each distinct date is converted once: through
-    a table indexed by day when the dates are dense (linear time, no sort), else
-    through the sorted distinct dates (a small chain spanning years).
+    expiration date, so daylight-saving changes between now and expiry are honoured.
+    Each distinct date is converted once: through a table indexed by day when the
+    dates are dense (linear time, no sort), else through the sorted distinct dates (a
+    small chain spanning years).
     """
     if len(expiration) == 0:
         return np.zeros(0)

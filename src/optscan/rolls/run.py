@@ -11,6 +11,7 @@ threads); a position whose answer is missing fails alone, with its reason.
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 from concurrent.futures import ThreadPoolExecutor
 from typing import TYPE_CHECKING, Any
@@ -59,10 +60,8 @@ def perform_rolls(
     try:
         chains = _fetch(ctx, positions, strategy)
     finally:
-        try:
+        with contextlib.suppress(Exception):  # a provider that cannot close still answered
             ctx.provider.close()
-        except Exception:  # a provider that cannot close still answered
-            pass
     answers = [_one(ctx, p, chains, strategy) for p in positions]
     return RollsResult(as_of=ctx.as_of, provider=ctx.provider_name, positions=answers)
 
