@@ -31,12 +31,21 @@ if TYPE_CHECKING:
     help="Run the scan on RQ workers (enqueue + wait); needs Redis and `optscan worker`.",
 )
 @scan_options
+@click.option(
+    "--positions",
+    "positions_path",
+    default=None,
+    type=click.Path(dir_okay=False),
+    help="A broker's positions file: its cash, less its short puts' collateral, is the "
+    "cash of the selection when --cash is not given (default: holdings.file).",
+)
 @timeout_option("--queue")
 @format_option(("table", "json", "csv"))
 @columns_option
 @with_env
 def scan(
     on_queue: bool,
+    positions_path: str | None,
     timeout_s: float | None,
     fmt: str,
     columns: list[Column] | None,
@@ -47,6 +56,12 @@ def scan(
     if timeout_s is not None and not on_queue:
         fail("--timeout needs --queue")
     request = build_request(env, **opts)
+    if request.cash is None:
+        from optscan.cli.cash import cash_from_positions_file
+
+        cash = cash_from_positions_file(env, positions_path)
+        if cash is not None:
+            request = request.model_copy(update={"cash": cash})
     if on_queue:
         _scan_on_queue(request, fmt, columns, env, timeout_s)
     _scan_here(request, fmt, columns, env)

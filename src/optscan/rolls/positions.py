@@ -83,8 +83,8 @@ def read_positions_file(path: Path, broker: str | None = None) -> Any:
         from optscan.positions import read_positions  # type: ignore[import-not-found,unused-ignore]
     except ImportError:
         raise UsageError(
-            f"--positions {str(path)!r}: this optscan has no positions-file reader "
-            "(optscan.positions); give the positions with --position CONTRACT[:QTY] instead"
+            f"--positions {str(path)!r}: this optscan cannot read positions files "
+            "(optscan.positions is missing)"
         ) from None
     return read_positions(path, broker=broker)
 

@@ -29,6 +29,10 @@ if TYPE_CHECKING:
     from optscan.scan.context import ScanContext
 
 
+CONTEXT_STRATEGY = "rolls-context"
+"""The scan strategy of the context rolls share with scans (its screen is not used)."""
+
+
 def roll_strategy(settings: Settings, name: str = "roll") -> RollStrategySection:
     """``[strategies.<name>]``, which must be of type ``roll`` (else :class:`UsageError`)."""
     strategy = settings.strategies.get(name)
@@ -53,10 +57,17 @@ def perform_rolls(
     run (unknown provider, a strategy that is not a roll, a bad config).
     """
     strategy = roll_strategy(settings, strategy_name)
-    request = request.model_copy(update={"strategy": _scan_strategy(settings)})
+    from optscan.config import StrategySection
     from optscan.scan.context import prepare_scan
 
-    ctx = prepare_scan(request, host, settings)
+    # the shared context wants a scan strategy; rolls screen with their own
+    shared = settings.model_copy(
+        update={
+            "strategies": {**settings.strategies, CONTEXT_STRATEGY: StrategySection(type="csp")}
+        }
+    )
+    request = request.model_copy(update={"strategy": CONTEXT_STRATEGY})
+    ctx = prepare_scan(request, host, shared)
     try:
         chains = _fetch(ctx, positions, strategy)
     finally:
@@ -64,17 +75,6 @@ def perform_rolls(
             ctx.provider.close()
     answers = [_one(ctx, p, chains, strategy) for p in positions]
     return RollsResult(as_of=ctx.as_of, provider=ctx.provider_name, positions=answers)
-
-
-def _scan_strategy(settings: Settings) -> str:
-    """A scan strategy for the shared context (rolls do not use its screen)."""
-    for name, strategy in settings.strategies.items():
-        if strategy.type == "csp":
-            return name
-    for name, strategy in settings.strategies.items():
-        if strategy.type != "roll":
-            return name
-    raise UsageError("the config has no csp or cc strategy")
 
 
 Answer = Any
