@@ -3,7 +3,7 @@ traceback ever reaches the user, and the exit code is one the README documents.
 
 hypothesis builds a command line for every command (``scan``, ``plugins``, ``config
 show``, ``market``, ``enqueue``, ``status``, ``results``, ``worker``, ``scheduler``,
-``dashboard``, ``lock clear``, ``schedule add|list|remove``) from real and broken
+``dashboard``, ``lock clear``, ``schedule add|list|remove``, ``rolls``) from real and broken
 options, ``--set`` pairs over real, misspelt and dangerous keys with absurd values
 (``nan``, ``inf``, ``1e300``, deep arrays, text), a generated config file (TOML, broken
 TOML, deeply nested, not UTF-8), a holdings CSV and a ``--replay`` recording with
@@ -215,7 +215,33 @@ SCAN_OPTIONS = {
     "--as-of": INSTANTS,
     "--record": st.sampled_from(["rec-out", "/proc/x", "holdings.csv/x"]),
     "--replay": st.sampled_from(["rec", "nope-dir", "holdings.csv"]),
+    "--cash": st.sampled_from(["25000", "0", "-1", "nan", "1e12", "lots"]),
 }
+ROLLS = _options(
+    **{
+        "--provider": st.sampled_from(["sim", "nope", ""]),
+        "--position": st.one_of(
+            st.sampled_from(
+                [
+                    "AAPL261120P00185000:2@1.1",
+                    "AAPL261120C00250000",
+                    "AAPL:x",
+                    "",
+                    "AAPL261131P00001000",
+                    "F261120P00012500:0",
+                    "AAPL261120P00185000@nan",
+                ]
+            ),
+            TEXT,
+        ),
+        "--positions": st.sampled_from(["holdings.csv", "nope.csv", "rec"]),
+        "--strategy": st.sampled_from(["roll", "csp", "nope"]),
+        "--as-of": INSTANTS,
+        "--format": FORMATS,
+        "--record": st.sampled_from(["rec-out", "/proc/x"]),
+        "--replay": st.sampled_from(["rec", "nope-dir"]),
+    }
+).map(lambda o: ["rolls", *o])
 SCANS = _options(
     **SCAN_OPTIONS,
     **{"--format": FORMATS, "--columns": st.one_of(st.just("symbol,bid"), TEXT)},
@@ -253,6 +279,7 @@ COMMANDS = st.one_of(
     ),
     st.just(["schedule", "list"]),
     NAMES.map(lambda name: ["schedule", "remove", name]),
+    ROLLS,
     st.lists(TEXT, max_size=3),  # anything at all
 )
 
