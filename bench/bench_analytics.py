@@ -24,15 +24,20 @@ AS_OF = dt.datetime(2026, 11, 18, 11, 0, tzinfo=dt.timezone(dt.timedelta(hours=-
 def make_chain(n: int, seed: int = 7):
     """A realistic chain: strikes +-50% around the spot, expiries out to two years,
     Black-Scholes prices with a spread, open interest concentrated near the money, some
-    missing IVs. Like a real chain, only a few percent of it passes a put screen."""
+    missing IVs. Like a real chain, only a few percent of it passes a put screen, and
+    each contract is listed once: (strike on a 0.10 grid, expiry, kind) drawn without
+    replacement (drawn with replacement, 72 % of a million contracts were copies, which
+    the screen now rejects as ``duplicate``)."""
     from optscan.analytics.greeks import bs_price
     from optscan.models import OptionChain
 
     rng = np.random.default_rng(seed)
     spot = 100.0
-    strike = np.round(rng.uniform(50, 150, n) * 2) / 2
-    is_call = rng.random(n) < 0.5
-    days = rng.integers(0, 730, n)
+    strikes, expiries = 1001, 730  # 50.0 to 150.0 by 0.10; 0 to 729 days
+    pick = rng.choice(strikes * expiries * 2, n, replace=False)
+    strike = np.round(50.0 + (pick % strikes) * 0.1, 1)
+    is_call = (pick // strikes) % 2 == 1
+    days = pick // (strikes * 2)
     expiration = np.datetime64("2026-11-18") + days
     iv = rng.uniform(0.15, 0.9, n)
     theo = bs_price(spot, strike, np.maximum(days, 0.5) / 365, iv, is_call, 0.04)

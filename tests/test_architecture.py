@@ -53,6 +53,8 @@ ONE_WAY = [
     (["optscan.scan"], ["optscan.queue", "optscan.cli"]),
     (["optscan.queue"], ["optscan.cli"]),
     (["optscan.queue.connection"], ["optscan.queue"]),
+    ([*CORE, "optscan.scan", "optscan.queue"], ["optscan.rolls"]),
+    (["optscan.rolls"], ["optscan.queue", "optscan.cli"]),
 ]
 
 

@@ -128,44 +128,83 @@ def duplicate_check(chain: OptionChain, seen: set[str] | None) -> list[tuple[str
     """``("duplicate", mask)`` for every copy of a contract after its first listing (in
     this chain, or already in ``seen``), and ``seen`` updated; ``[]`` when none is."""
     symbols = chain.contract_symbol
-    copies = None
-    if seen or _may_repeat(symbols):  # exact, per contract, only when a copy may exist
-        first: set[str] = set(seen or ())
-        flags = []
-        for name in symbols.tolist():
-            flags.append(name in first)
-            first.add(name)
-        copies = np.array(flags, dtype=bool)
+    copies = _repeats(symbols)
+    if seen:
+        earlier = np.isin(symbols, np.array(list(seen), dtype=symbols.dtype))
+        copies = earlier if copies is None else copies | earlier
     if seen is not None:
         seen.update(symbols.tolist())
     return [("duplicate", copies)] if copies is not None and copies.any() else []
 
 
-_MIX = np.uint64(0x9E3779B97F4A7C15)
+_FMIX1 = np.uint64(0xFF51AFD7ED558CCD)
+_FMIX2 = np.uint64(0xC4CEB9FE1A85EC53)
+_33 = np.uint64(33)
 
 
-def _may_repeat(symbols: np.ndarray) -> bool:
-    """Whether two contract symbols may be equal: a 64-bit hash of each (its characters
-    narrowed to bytes), sorted, has a repeat. False means none is; True is checked
-    exactly by the caller. About 50 ms for a million contracts."""
+def _repeats(symbols: np.ndarray) -> np.ndarray | None:
+    """True for each contract symbol equal to an earlier one; ``None`` when none is.
+
+    Vectorized: the symbols narrowed to bytes (as the OCC check does) and read as
+    overlapping 8-byte words give a 64-bit hash each; a chain whose sorted hashes never
+    repeat has no copy (the usual case). Otherwise rows are grouped by hash, each
+    group's first listing leads it, and a row is a copy when its words equal its
+    lead's (ASCII symbols; else the strings are compared); a true hash collision (two
+    different symbols, one hash) falls back to an exact check of every row.
+    """
     n = len(symbols)
     if n < 2:
-        return False
-    width = symbols.dtype.itemsize // 4
-    if width == 0:
-        return True
-    codes = symbols.view(np.uint32).reshape(n, width)
-    words = (width + 7) // 8
-    chars = np.zeros((n, words * 8), dtype=np.uint8)
-    chars[:, :width] = codes  # wraps non-ASCII characters: a collision is checked exactly
-    lanes = chars.view(np.uint64)
-    digest = lanes[:, 0].copy()
+        return None
+    words = _words_of(symbols)
+    digest = np.zeros(n, dtype=np.uint64)
     with np.errstate(over="ignore"):
-        for j in range(1, words):
-            digest *= _MIX
-            digest ^= lanes[:, j]
-    digest.sort()
-    return bool((digest[1:] == digest[:-1]).any())
+        for word in words:  # MurmurHash3's 64-bit finalizer after each word
+            digest ^= word
+            digest ^= digest >> _33
+            digest *= _FMIX1
+            digest ^= digest >> _33
+            digest *= _FMIX2
+            digest ^= digest >> _33
+    if not (np.diff(np.sort(digest)) == 0).any():
+        return None
+    order = np.argsort(digest)
+    ranked = digest[order]
+    starts = np.flatnonzero(np.concatenate(([True], ranked[1:] != ranked[:-1])))
+    sizes = np.diff(np.append(starts, n))
+    leads = np.minimum.reduceat(order, starts)  # the first listing of each hash
+    lead_of = np.repeat(leads, sizes)  # aligned with order
+    if int(symbols.view(np.uint32).max(initial=0)) < 128:  # the bytes are the symbols
+        same = np.ones(n, dtype=bool)
+        for word in words:
+            same &= word[order] == word[lead_of]
+    else:
+        same = symbols[order] == symbols[lead_of]
+    if not same.all():  # a hash collision: decide exactly, row by row
+        listed: set[str] = set()
+        flags = []
+        for name in symbols.tolist():
+            flags.append(name in listed)
+            listed.add(name)
+        return np.array(flags, dtype=bool)
+    copies = np.ones(n, dtype=bool)
+    copies[leads] = False
+    return copies
+
+
+def _words_of(symbols: np.ndarray) -> list[np.ndarray]:
+    """Every symbol's bytes as overlapping 8-byte words (views: no copy past the one
+    narrowing); characters above 127 are clamped (the caller checks)."""
+    from optscan.analytics.occ import _ascii_matrix, _words
+
+    width = symbols.dtype.itemsize // 4
+    chars = _ascii_matrix(np.ascontiguousarray(symbols)) if width else None
+    if width < 8:  # short symbols: pad to one word
+        padded = np.zeros((len(symbols), 8), dtype=np.uint8)
+        if chars is not None:
+            padded[:, :width] = chars
+        chars, width = padded, 8
+    offsets = sorted({*range(0, width - 7, 8), width - 8})
+    return [_words(chars, offset) for offset in offsets]
 
 
 def _delta_at(

@@ -106,7 +106,8 @@ def select_puts(candidates: list[Candidate], cash: float, max_per_symbol: int = 
         (
             c
             for c in unique.values()
-            if c.bid > 0 and c.strike > 0 and collateral_cents(c) <= cash_cents
+            # a put's bid above its strike is no quote (and would void the bounds)
+            if 0 < c.bid <= c.strike and collateral_cents(c) <= cash_cents
         ),
         key=lambda c: c.contract_symbol,
     )
@@ -162,6 +163,8 @@ def _solve(
     # units, k contracts of the current underlying already taken (k == layers: full)
     value = [empty] * (layers + 1)
     bits = np.zeros((n, layers, (size + 7) // 8), dtype=np.uint8)
+    take = np.empty(size, dtype=np.int64)
+    better = np.empty(size, dtype=bool)
     for i in range(n - 1, -1, -1):
         if i + 1 in starts or i == n - 1:  # leaving the next underlying: a fresh count
             tail = value[0]
@@ -169,12 +172,13 @@ def _solve(
         w, v = int(weights[i]), values[i]
         new = list(value)
         for k in range(layers):
-            take = np.full(size, _NEG, dtype=np.int64)
-            if w < size:
-                # NEG + v stays below VALID: incomes are bounded by MAX_CASH x 365
-                np.add(value[k + 1][: size - w], v, out=take[w:])
-            better = take >= value[k]
-            better &= take > _VALID
+            # Unreachable cells hold NEG plus at most the income of contracts whose
+            # collateral fits the cash (< 365 x MAX_CASH in income units), so they stay
+            # below VALID; the reconstruction only visits reachable cells, where taking
+            # is marked exactly when it reaches the optimum (ties: take).
+            take[:w] = _NEG
+            np.add(value[k + 1][: size - w], v, out=take[w:])
+            np.greater_equal(take, value[k], out=better)
             bits[i, k] = np.packbits(better)
             new[k] = np.maximum(value[k], take)
         value = new
