@@ -457,3 +457,102 @@ def test_rolls_on_a_recorded_tda_chain_are_exactly_the_qualifying_contracts() ->
     assert expected and got == expected
     for roll in result.rolls:
         assert roll.breakeven == pytest.approx(roll.strike - (2.0 + roll.net_credit))
+
+
+# ------------------------------------------------------------------ positions files
+
+
+@pytest.fixture
+def positions_reader(monkeypatch: pytest.MonkeyPatch) -> list:
+    """A stand-in ``optscan.positions`` (issue 14's reader) serving :func:`_reading`."""
+    import sys
+    import types
+
+    calls: list = []
+    module = types.ModuleType("optscan.positions")
+
+    def read_positions(path, broker=None):
+        calls.append((Path(path), broker))
+        reading = _reading()
+        reading.options[0].contract_symbol = "AAPL261127P00185000"
+        reading.options[0].symbol = "AAPL"
+        reading.options[0].strike = 185.0
+        return reading
+
+    module.read_positions = read_positions  # type: ignore[attr-defined]
+    monkeypatch.setitem(sys.modules, "optscan.positions", module)
+    return calls
+
+
+def test_rolls_read_a_positions_file_through_the_adapter(positions_reader, tmp_path) -> None:
+    path = tmp_path / "positions.csv"
+    path.write_text("made up\n")
+    ran = invoke(
+        "rolls",
+        "--provider",
+        "sim",
+        "--as-of",
+        "2026-11-18T11:00",
+        "--format",
+        "json",
+        "--positions",
+        str(path),
+    )
+    assert ran.returncode == 0, ran.report
+    doc = json.loads(ran.stdout)
+    assert [p["contract_symbol"] for p in doc["positions"]] == [
+        "AAPL261127P00185000",
+        "XYZ261127C00110000",
+    ]
+    assert doc["positions"][0]["quantity"] == 2 and doc["positions"][0]["average_price"] == 1.1
+    assert positions_reader == [(path, None)]
+
+
+def test_scan_takes_its_cash_from_a_positions_file(positions_reader, tmp_path) -> None:
+    path = tmp_path / "positions.csv"
+    path.write_text("made up\n")
+    args = [
+        "scan",
+        "--provider",
+        "sim",
+        "--symbols",
+        "AAPL,F",
+        "--as-of",
+        "2026-11-18T11:00",
+        "--format",
+        "json",
+    ]
+    doc = json.loads(invoke(*args, "--positions", str(path)).stdout)
+    assert doc["selection"]["cash"] == 0.0  # 25,000 less two short 185 puts: nothing free
+    assert doc["selection"]["contracts"] == []
+    explicit = json.loads(invoke(*args, "--positions", str(path), "--cash", "5000").stdout)
+    assert explicit["selection"]["cash"] == 5000.0  # --cash wins
+
+
+def test_rolls_honour_the_providers_error_signals() -> None:
+    args = [
+        "rolls",
+        "--provider",
+        "sim",
+        "--as-of",
+        "2026-11-18T11:00",
+        "--format",
+        "json",
+        "--position",
+        "AAPL261127P00185000",
+        "--position",
+        "AMD261127P00032000",
+    ]
+    limited = invoke(
+        *args,
+        "--set",
+        'providers.sim.rate_limited=["AMD"]',
+        "--set",
+        "providers.sim.retry_initial_s=0",
+    )
+    doc = json.loads(limited.stdout)  # a 429 is waited out and retried, as in scans
+    assert [p["status"] for p in doc["positions"]] == ["ok", "ok"], limited.report
+    refused = invoke(*args, "--set", 'providers.sim.auth_refused=["AMD"]')
+    doc = json.loads(refused.stdout)  # a refused credential stops the provider's requests
+    amd = next(p for p in doc["positions"] if p["symbol"] == "AMD")
+    assert amd["status"] == "failed" and "token refused" in amd["error"]

@@ -3,7 +3,7 @@ file's cash, less the collateral its short puts already hold."""
 
 from __future__ import annotations
 
-import importlib.util
+import importlib
 from typing import TYPE_CHECKING
 
 import click
@@ -29,10 +29,19 @@ def cash_from_positions_file(env: Env, path: str | None) -> float | None:
         except OptscanError as exc:
             fail(str(exc))
     implicit = env.settings.holdings.file
-    if not implicit or importlib.util.find_spec("optscan.positions") is None:
+    if not implicit or not _have_reader():
         return None
     try:
         return cash_from_positions(read_positions_file(Path(implicit).expanduser()))
     except OptscanError as exc:
         click.echo(f"optscan: warning: no cash from holdings.file: {exc}", err=True)
         return None
+
+
+def _have_reader() -> bool:
+    """Whether this build has the positions-file reader (``optscan.positions``)."""
+    try:
+        importlib.import_module("optscan.positions")
+    except ImportError:
+        return False
+    return True

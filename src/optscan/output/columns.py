@@ -62,6 +62,10 @@ COLUMNS: tuple[Column, ...] = (
     Column("quote_time", "Quoted", "text", 24, in_table=False),
     Column("data_delay_s", "Delay s", "seconds", 25, in_table=False),
     Column("provider", "Provider", "text", 26, in_table=False),
+    Column("extrinsic", "Extr.", "money", 27, in_table=False),
+    Column("prob_profit", "P(prof)%", "fraction", 28, in_table=False),
+    Column("if_called_return", "Called%", "percent", 29, in_table=False),
+    Column("if_called_annualized", "Called ann.%", "percent", 30, in_table=False),
 )
 BY_KEY = {column.key: column for column in COLUMNS}
 CSV_ORDER: tuple[str, ...] = (
@@ -90,8 +94,13 @@ CSV_ORDER: tuple[str, ...] = (
     "quote_time",
     "data_delay_s",
     "provider",
+    "extrinsic",
+    "prob_profit",
+    "if_called_return",
+    "if_called_annualized",
 )
-"""The CSV's columns, in 0.1.0's order (``premium`` added after ``mid``)."""
+"""The CSV's columns, in 0.1.0's order (``premium`` added after ``mid``; the wheel's
+numbers of 0.3 at the end)."""
 
 
 def parse_columns(text: str | None) -> list[Column] | None:
