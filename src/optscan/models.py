@@ -85,7 +85,7 @@ class MarketStatus(Frozen):
 # --------------------------------------------------------------------------- results
 
 
-_OPTIONAL_NUMBERS = (
+OPTIONAL_NUMBERS = (
     "ask",
     "mid",
     "last",
@@ -176,7 +176,7 @@ class Opportunity(Frozen):
         if "extrinsic" not in data:  # stored before 0.3: bid - intrinsic value
             data = {**data, "extrinsic": _extrinsic(data)}
         missing = [
-            k for k in _OPTIONAL_NUMBERS if isinstance(data.get(k), float) and not isfinite(data[k])
+            k for k in OPTIONAL_NUMBERS if isinstance(data.get(k), float) and not isfinite(data[k])
         ]
         return {**data, **dict.fromkeys(missing)} if missing else data
 

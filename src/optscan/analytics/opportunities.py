@@ -74,7 +74,7 @@ def build_opportunities(
     share) gives calls their if-called returns.
     """
     from optscan.analytics.metrics import intrinsic_value
-    from optscan.models import Opportunity
+    from optscan.models import OPTIONAL_NUMBERS, Opportunity
 
     if len(rows) == 0:
         return []
@@ -123,23 +123,10 @@ def build_opportunities(
         "data_delay_s": chain.data_delay_s,
         "provider": chain.provider,
     }
-    optional = (
-        "ask",
-        "mid",
-        "last",
-        "volume",
-        "open_interest",
-        "iv",
-        "spread_pct",
-        "prob_otm",
-        "prob_profit",
-        "if_called_return",
-        "if_called_annualized",
-    )
     out = []
     for row in zip(*columns.values(), strict=True):
         values = dict(zip(columns, row, strict=True))
-        for key in optional:
+        for key in OPTIONAL_NUMBERS:
             values[key] = _opt(values[key])
         values["delta_source"] = "provider" if values.pop("provided") else "computed"
         out.append(Opportunity(**shared, **values))
