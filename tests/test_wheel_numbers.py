@@ -206,6 +206,19 @@ def test_the_quoted_intc_early_close_delta_through_the_scan_context() -> None:
     assert compute_metrics(intc, at).delta[i] == pytest.approx(-0.16, abs=0.01)
 
 
+def test_the_sim_market_prices_to_the_early_close() -> None:
+    from optscan.analytics.greeks import bs_price
+
+    at = dt.datetime(2026, 12, 24, 12, 30, tzinfo=NY)
+    intc = _sim_chain("INTC", dt.date(2026, 12, 24), at)
+    spot = intc.underlying_price
+    puts = np.flatnonzero(~intc.is_call)
+    i = int(puts[np.argmin(np.abs(intc.strike[puts] - spot))])  # the put at the money
+    to_13 = float(bs_price(spot, intc.strike[i], 0.5 / 24 / 365, intc.iv[i], False, 0.04))
+    to_16 = float(bs_price(spot, intc.strike[i], 3.5 / 24 / 365, intc.iv[i], False, 0.04))
+    assert intc.bid[i] <= to_13 <= intc.ask[i] < to_16 / 2
+
+
 def test_a_contract_is_expired_from_the_early_close_on() -> None:
     at = dt.datetime(2026, 12, 24, 13, 5, tzinfo=NY)
     ran = invoke(
