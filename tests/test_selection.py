@@ -97,6 +97,7 @@ def test_bad_cash_and_too_large_instances_are_refused() -> None:
         select_puts([], math.nan)
     with pytest.raises(ValueError, match="cash"):
         select_puts([], -1.0)
-    many = [put(f"S{i:03d}", 4, 1000.01 + i, 1.0, 7) for i in range(500)]
+    many = [put(f"S{i:03d}", 4, 1000.01 + i, 1.0, 7) for i in range(500)]  # 1-cent steps
     with pytest.raises(SelectionTooLarge, match="too large"):
-        select_puts(many, 1e10)
+        select_puts(many, 5e7)  # under the 62.5 million they need together
+    assert len(select_puts(many, 1e8).contracts) == 500  # all fit: no programme needed

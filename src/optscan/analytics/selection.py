@@ -12,7 +12,9 @@ Ties go to the least collateral, then to the smallest sorted list of contract sy
 The answer is **optimal**, not greedy: greedy by return per dollar of collateral misses
 the best set whenever a dearer contract fills the cash better.
 
-Method: an exact dynamic programme over the collateral actually used. Collaterals are
+Method: when the cash holds the dearest choice of every underlying, each underlying is
+chosen on its own (its ``max_per_symbol`` best contracts). Otherwise an exact dynamic
+programme over the collateral actually used. Collaterals are
 counted in whole multiples of ``g``, the greatest common divisor of every collateral in
 cents (50 dollars for strikes on a 0.50 grid), so the table has ``cash / g + 1`` cells
 (20,001 for a million dollars on that grid); each contract updates it with a few numpy
@@ -123,7 +125,9 @@ def select_puts(candidates: list[Candidate], cash: float, max_per_symbol: int = 
         sum(sorted(weights[i : i + len(g)].tolist(), reverse=True)[:max_per_symbol])
         for i, g in _offsets(groups)
     )
-    capacity = min(cash_cents // unit, reach)
+    if cash_cents // unit >= reach:  # any choice fits: each underlying on its own
+        return _chosen(_best_per_group(groups, max_per_symbol))
+    capacity = cash_cents // unit
     layers = min(max_per_symbol, max(len(g) for g in groups))
     if len(items) * layers * (capacity + 1) > MAX_CELLS:
         raise SelectionTooLarge(
@@ -133,6 +137,18 @@ def select_puts(candidates: list[Candidate], cash: float, max_per_symbol: int = 
     starts = {i for i, _g in _offsets(groups)}
     taken = _solve(weights, values, starts, layers, capacity)
     return _chosen([items[i] for i in taken])
+
+
+def _best_per_group(groups: list[list[Candidate]], most: int) -> list[Candidate]:
+    """When the cash holds any choice: per underlying, the ``most`` contracts of the
+    highest income, ties to the least collateral, then the first symbols."""
+    return [
+        c
+        for group in groups
+        for c in sorted(
+            group, key=lambda c: (-income_units(c), collateral_cents(c), c.contract_symbol)
+        )[:most]
+    ]
 
 
 def _groups(items: list[Candidate]) -> list[list[Candidate]]:
