@@ -129,11 +129,12 @@ def duplicate_check(chain: OptionChain, seen: set[str] | None) -> list[tuple[str
     this chain, or already in ``seen``), and ``seen`` updated; ``[]`` when none is."""
     symbols = chain.contract_symbol
     copies = _repeats(symbols)
-    if seen:
-        earlier = np.isin(symbols, np.array(list(seen), dtype=symbols.dtype))
-        copies = earlier if copies is None else copies | earlier
-    if seen is not None:
-        seen.update(symbols.tolist())
+    if seen is not None:  # a set lookup per contract: cheaper than a sort of them all
+        names = symbols.tolist()
+        if seen:
+            earlier = np.fromiter((name in seen for name in names), dtype=bool, count=len(names))
+            copies = earlier if copies is None else copies | earlier
+        seen.update(names)
     return [("duplicate", copies)] if copies is not None and copies.any() else []
 
 
