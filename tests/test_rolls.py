@@ -556,3 +556,21 @@ def test_rolls_honour_the_providers_error_signals() -> None:
     doc = json.loads(refused.stdout)  # a refused credential stops the provider's requests
     amd = next(p for p in doc["positions"] if p["symbol"] == "AMD")
     assert amd["status"] == "failed" and "token refused" in amd["error"]
+
+
+def test_a_position_in_a_brokers_notation_keeps_its_given_terms() -> None:
+    position = ShortPosition(
+        contract_symbol="-XYZ261127P95",
+        symbol="XYZ",
+        kind="put",
+        strike=95.0,
+        expiration=dt.date(2026, 11, 27),
+        quantity=1,
+    )
+    assert position.strike == 95.0 and position.contract_symbol == "-XYZ261127P95"
+    with pytest.raises(ValueError, match="OCC"):
+        ShortPosition(contract_symbol="-XYZ261127P95", quantity=1)
+    old = chain("2026-11-27", [("put", 95.0, 0.90, 1.05)])
+    new = [chain("2026-12-04", [("put", 95.0, 1.62, 1.70)])]
+    result = rolls_of(position, old, new)
+    assert result.close_ask == 1.05 and [r.net_credit for r in result.rolls] == [0.57]

@@ -71,11 +71,21 @@ def _terms(position: ShortPosition) -> dict[str, object]:
     }
 
 
-def _row_of(chain: OptionChain, contract_symbol: str) -> int | None:
+def _row_of(chain: OptionChain, position: ShortPosition) -> int | None:
+    """The position's row in its expiration's chain: by contract symbol, else (a
+    broker's own notation) the standard contract of its kind and strike."""
     for i, name in enumerate(chain.contract_symbol.tolist()):
-        if "".join(name.split()) == contract_symbol:
+        if "".join(name.split()) == position.contract_symbol:
             return i
-    return None
+    from optscan.analytics.occ import standard_root_mask
+
+    same = (
+        standard_root_mask(chain.contract_symbol, chain.symbol)
+        & (chain.is_call == (position.kind == "call"))
+        & (np.abs(chain.strike - position.strike) < 1e-6)
+    )
+    rows = np.flatnonzero(same)
+    return int(rows[0]) if len(rows) == 1 else None
 
 
 def position_rolls(
@@ -94,7 +104,7 @@ def position_rolls(
     ``old_chain`` is the answer for the position's own expiration (its ask is the
     buy-back price); ``new_chains`` the answers for later expirations.
     """
-    row = _row_of(old_chain, position.contract_symbol)
+    row = _row_of(old_chain, position)
     if row is None:
         return failed(
             position,

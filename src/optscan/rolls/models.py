@@ -46,7 +46,12 @@ class ShortPosition(Frozen):
             return data
         from optscan.analytics.occ import parse_occ_symbol
 
-        occ = parse_occ_symbol(data["contract_symbol"])
+        try:
+            occ = parse_occ_symbol(data["contract_symbol"])
+        except ValueError:
+            if all(data.get(k) is not None for k in ("symbol", "kind", "strike", "expiration")):
+                return data  # the terms are given: a broker's own notation is kept
+            raise
         return {
             "symbol": occ.root,
             "kind": occ.kind,
