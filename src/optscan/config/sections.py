@@ -134,6 +134,9 @@ class HoldingsLot(Section):
 
 class HoldingsSection(Section):
     file: str = ""
+    broker: Literal[
+        "", "schwab", "fidelity", "ibkr-activity", "ibkr-flex", "tastytrade", "etrade", "generic"
+    ] = ""
     lots: list[HoldingsLot] = Field(default_factory=list)
 
 
