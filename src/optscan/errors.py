@@ -40,6 +40,7 @@ class InputFileError(ConfigError):
         super().__init__(f"{where}: {message}")
         self.path = path
         self.line = line
+        self.detail = message
 
 
 class UsageError(OptscanError):

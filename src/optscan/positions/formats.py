@@ -126,10 +126,15 @@ def strip_code(line: Line) -> Line:
     return line
 
 
+HEADER_WITHIN = 40
+"""The header is among the first lines (after at most a title block or an account
+summary): a file whose first 40 lines name no positions columns is no export."""
+
+
 def find_header(lines: list[Line], layout: Layout) -> int | None:
     """The index of the layout's header line (the generic one: the first line naming a
-    symbol and a quantity column)."""
-    for i, line in enumerate(lines):
+    symbol and a quantity column) among the first :data:`HEADER_WITHIN` lines."""
+    for i, line in enumerate(lines[:HEADER_WITHIN]):
         cells = strip_code(line).cells if layout.line_codes else line.cells
         if not is_header(cells):
             continue

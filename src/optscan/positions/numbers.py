@@ -42,12 +42,10 @@ def parse_number(text: str | None) -> float | None:
     body = body.replace("USD", "").replace(" ", "")
     if body.endswith("%"):
         body = body[:-1]
-    for _ in range(2):  # a sign and a $ in either order: -$1.00, $-1.00, +$1.00
-        if body.startswith("$"):
-            body = body[1:]
-        if body[:1] in ("-", "+"):
-            negative ^= body[0] == "-"
-            body = body[1:]
+    body = body.removeprefix("$")  # a sign and a $ in either order: -$1.00, $-1.00
+    if body[:1] in ("-", "+"):
+        negative ^= body[0] == "-"
+        body = body[1:].removeprefix("$")
     if body.endswith("-") and not negative:  # 1,234.50- (a trailing minus)
         negative, body = True, body[:-1]
     if not _NUMBER.fullmatch(body):

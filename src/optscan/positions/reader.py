@@ -136,11 +136,15 @@ def _read_table(lines: list[Line], index: int, name: str) -> Iterator[tuple[Line
         if [normalize_header(c) for c in cells] == list(columns.header):
             yield line, Skip("header"), row_text(cells, set())
             continue
-        if len(line.filled) == 1 and not _symbol_alone(line.filled[0], cells, columns):
-            reason = "footer" if seen_rows else "preamble"
-            yield line, Skip(reason), redact_line(line.filled[0])
-            continue
         row = read_row(cells, columns)
+        if (
+            len(line.filled) == 1
+            and isinstance(row, Skip)
+            and row.reason in ("invalid_symbol", "no_symbol", "no_quantity")
+            and not _symbol_alone(line.filled[0], cells, columns)
+        ):  # a title or a note, not a position
+            yield line, Skip("footer" if seen_rows else "preamble"), redact_line(line.filled[0])
+            continue
         seen_rows = True
         yield line, row, row_text(cells, set(columns.withheld))
 

@@ -93,10 +93,13 @@ def load_portfolio(settings: Settings) -> Portfolio:
 
 def read_holdings_file(path: Path, settings: Settings) -> PositionsReading:
     """``holdings.file`` read as positions (``holdings.broker`` forces the format)."""
+    from optscan.errors import InputFileError
     from optscan.positions import read_positions
 
-    broker = getattr(settings.holdings, "broker", "") or None
-    return read_positions(path, broker)
+    try:
+        return read_positions(path, settings.holdings.broker or None)
+    except InputFileError as exc:  # name the key as well as the file
+        raise InputFileError(f"holdings.file {exc.path}", exc.line, exc.detail) from None
 
 
 def load_holdings(settings: Settings) -> dict[str, tuple[int, float | None]]:
