@@ -665,3 +665,66 @@ def test_every_fixture_through_every_command_format_has_no_traceback():
             assert "Traceback" not in proc.text, proc.report
             if proc.returncode == 2:
                 assert proc.stdout == "" and str(fixture) in proc.stderr, proc.report
+
+
+def test_schwab_all_accounts_export_and_the_older_column_names(tmp_path: Path):
+    path = tmp_path / "All-Accounts-Positions.csv"
+    path.write_text(
+        '"Positions for account Joint Tenant XXXX-1111 as of 04:01 PM ET, 2026/11/27","",""\n'
+        '""\n'
+        '"Symbol","Description","Quantity","Price","Market Value","Cost Basis","Security Type"\n'
+        '"F","FORD MOTOR CO","400","$11.05","$4,420.00","$4,600.00","Equity"\n'
+        '"F 12/18/2026 12.00 C","CALL FORD MOTOR CO $12 EXP 12/18/26","-2","$0.15","-$30.00","-$64.00","Option"\n'
+        '"Cash & Money Market","--","--","--","$2,000.00","--","Cash and Money Market"\n'
+        '"Account Total","--","--","--","$6,390.00","--","--"\n'
+        '"Positions for account Roth Contributory IRA XXXX-2222 as of 04:01 PM ET, 2026/11/27","",""\n'
+        '""\n'
+        '"Symbol","Description","Quantity","Price","Market Value","Cost Basis","Security Type"\n'
+        '"F","FORD MOTOR CO","100","$11.05","$1,105.00","$1,000.00","Equity"\n'
+        '"Cash & Money Market","--","--","--","$500.00","--","Cash and Money Market"\n'
+        '"Account Total","--","--","--","$1,605.00","--","--"\n'
+    )
+    doc = read_positions(path).model_dump(mode="json")
+    assert doc["format"] == "schwab"
+    assert stocks(doc) == {"F": (500, 11.2, 3)}  # 500 shares, 2 calls written: 3 left
+    assert options(doc) == {"F261218C00012000": ("F", "call", 12.0, "2026-12-18", -2, 0.32)}
+    assert doc["cash"] == 2500.0
+    assert reasons(doc) == [
+        (1, "preamble"), (7, "total"), (8, "preamble"), (10, "header"), (13, "total"),
+    ]  # fmt: skip
+    text = json.dumps(doc)
+    assert "1111" not in text and "2222" not in text and "Joint" not in text and "Roth" not in text
+
+
+def test_holdings_broker_forces_the_format_and_a_bad_one_names_the_key():
+    from optscan.config import load_settings
+    from optscan.scan.holdings import load_portfolio
+
+    settings = load_settings(
+        overrides={"holdings.file": str(FIXTURES / "etrade.csv"), "holdings.broker": "etrade"},
+        use_env=False,
+    )
+    assert load_portfolio(settings).coverable == {"QQQ": 1, "INTC": 0}
+    with pytest.raises(ConfigError, match=r"holdings\.broker"):
+        load_settings(overrides={"holdings.broker": "robinhood"}, use_env=False)
+    settings = load_settings(
+        overrides={"holdings.file": str(FIXTURES / "etrade.csv"), "holdings.broker": "schwab"},
+        use_env=False,
+    )
+    with pytest.raises(
+        InputFileError, match=r"holdings\.file .*etrade\.csv: line 1: not a Schwab export"
+    ):
+        load_portfolio(settings)
+
+
+def test_account_data_never_in_debug_logs_of_a_scan():
+    for fixture in FIXTURES.glob("*.csv"):
+        proc = invoke(
+            "scan", "--provider", "sim", "--strategy", "cc", "--symbols", "AAPL,AMD,NVDA",
+            "--as-of", OPEN_INSTANT.isoformat(), "--positions", str(fixture),
+            "--log-level", "debug", "--format", "json",
+        )  # fmt: skip
+        assert proc.returncode in (0, 1), proc.report
+        output = proc.text.replace(str(fixture), "")
+        for secret in ACCOUNT_SECRETS:
+            assert secret not in output, (fixture.name, secret)

@@ -143,7 +143,8 @@ def _read_table(lines: list[Line], index: int, name: str) -> Iterator[tuple[Line
             and row.reason in ("invalid_symbol", "no_symbol", "no_quantity")
             and not _symbol_alone(line.filled[0], cells, columns)
         ):  # a title or a note, not a position
-            yield line, Skip("footer" if seen_rows else "preamble"), redact_line(line.filled[0])
+            title = not seen_rows or layout.preamble(line.filled[0])
+            yield line, Skip("preamble" if title else "footer"), redact_line(line.filled[0])
             continue
         seen_rows = True
         yield line, row, row_text(cells, set(columns.withheld))
