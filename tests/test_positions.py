@@ -728,3 +728,40 @@ def test_account_data_never_in_debug_logs_of_a_scan():
         output = proc.text.replace(str(fixture), "")
         for secret in ACCOUNT_SECRETS:
             assert secret not in output, (fixture.name, secret)
+
+
+def test_a_long_call_in_one_account_does_not_cancel_a_short_call_in_another(tmp_path: Path):
+    path = tmp_path / "positions.csv"
+    path.write_text(
+        "Account,Symbol,Quantity,Average Cost\n"
+        "A1,AAPL,200,180\n"
+        "A1,AAPL  261218C00240000,-1,2.35\n"
+        "A2,AAPL  261218C00240000,1,2.00\n"
+        "A2,AAPL  261218C00240000,1,2.50\n"
+    )
+    doc = read_positions(path).model_dump(mode="json")
+    assert [(o["contract_symbol"], o["quantity"], o["average_price"]) for o in doc["options"]] == [
+        ("AAPL261218C00240000", -1, 2.35),
+        ("AAPL261218C00240000", 2, 2.25),
+    ]
+    assert stocks(doc) == {"AAPL": (200, 180.0, 1)}
+
+
+def test_option_rows_given_by_expiry_strike_and_right_columns(tmp_path: Path):
+    path = tmp_path / "tasty.csv"
+    path.write_text(
+        "Account,Symbol,Type,Quantity,Exp Date,DTE,Strike Price,Call/Put,Trade Price\n"
+        "5WT99999,SOFI,Equity,300,,,,,12.50\n"
+        '5WT99999,SOFI,Equity Option,-1,"Dec 18, 2026",21,16,CALL,0.55\n'
+        "5WT99999,F,Equity Option,-2,2026-12-18,21,11.5,P,0.30\n"
+        "5WT99999,/ESZ6,Future,1,,,,,5000\n"
+    )
+    doc = read_positions(path).model_dump(mode="json")
+    assert doc["format"] == "tastytrade"
+    assert options(doc) == {
+        "SOFI261218C00016000": ("SOFI", "call", 16.0, "2026-12-18", -1, 0.55),
+        "F261218P00011500": ("F", "put", 11.5, "2026-12-18", -2, 0.3),
+    }
+    assert stocks(doc) == {"SOFI": (300, 12.5, 2)}
+    assert reasons(doc) == [(5, "unsupported_asset")]
+    assert "5WT99999" not in json.dumps(doc)

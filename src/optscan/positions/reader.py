@@ -166,21 +166,22 @@ def _symbol_alone(text: str, cells: list[str], columns: Columns) -> bool:
 
 def _assemble(shown: str, name: str, rows: Iterator[tuple[Line, Row, str]]) -> PositionsReading:
     stocks: dict[str, list[Stock]] = defaultdict(list)
-    options: dict[str, list[Option]] = defaultdict(list)
+    options: dict[tuple[str, bool], list[Option]] = defaultdict(list)
     cash: float | None = None
     skipped: list[SkippedRow] = []
     for line, row, text in rows:
         if isinstance(row, Stock):
             stocks[row.symbol].append(row)
         elif isinstance(row, Option):
-            options[row.contract.occ_symbol()].append(row)
+            options[row.contract.occ_symbol(), row.quantity < 0].append(row)
         elif isinstance(row, Cash):
             cash = (cash or 0.0) + row.amount
         else:
             skipped.append(SkippedRow(line=line.number, text=text, reason=row.reason))
     held = {_root(symbol): symbol for symbol in stocks}
+    # rows of one contract merge, but a short and a long one (two accounts) stay apart:
+    # a call bought in one account does not cancel one written against shares in another
     merged_options = [_merge_option(rows, held) for rows in options.values()]
-    merged_options = _combine(merged_options)
     short_calls: dict[str, int] = defaultdict(int)
     for option in merged_options:
         if option.kind == "call" and option.quantity < 0:
@@ -192,7 +193,9 @@ def _assemble(shown: str, name: str, rows: Iterator[tuple[Line, Row, str]]) -> P
             _merge_stock(symbol, rows, short_calls[symbol])
             for symbol, rows in sorted(stocks.items())
         ],
-        options=sorted(merged_options, key=lambda o: (o.symbol, o.expiration, o.kind, o.strike)),
+        options=sorted(
+            merged_options, key=lambda o: (o.symbol, o.expiration, o.kind, o.strike, o.quantity)
+        ),
         cash=None if cash is None else round(cash, 2),
         skipped=skipped,
     )
@@ -240,8 +243,3 @@ def _merge_option(rows: list[Option], held: dict[str, str]) -> OptionPosition:
         quantity=quantity,
         average_price=price,
     )
-
-
-def _combine(options: list[OptionPosition]) -> list[OptionPosition]:
-    """Contracts that netted to zero across accounts are closed: dropped."""
-    return [o for o in options if o.quantity != 0]

@@ -91,6 +91,8 @@ UNSUPPORTED_TYPES = frozenset(
 
 @dataclass(frozen=True)
 class Stock:
+    """Shares of a stock (canonical symbol), cost basis per share or None."""
+
     symbol: str
     shares: float
     cost_basis: float | None
@@ -98,6 +100,8 @@ class Stock:
 
 @dataclass(frozen=True)
 class Option:
+    """Contracts of one option (negative: short), average price per share or None."""
+
     contract: OptionContract
     quantity: int
     average_price: float | None
@@ -105,11 +109,15 @@ class Option:
 
 @dataclass(frozen=True)
 class Cash:
+    """A cash or money-market line, in dollars."""
+
     amount: float
 
 
 @dataclass(frozen=True)
 class Skip:
+    """Not a position: the machine word why (``detail`` for developers only)."""
+
     reason: str
     detail: str = ""
 
