@@ -767,3 +767,19 @@ def test_option_rows_given_by_expiry_strike_and_right_columns(tmp_path: Path):
     assert stocks(doc) == {"SOFI": (300, 12.5, 2)}
     assert reasons(doc) == [(5, "unsupported_asset")]
     assert "5WT99999" not in json.dumps(doc)
+
+
+def test_a_type_column_saying_cash_is_an_account_type_but_ibkr_cash_is_forex(tmp_path: Path):
+    path = tmp_path / "p.csv"
+    path.write_text("Symbol,Quantity,Average Cost,Type\nAAPL,100,180,Cash\nMSFT,100,350,Margin\n")
+    assert stocks(read_positions(path).model_dump(mode="json")) == {
+        "AAPL": (100, 180.0, 1),
+        "MSFT": (100, 350.0, 1),
+    }
+    flex = tmp_path / "flex.csv"
+    flex.write_text(
+        "ClientAccountID,CurrencyPrimary,AssetClass,Symbol,Quantity,CostBasisPrice\n"
+        "U1,USD,CASH,EUR.USD,1000,1.08\nU1,USD,STK,AAPL,100,180\n"
+    )
+    doc = read_positions(flex).model_dump(mode="json")
+    assert stocks(doc) == {"AAPL": (100, 180.0, 1)} and reasons(doc) == [(2, "unsupported_asset")]

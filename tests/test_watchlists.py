@@ -209,7 +209,11 @@ def test_holdings_lots_and_dividend_yields_take_every_spelling():
     from optscan.config import load_settings
 
     settings = load_settings(
-        overrides={"holdings.lots": [{"symbol": "BRK.B", "shares": 100, "cost_basis": 410.0}]},
+        overrides={
+            "holdings.lots": [{"symbol": "BRK.B", "shares": 100, "cost_basis": 410.0}],
+            "analytics.dividend_yields": {"BRK/B": 0.0, "bf.b": 0.02},
+        },
         use_env=False,
     )
     assert settings.holdings.lots[0].symbol == "BRK-B"
+    assert settings.analytics.dividend_yields == {"BRK-B": 0.0, "BF-B": 0.02}

@@ -79,7 +79,6 @@ UNSUPPORTED_TYPES = frozenset(
         "cryptocurrency",
         "forex",
         "fx",
-        "cash",
         "cfd",
         "cfds",
         "warrant",
@@ -150,7 +149,7 @@ def read_row(cells: list[str], columns: Columns) -> Row:
         contract = _contract(symbol, cells, columns, kind)
         if contract is not None:
             return _option(contract, cells, columns)
-        if kind in UNSUPPORTED_TYPES or kind in OPTION_TYPES:
+        if kind in UNSUPPORTED_TYPES or kind in OPTION_TYPES or _ibkr_forex(kind, columns):
             reason = "unreadable_option" if kind in OPTION_TYPES else "unsupported_asset"
             return Skip(reason, f"type {kind!r}")
         if not symbol.strip():
@@ -164,6 +163,13 @@ def read_row(cells: list[str], columns: Columns) -> Row:
         return Skip("bad_number", str(exc))
     except ValueError as exc:
         return Skip("unreadable_option", str(exc))
+
+
+def _ibkr_forex(kind: str, columns: Columns) -> bool:
+    """Interactive Brokers' asset class ``CASH`` is a currency pair (``EUR.USD``), not
+    cash; elsewhere a ``Cash`` type is an account type (Fidelity's Cash vs Margin)."""
+    index = columns.index.get("type")
+    return kind == "cash" and index is not None and columns.header[index] == "assetclass"
 
 
 def _number(cells: list[str], columns: Columns, field: str) -> float | None:
