@@ -783,3 +783,75 @@ def test_a_type_column_saying_cash_is_an_account_type_but_ibkr_cash_is_forex(tmp
     )
     doc = read_positions(flex).model_dump(mode="json")
     assert stocks(doc) == {"AAPL": (100, 180.0, 1)} and reasons(doc) == [(2, "unsupported_asset")]
+
+
+@given(
+    root=st.sampled_from(["AAPL", "F", "BRK-B", "GOOGL", "SOFI", "X"]),
+    expiration=st.dates(min_value=dt.date(2024, 1, 1), max_value=dt.date(2040, 12, 31)),
+    kind=st.sampled_from(["call", "put"]),
+    strike=st.integers(min_value=1, max_value=99_999).map(lambda n: n / 2),
+)
+def test_property_every_notation_names_the_same_contract(root, expiration, kind, strike):
+    from optscan.analytics.occ import expected_root
+
+    occ_root = expected_root(root)
+    letter = kind[0].upper()
+    yy = f"{expiration:%y%m%d}"
+    plain = f"{strike:g}"
+    schwab_root = root.replace("-", "/")
+    month = expiration.strftime("%b")
+    spellings = [
+        f"{occ_root:<6}{yy}{letter}{round(strike * 1000):08d}",
+        f"{occ_root}{yy}{letter}{round(strike * 1000):08d}",
+        f"-{occ_root}{yy}{letter}{plain}",
+        f".{occ_root}{yy}{letter}{plain}",
+        f"{schwab_root} {expiration:%m/%d/%Y} {strike:.2f} {letter}",
+        f"{root.replace('-', ' ')} {expiration.day:02d}{month.upper()}{expiration:%y} {plain} {letter}",
+        f"{root} {month} {expiration.day} '{expiration:%y} ${plain} {kind.title()}",
+        f"{root} {expiration.isoformat()} {plain} {letter}",
+    ]
+    for text in spellings:
+        contract = parse_option(text)
+        assert contract is not None, text
+        assert (contract.expiration, contract.kind, contract.strike) == (expiration, kind, strike)
+        assert contract.underlying in (root, occ_root), text
+        assert contract.occ_symbol() == f"{occ_root}{yy}{letter}{round(strike * 1000):08d}"
+
+
+@given(body=st.one_of(st.binary(max_size=300), st.text(max_size=300)))
+def test_property_any_file_is_a_reading_or_one_input_file_error(tmp_path_factory, body):
+    path = tmp_path_factory.mktemp("any") / "positions.csv"
+    path.write_bytes(body.encode("utf-8", "surrogatepass") if isinstance(body, str) else body)
+    try:
+        reading = read_positions(path)
+    except InputFileError as exc:
+        assert str(path) in str(exc)
+        return
+    json.dumps(reading.model_dump(mode="json"), allow_nan=False)
+
+
+CSV_CELLS = st.one_of(
+    st.sampled_from(["AAPL", "BRK.B", "100", "-1", "$1,234.50", "(12.00)", "--", "N/A", "nan",
+                     "1e999", "AAPL  261218C00240000", "Account Total", "Cash", ""]),
+    st.text(st.characters(blacklist_characters="\x00", blacklist_categories=["Cs"]), max_size=12),
+)  # fmt: skip
+
+
+@given(rows=st.lists(st.lists(CSV_CELLS, min_size=1, max_size=4), max_size=6))
+def test_property_any_rows_under_a_header_are_read_or_skipped(tmp_path_factory, rows):
+    import csv
+    import io
+
+    buffer = io.StringIO()
+    writer = csv.writer(buffer)
+    writer.writerow(["Symbol", "Quantity", "Average Cost", "Type"])
+    writer.writerows(rows)
+    path = tmp_path_factory.mktemp("rows") / "positions.csv"
+    path.write_text(buffer.getvalue())
+    reading = read_positions(path)
+    for stock in reading.stocks:
+        assert 0 < stock.shares <= 1e9 and stock.contracts_coverable >= 0
+        assert stock.cost_basis is None or 0 <= stock.cost_basis <= 1e9
+    for option in reading.options:
+        assert option.quantity != 0
+    json.dumps(reading.model_dump(mode="json"), allow_nan=False)

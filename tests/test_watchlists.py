@@ -7,6 +7,8 @@ import json
 from pathlib import Path
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from optscan.errors import ConfigError, InputFileError
 from optscan.symbols import canonical_symbol, normalize_symbol, provider_spelling
@@ -217,3 +219,17 @@ def test_holdings_lots_and_dividend_yields_take_every_spelling():
     )
     assert settings.holdings.lots[0].symbol == "BRK-B"
     assert settings.analytics.dividend_yields == {"BRK-B": 0.0, "BF-B": 0.02}
+
+
+@given(body=st.one_of(st.binary(max_size=300), st.text(max_size=300)))
+def test_property_any_file_is_a_watchlist_or_one_input_file_error(tmp_path_factory, body):
+    path = tmp_path_factory.mktemp("any") / "list.txt"
+    path.write_bytes(body.encode("utf-8", "surrogatepass") if isinstance(body, str) else body)
+    try:
+        watchlist = read_watchlist(path)
+    except InputFileError as exc:
+        assert str(path) in str(exc)
+        return
+    assert watchlist.entries and all(e.text.strip() for e in watchlist.entries)
+    header_words = {"symbol", "ticker", "symbols", "tickers"}
+    assert not any(e.text.lower() in header_words for e in watchlist.entries)

@@ -160,6 +160,9 @@ def _csv(lines: list[str], header: tuple[int, int], column: str, delimiter: str)
             result.skipped.append(Skipped(number, redact_line(raw), "header"))
             continue
         cell = cells[index].strip() if index < len(cells) else ""
+        if cell.lower() in _names(column):  # a header repeated, shorter or longer
+            result.skipped.append(Skipped(number, redact_line(raw), "header"))
+            continue
         if not cell:
             result.skipped.append(Skipped(number, redact_line(raw), "no_symbol"))
             continue

@@ -35,7 +35,7 @@ _COMPACT = re.compile(
     r"(?P<prefix>[-.]?)(?P<root>[A-Z][A-Z0-9]{0,5}?) *(?P<date>\d{6})(?P<cp>[CP])"
     r"(?P<strike>\d+(?:\.\d+)?)"
 )
-_UNDERLYING = r"(?P<underlying>[A-Z][A-Z0-9]{0,6}(?:[./ ][A-Z])?)"
+_UNDERLYING = r"(?P<underlying>[A-Z][A-Z0-9]{0,6}(?:[./ -][A-Z])?)"
 _STRIKE = r"\$?(?P<strike>\d+(?:\.\d+)?)"
 _CP = r"(?P<cp>C|P|CALL|PUT)"
 _SPACED = [
