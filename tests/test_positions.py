@@ -806,7 +806,7 @@ def test_property_every_notation_names_the_same_contract(root, expiration, kind,
         f"-{occ_root}{yy}{letter}{plain}",
         f".{occ_root}{yy}{letter}{plain}",
         f"{schwab_root} {expiration:%m/%d/%Y} {strike:.2f} {letter}",
-        f"{root.replace('-', ' ')} {expiration.day:02d}{month.upper()}{expiration:%y} {plain} {letter}",
+        f"{root.replace('-', ' ')} {expiration:%d}{month.upper()}{expiration:%y} {plain} {letter}",
         f"{root} {month} {expiration.day} '{expiration:%y} ${plain} {kind.title()}",
         f"{root} {expiration.isoformat()} {plain} {letter}",
     ]
