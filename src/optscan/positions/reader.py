@@ -89,6 +89,14 @@ def read_positions(path: Path, broker: str | None = None) -> PositionsReading:
     return _assemble(shown, name, _read_table(lines, index, name))
 
 
+FLEX_CODES = frozenset({"BOF", "EOF", "BOA", "EOA", "BOS", "EOS", "TRAILER"})
+"""A Flex file's begin/end lines (with line codes on); their other cells name the account."""
+
+
+def _code(line: Line) -> str:
+    return line.cells[0].strip().upper() if line.cells else ""
+
+
 def _first(lines: list[Line]) -> int:
     return next((ln.number for ln in lines if not ln.blank), 1)
 
@@ -106,32 +114,20 @@ def _read_table(lines: list[Line], index: int, name: str) -> Iterator[tuple[Line
             in_account_summary = True
             yield line, Skip("preamble"), "Account Summary"
             continue
-        text = (
-            "(account summary withheld)"
-            if in_account_summary
-            else redact_line(", ".join(line.filled))
-        )
+        if in_account_summary:
+            text = "(account summary withheld)"
+        elif layout.line_codes and _code(line) in FLEX_CODES:
+            text = _code(line)  # BOF/BOA lines carry the account: only their code
+        else:
+            text = redact_line(", ".join(line.filled))
         yield line, Skip("preamble"), text
     seen_rows = False
     for line in lines[index + 1 :]:
         if line.blank:
             continue
         cells = strip_code(line).cells if layout.line_codes else line.cells
-        if (
-            layout.line_codes
-            and line.cells
-            and line.cells[0].strip().upper()
-            in (
-                "BOF",
-                "EOF",
-                "BOA",
-                "EOA",
-                "BOS",
-                "EOS",
-                "TRAILER",
-            )
-        ):
-            yield line, Skip("preamble"), redact_line(line.cells[0])
+        if layout.line_codes and _code(line) in FLEX_CODES:
+            yield line, Skip("footer" if seen_rows else "preamble"), _code(line)
             continue
         if [normalize_header(c) for c in cells] == list(columns.header):
             yield line, Skip("header"), row_text(cells, set())
