@@ -59,6 +59,8 @@ def test_skipped_lines_are_reported_with_their_line():
         ("Name,Ticker\nApple,AAPL\n,\nMicrosoft,MSFT\n", ["AAPL", "MSFT"]),
         ("NASDAQ:AAPL\nNYSE:F\n", ["AAPL", "F"]),
         ("symbol;name\nAAPL;Apple\n", ["AAPL"]),
+        ("AAPL,MSFT,AMD\nNVDA,SPY,QQQ\n", ["AAPL", "MSFT", "AMD", "NVDA", "SPY", "QQQ"]),
+        ("aapl, msft, amd\nnvda, spy, qqq\n", ["aapl", "msft", "amd", "nvda", "spy", "qqq"]),
     ],
 )
 def test_more_watchlists(tmp_path: Path, body: str, symbols: list[str]):

@@ -171,16 +171,22 @@ def _csv(lines: list[str], header: tuple[int, int], column: str, delimiter: str)
 
 
 def _refuse_table(shown: str, lines: list[str], delimiter: str, column: str) -> None:
-    """A CSV table (a header of 3 or more cells, rows of as many) with no symbol column
-    is no watchlist: say which header it needs."""
+    """A CSV table with no symbol column is no watchlist: a header row (3 or more cells,
+    none a number) over rows of as many cells holding numbers or dates, or a header
+    with a multi-word name. Rows of symbols alone (``AAPL,MSFT,AMD``) stay a list."""
     rows = [(i, _cells(ln, delimiter)) for i, ln in enumerate(lines, 1) if ln.strip()]
     if len(rows) < 2:
         return
     first_line, first = rows[0]
-    if len(first) < 3 or any(len(r) != len(first) for _, r in rows[1:6]):
+    later = [r for _, r in rows[1:6]]
+    if len(first) < 3 or any(len(r) != len(first) for r in later):
         return
-    if any(c.strip().replace(".", "").replace("-", "").isdigit() for c in first):
+    if any(c.strip()[:1].isdigit() for c in first):
         return  # numbers in the first row: data, not a header
+    numbers = any(c.strip()[:1].isdigit() for r in later for c in r)
+    worded = any(" " in c.strip() for c in first)
+    if not (numbers or worded):
+        return
     raise InputFileError(
         shown,
         first_line,
