@@ -235,3 +235,10 @@ def test_property_any_file_is_a_watchlist_or_one_input_file_error(tmp_path_facto
     assert watchlist.entries and all(e.text.strip() for e in watchlist.entries)
     header_words = {"symbol", "ticker", "symbols", "tickers"}
     assert not any(e.text.lower() in header_words for e in watchlist.entries)
+
+
+def test_a_worded_header_without_a_symbol_column_is_no_watchlist(tmp_path: Path):
+    path = tmp_path / "companies.csv"
+    path.write_text("Company,Market Cap,Sector\nApple,3T,Tech\nFord,40B,Autos\n")
+    with pytest.raises(InputFileError, match="line 1: a CSV table without a symbol column"):
+        read_watchlist(path)
