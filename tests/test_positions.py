@@ -622,13 +622,13 @@ def test_a_holding_without_cost_basis_is_skipped_not_screened_blind(tmp_path: Pa
 
 
 def test_bad_rows_of_holdings_file_become_scan_warnings_without_their_text(tmp_path: Path):
-    path = tmp_path / "holdings.csv"
+    path = tmp_path / "U7654321-Positions.csv"  # brokers name exports by account
     path.write_text("symbol,shares,cost_basis\nAAPL,200,180\nU1234567,nan,1\nMSFT,100,-5\n")
     result = _cc_scan("--symbols", "AAPL,MSFT", "--positions", str(path))
     assert [s["status"] for s in result["symbols"]] == ["ok", "skipped"]
     assert any("line 3 skipped (bad_number)" in w for w in result["warnings"])
     assert any("line 4 skipped (bad_number)" in w for w in result["warnings"])
-    assert "U1234567" not in json.dumps(result)
+    assert "U1234567" not in json.dumps(result) and "U7654321" not in json.dumps(result)
 
 
 def test_scan_positions_that_are_no_positions_exit_2(tmp_path: Path):

@@ -65,7 +65,9 @@ def load_portfolio(settings: Settings) -> Portfolio:
                 short_calls[option.symbol] = short_calls.get(option.symbol, 0) - option.quantity
         cash = reading.cash
         warnings = [
-            f"holdings.file {reading.file!r}: line {s.line} skipped ({s.reason})"
+            # not the file's path: brokers put account digits in export names, and
+            # warnings reach the logs and Redis
+            f"positions file (holdings.file): line {s.line} skipped ({s.reason})"
             for s in reading.skipped
             if s.reason not in QUIET_REASONS
         ]
