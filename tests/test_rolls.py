@@ -17,7 +17,7 @@ from optscan.config import load_settings
 from optscan.errors import UsageError
 from optscan.rolls.engine import position_rolls
 from optscan.rolls.models import ShortPosition, occ_symbol
-from optscan.rolls.positions import cash_from_positions, parse_position, short_positions
+from optscan.rolls.positions import parse_position, short_positions
 from tests.invoke import invoke
 from tests.market_data import market_dir
 
@@ -294,8 +294,6 @@ def test_positions_reading_adapter() -> None:
     ]
     assert positions[0].average_price == 1.1 and positions[0].cost_basis is None
     assert positions[1].cost_basis == 104.0
-    assert cash_from_positions(_reading()) == 25_000.0 - 2 * 9_500.0
-    assert cash_from_positions(SimpleNamespace(options=[], stocks=[], cash=None)) is None
 
 
 # ------------------------------------------------------------------ the command, sim
@@ -462,31 +460,33 @@ def test_rolls_on_a_recorded_tda_chain_are_exactly_the_qualifying_contracts() ->
 # ------------------------------------------------------------------ positions files
 
 
+SCHWAB = "\n".join(
+    [
+        '"Positions for account Individual ...999 as of 10:42 AM ET, 2026/11/17","",""',
+        '"","",""',
+        '"Symbol","Description","Qty (Quantity)","Price","Mkt Val (Market Value)",'
+        '"Cost Basis","Security Type"',
+        '"AAPL","APPLE INC","300","$199.00","$59,700.00","$54,150.00","Equity"',
+        '"AAPL 11/27/2026 185.00 P","PUT APPLE INC $185 EXP 11/27/26","-2","$3.40",'
+        '"-$680.00","-$220.00","Option"',
+        '"AAPL 11/27/2026 210.00 C","CALL APPLE INC $210 EXP 11/27/26","-1","$1.10",'
+        '"-$110.00","-$150.00","Option"',
+        '"Cash & Cash Investments","--","--","--","$50,000.00","--","Cash and Money Market"',
+        '"Account Total","--","--","--","$109,000.00","--","--"',
+        "",
+    ]
+)
+
+
 @pytest.fixture
-def positions_reader(monkeypatch: pytest.MonkeyPatch) -> list:
-    """A stand-in ``optscan.positions`` (issue 14's reader) serving :func:`_reading`."""
-    import sys
-    import types
-
-    calls: list = []
-    module = types.ModuleType("optscan.positions")
-
-    def read_positions(path, broker=None):
-        calls.append((Path(path), broker))
-        reading = _reading()
-        reading.options[0].contract_symbol = "AAPL261127P00185000"
-        reading.options[0].symbol = "AAPL"
-        reading.options[0].strike = 185.0
-        return reading
-
-    module.read_positions = read_positions  # type: ignore[attr-defined]
-    monkeypatch.setitem(sys.modules, "optscan.positions", module)
-    return calls
+def schwab_file(tmp_path: Path) -> Path:
+    """A made-up Schwab positions export: 300 AAPL, 2 short puts, 1 short call, cash."""
+    path = tmp_path / "Individual-Positions-2026-11-17.csv"
+    path.write_text(SCHWAB, encoding="utf-8")
+    return path
 
 
-def test_rolls_read_a_positions_file_through_the_adapter(positions_reader, tmp_path) -> None:
-    path = tmp_path / "positions.csv"
-    path.write_text("made up\n")
+def test_rolls_read_a_brokers_positions_file(schwab_file: Path) -> None:
     ran = invoke(
         "rolls",
         "--provider",
@@ -496,37 +496,43 @@ def test_rolls_read_a_positions_file_through_the_adapter(positions_reader, tmp_p
         "--format",
         "json",
         "--positions",
-        str(path),
+        str(schwab_file),
     )
     assert ran.returncode == 0, ran.report
     doc = json.loads(ran.stdout)
-    assert [p["contract_symbol"] for p in doc["positions"]] == [
+    by_kind = {p["kind"]: p for p in doc["positions"]}
+    put, call = by_kind["put"], by_kind["call"]
+    assert len(doc["positions"]) == 2
+    assert (put["contract_symbol"], put["quantity"], put["average_price"]) == (
         "AAPL261127P00185000",
-        "XYZ261127C00110000",
-    ]
-    assert doc["positions"][0]["quantity"] == 2 and doc["positions"][0]["average_price"] == 1.1
-    assert positions_reader == [(path, None)]
+        2,
+        1.1,
+    )
+    assert call["contract_symbol"] == "AAPL261127C00210000" and call["kind"] == "call"
+    for roll in call["rolls"]:  # the shares' cost basis is 180.50: every strike is above
+        assert roll["strike"] >= 210.0
+    assert "999" not in ran.text  # no account digits
 
 
-def test_scan_takes_its_cash_from_a_positions_file(positions_reader, tmp_path) -> None:
-    path = tmp_path / "positions.csv"
-    path.write_text("made up\n")
+def test_scan_takes_its_cash_from_the_positions_file(schwab_file: Path) -> None:
     args = [
         "scan",
         "--provider",
         "sim",
         "--symbols",
-        "AAPL,F",
+        "AAPL,F,INTC",
         "--as-of",
         "2026-11-18T11:00",
         "--format",
         "json",
     ]
-    doc = json.loads(invoke(*args, "--positions", str(path)).stdout)
-    assert doc["selection"]["cash"] == 0.0  # 25,000 less two short 185 puts: nothing free
-    assert doc["selection"]["contracts"] == []
-    explicit = json.loads(invoke(*args, "--positions", str(path), "--cash", "5000").stdout)
+    doc = json.loads(invoke(*args, "--positions", str(schwab_file)).stdout)
+    assert doc["selection"]["cash"] == 50_000.0 - 2 * 18_500.0  # less the short puts
+    assert doc["selection"]["collateral_used"] <= 13_000.0
+    explicit = json.loads(invoke(*args, "--positions", str(schwab_file), "--cash", "5000").stdout)
     assert explicit["selection"]["cash"] == 5000.0  # --cash wins
+    none = json.loads(invoke(*args).stdout)
+    assert none["selection"] is None
 
 
 def test_rolls_honour_the_providers_error_signals() -> None:

@@ -41,6 +41,7 @@ _API: dict[str, str] = {
     "parse_occ_symbol": "optscan.analytics.occ",
     "expected_root": "optscan.analytics.occ",
     "normalize_symbol": "optscan.symbols",
+    "provider_spelling": "optscan.symbols",
     # errors
     "OptscanError": "optscan.errors",
     "ConfigError": "optscan.errors",
@@ -136,6 +137,7 @@ __all__ = [
     "parse_occ_symbol",
     "parse_retry_after",
     "perform_scan",
+    "provider_spelling",
     "raise_for_error_answer",
     "read_error_answer",
     "scrub",
@@ -207,5 +209,5 @@ if TYPE_CHECKING:  # what type checkers and IDEs see
     )
     from optscan.scan.perform import perform_scan
     from optscan.secrets import mask_url, scrub
-    from optscan.symbols import normalize_symbol
+    from optscan.symbols import normalize_symbol, provider_spelling
     from optscan.testing import check_error_answers, check_provider, check_provider_class

@@ -7,6 +7,7 @@ Each command is defined, options and all, in one module and added to the group h
 * :mod:`~optscan.cli.queue` - ``enqueue``, ``status``, ``results``, ``lock clear``;
 * :mod:`~optscan.cli.worker` - ``worker``, ``scheduler``, ``dashboard``;
 * :mod:`~optscan.cli.schedule` - ``schedule add|list|remove``;
+* :mod:`~optscan.cli.positions` - ``positions``, ``symbols`` (the trader's own files);
 * :mod:`~optscan.cli.rolls` - ``rolls``.
 
 Shared parts: :mod:`~optscan.cli.app` (the group), :mod:`~optscan.cli.env` (the common
@@ -19,6 +20,7 @@ from __future__ import annotations
 
 from optscan.cli.app import cli
 from optscan.cli.info import config, market, plugins
+from optscan.cli.positions import positions, symbols
 from optscan.cli.queue import enqueue, lock, results, status
 from optscan.cli.rolls import rolls
 from optscan.cli.scan import scan
@@ -39,6 +41,8 @@ for _command in (
     dashboard,
     lock,
     rolls,
+    positions,
+    symbols,
 ):
     cli.add_command(_command)
 

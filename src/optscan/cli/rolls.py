@@ -20,8 +20,8 @@ if TYPE_CHECKING:
     "positions_path",
     default=None,
     type=click.Path(dir_okay=False),
-    help="A broker's positions file: every short option in it (default: holdings.file "
-    "when no --position is given).",
+    help="Your broker's positions export (check it with `optscan positions PATH`): every "
+    "short option in it (default: holdings.file when no --position is given).",
 )
 @click.option(
     "--position",
@@ -130,7 +130,8 @@ def _positions(env: Env, path: str | None, texts: tuple[str, ...]) -> list[Short
             "no positions: give --position CONTRACT[:QTY] or --positions PATH "
             "(or set holdings.file)"
         )
-    positions = short_positions(read_positions_file(Path(path).expanduser()))
+    reading = read_positions_file(Path(path).expanduser(), env.settings.holdings.broker or None)
+    positions = short_positions(reading)
     if not positions:
         raise UsageError(f"--positions {path!r}: the file holds no short option")
     return positions

@@ -1,10 +1,9 @@
-"""Short positions for ``optscan rolls``, and cash for ``scan --cash``, from what the user
-gives: ``--position`` text, or a broker's positions file.
+"""Short positions for ``optscan rolls`` from what the user gives: ``--position`` text,
+or a broker's positions file.
 
 Positions files are read by :mod:`optscan.positions` (``read_positions(path, broker)``
 gives a ``PositionsReading`` with ``.options``, ``.stocks`` and ``.cash``). This module
-only converts such a reading, and imports that reader lazily, so a build without it
-still runs ``--position`` and ``--cash``.
+only converts such a reading (imported lazily: ``optscan rolls --help`` stays fast).
 """
 
 from __future__ import annotations
@@ -77,7 +76,8 @@ def read_positions_file(path: Path, broker: str | None = None) -> Any:
     """The :mod:`optscan.positions` reading of ``path`` (a ``PositionsReading``).
 
     Raises :class:`UsageError` when this build has no positions reader; the reader's
-    own errors (a file it cannot read, naming the file and line) pass through.
+    own errors (:class:`~optscan.errors.InputFileError`, naming the file and line)
+    pass through.
     """
     try:
         from optscan.positions import read_positions  # type: ignore[import-not-found,unused-ignore]
@@ -116,18 +116,3 @@ def short_positions(reading: Any) -> list[ShortPosition]:
             )
         )
     return out
-
-
-def cash_from_positions(reading: Any) -> float | None:
-    """The cash free for new cash-secured puts: the reading's cash minus the collateral
-    (strike x 100 x contracts) its short puts already hold, never below 0; ``None``
-    when the file gives no cash."""
-    cash = getattr(reading, "cash", None)
-    if cash is None or not math.isfinite(cash):
-        return None
-    held = sum(
-        o.strike * 100.0 * -o.quantity
-        for o in getattr(reading, "options", ())
-        if o.kind == "put" and o.quantity < 0
-    )
-    return round(max(float(cash) - held, 0.0), 2)

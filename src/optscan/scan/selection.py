@@ -1,7 +1,10 @@
 """A scan's ``selection`` (``scan --cash``): the best cash-secured puts for the cash.
 
-Cash comes from the request (``--cash``, or the positions file's cash the command line
-read), else ``[selection] cash``; with neither there is no selection. The candidates
+Cash comes from the request (``--cash``), else the positions file's cash less the
+collateral of its short puts (``holdings.file`` or ``scan --positions``:
+:attr:`~optscan.scan.holdings.Portfolio.free_cash`, read where the scan runs, so a queued
+scan's aggregator reads it too), else ``[selection] cash``; with none of them there is
+no selection. The candidates
 are the scan's put opportunities (after its ranking cuts); the embedded scan and a
 queued scan's aggregator both call :func:`scan_selection` from
 :func:`~optscan.scan.result.assemble_result`, so they agree.
@@ -19,7 +22,11 @@ if TYPE_CHECKING:
 def scan_selection(ctx: ScanContext, opportunities: list[Opportunity]) -> Selection | None:
     """The selection for the scan's cash, or ``None`` when no cash is given. An instance
     too large to solve exactly is said in the result's warnings (no selection)."""
-    cash = ctx.request.cash if ctx.request.cash is not None else ctx.settings.selection.cash
+    cash = ctx.request.cash
+    if cash is None:
+        cash = ctx.portfolio.free_cash
+    if cash is None:
+        cash = ctx.settings.selection.cash
     if cash is None:
         return None
     from optscan.analytics.selection import Candidate, SelectionTooLarge, select_puts
