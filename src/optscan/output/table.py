@@ -237,7 +237,8 @@ def selection_lines(result: ScanResult) -> list[str]:
         return []
     by_contract = {o.contract_symbol: o for o in result.opportunities}
     lines = [
-        f"Selection for {selection.cash:,.2f} cash: {len(selection.contracts)} contracts, "
+        f"Selection for {selection.cash:,.2f} cash: {len(selection.contracts)} "
+        f"contract{'' if len(selection.contracts) == 1 else 's'}, "
         f"collateral {selection.collateral_used:,.2f}, premium {selection.premium_total:,.2f}, "
         f"annualized income {selection.annualized_income:,.2f}",
     ]
@@ -251,5 +252,5 @@ def selection_lines(result: ScanResult) -> list[str]:
         )
         lines.append(f"  {chosen.quantity} x {chosen.contract_symbol}{detail}")
     if not selection.contracts:
-        lines.append("  no put fits the cash")
+        lines.append("  no put opportunity fits the cash")
     return lines
