@@ -112,6 +112,35 @@ cash_option = click.option(
 )
 
 
+def fetch_options() -> list[Callable[..., Any]]:
+    """``--as-of``, ``--record DIR``, ``--replay DIR``: how a command that fetches chains
+    (``scan``, ``enqueue``, ``schedule add``, ``rolls``) pins its clock and its data."""
+    return [
+        click.option(
+            "--as-of",
+            "as_of",
+            default=None,
+            metavar="ISO8601",
+            help="Pin the clock (calendar and days to expiry). Without an offset it "
+            "is read in New York time.",
+        ),
+        click.option(
+            "--record",
+            "record_dir",
+            default=None,
+            type=click.Path(file_okay=False),
+            help="Save every raw provider payload under DIR.",
+        ),
+        click.option(
+            "--replay",
+            "replay_dir",
+            default=None,
+            type=click.Path(file_okay=False, exists=True),
+            help="Serve provider payloads from a recording in DIR (no network).",
+        ),
+    ]
+
+
 def scan_options(fn: Callable[..., Any]) -> Callable[..., Any]:
     """The options that describe a scan request (``scan``, ``enqueue``, ``schedule add``)."""
     options = [
@@ -143,28 +172,7 @@ def scan_options(fn: Callable[..., Any]) -> Callable[..., Any]:
             help="Scan even when the market is closed "
             "(results are labelled as taken outside market hours).",
         ),
-        click.option(
-            "--as-of",
-            "as_of",
-            default=None,
-            metavar="ISO8601",
-            help="Pin the clock (calendar and days to expiry). Without an offset it "
-            "is read in New York time.",
-        ),
-        click.option(
-            "--record",
-            "record_dir",
-            default=None,
-            type=click.Path(file_okay=False),
-            help="Save every raw provider payload under DIR.",
-        ),
-        click.option(
-            "--replay",
-            "replay_dir",
-            default=None,
-            type=click.Path(file_okay=False, exists=True),
-            help="Serve provider payloads from a recording in DIR (no network).",
-        ),
+        *fetch_options(),
         cash_option,
     ]
     for option in reversed(options):

@@ -8,10 +8,18 @@ import click
 
 from optscan.cli.env import Env, with_env
 from optscan.cli.exits import EXIT_FAILED, EXIT_INTERRUPTED, fail
-from optscan.cli.options import format_option, parse_instant
+from optscan.cli.options import fetch_options, format_option, parse_instant
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
     from optscan.rolls.models import ShortPosition
+
+
+def _fetching(fn: Callable[..., Any]) -> Callable[..., Any]:
+    for option in reversed(fetch_options()):
+        fn = option(fn)
+    return fn
 
 
 @click.command(short_help="Roll candidates for short options you hold.")
@@ -38,27 +46,7 @@ if TYPE_CHECKING:
     show_default=True,
     help="The [strategies.<name>] of type roll to screen with.",
 )
-@click.option(
-    "--as-of",
-    "as_of",
-    default=None,
-    metavar="ISO8601",
-    help="Pin the clock. Without an offset it is read in New York time.",
-)
-@click.option(
-    "--record",
-    "record_dir",
-    default=None,
-    type=click.Path(file_okay=False),
-    help="Save every raw provider payload under DIR.",
-)
-@click.option(
-    "--replay",
-    "replay_dir",
-    default=None,
-    type=click.Path(file_okay=False, exists=True),
-    help="Serve provider payloads from a recording in DIR (no network).",
-)
+@_fetching
 @format_option()
 @with_env
 def rolls(
