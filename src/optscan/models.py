@@ -29,6 +29,7 @@ from pydantic import (
     model_validator,
 )
 
+from optscan.extras import Extras, extras_field
 from optscan.secrets import scrub
 from optscan.symbols import check_key_part
 
@@ -141,6 +142,7 @@ class Opportunity(Frozen):
     quote_time: NewYorkTime = Field(description="When the quotes were taken.")
     data_delay_s: float = Field(description="How late the quotes are, seconds.")
     provider: str = Field(description="The provider's name.")
+    extras: Extras = extras_field()
 
     @model_validator(mode="before")
     @classmethod
@@ -182,6 +184,7 @@ class SymbolOutcome(Frozen):
     partial: bool = Field(
         default=False, description="ok, but some expirations failed (set from the above)."
     )
+    extras: Extras = extras_field()
 
     @model_validator(mode="before")
     @classmethod

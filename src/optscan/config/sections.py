@@ -2,8 +2,8 @@
 
 Defaults here are identical to the shipped, fully commented ``config.toml`` (a test
 checks it). Plugin sections (``[providers.<name>]``, ``[sinks.<name>]``,
-``[sources.<name>]``) are kept raw here and validated by the plugin host against each
-plugin's own ``Config`` model, with the same error format.
+``[sources.<name>]``, ``[enrichers.<name>]``) are kept raw here and validated by the
+plugin host against each plugin's own ``Config`` model, with the same error format.
 """
 
 from __future__ import annotations
@@ -23,7 +23,7 @@ from pydantic import (
 from optscan.secrets import check_url_credentials
 from optscan.symbols import SCAN_ID_PATTERN, normalize_symbol
 
-PLUGIN_FAMILIES = ("providers", "sinks", "sources")
+PLUGIN_FAMILIES = ("providers", "sinks", "sources", "enrichers")
 RankBy = Literal["annualized_return", "prob_otm", "cushion_pct", "bid", "open_interest", "dte"]
 """What opportunities are ranked by (:mod:`optscan.analytics.ranking`)."""
 
@@ -216,6 +216,7 @@ class Settings(Section):
     sources: dict[str, Any] = Field(default_factory=lambda: {"enabled": ["watchlist"]})
     providers: dict[str, dict[str, Any]] = Field(default_factory=dict)
     sinks: dict[str, Any] = Field(default_factory=lambda: {"enabled": []})
+    enrichers: dict[str, Any] = Field(default_factory=dict)
     strategies: dict[str, StrategySection] = Field(default_factory=_default_strategies)
     analytics: AnalyticsSection = AnalyticsSection()
     holdings: HoldingsSection = HoldingsSection()
@@ -260,10 +261,11 @@ class Settings(Section):
             data = {**data, "strategies": strategies}
         return data
 
-    @field_validator("sources", "sinks")
+    @field_validator("sources", "sinks", "enrichers")
     @classmethod
     def _family(cls, section: dict[str, Any], info: ValidationInfo) -> dict[str, Any]:
-        """``enabled`` is a list of names; every other entry is a plugin's table."""
+        """``enabled`` is a list of names; every other entry is a plugin's table.
+        (``enrichers.enabled`` may be left out: every installed enricher runs.)"""
         enabled = section.get("enabled", [])
         if not isinstance(enabled, list) or not all(isinstance(x, str) for x in enabled):
             raise ValueError("'enabled' must be a list of names, e.g. [\"json\"]")
