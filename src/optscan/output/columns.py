@@ -102,11 +102,16 @@ def parse_columns(text: str | None) -> list[Column] | None:
     keys = [k.strip() for k in text.split(",") if k.strip()]
     if not keys:
         raise ValueError("no columns given")
-    unknown = [k for k in keys if k not in BY_KEY]
+    from optscan.output.extras import fact_column, is_fact_key
+
+    unknown = [k for k in keys if k not in BY_KEY and not is_fact_key(k)]
     if unknown:
         known = ", ".join(column.key for column in COLUMNS)
-        raise ValueError(f"unknown column {unknown[0]!r}; one of: {known}")
-    return [BY_KEY[k] for k in dict.fromkeys(keys)]
+        raise ValueError(
+            f"unknown column {unknown[0]!r}; one of: {known} (or an enricher's fact, "
+            "<enricher>.<fact>)"
+        )
+    return [BY_KEY[k] if k in BY_KEY else fact_column(k) for k in dict.fromkeys(keys)]
 
 
 def _missing(value: Any) -> bool:
