@@ -102,8 +102,6 @@ def parse_columns(text: str | None) -> list[Column] | None:
     keys = [k.strip() for k in text.split(",") if k.strip()]
     if not keys:
         raise ValueError("no columns given")
-    from optscan.output.extras import fact_column, is_fact_key
-
     unknown = [k for k in keys if k not in BY_KEY and not is_fact_key(k)]
     if unknown:
         known = ", ".join(column.key for column in COLUMNS)
@@ -112,6 +110,27 @@ def parse_columns(text: str | None) -> list[Column] | None:
             "<enricher>.<fact>)"
         )
     return [BY_KEY[k] if k in BY_KEY else fact_column(k) for k in dict.fromkeys(keys)]
+
+
+BADGE = "_badge"
+EXTRAS_PRIORITY = 100
+"""Enrichers' facts come after the core's columns when a narrow terminal leaves some out."""
+
+
+def is_fact_key(key: str) -> bool:
+    """Whether a column key names an enricher's fact (``<enricher>.<fact>``)."""
+    name, dot, fact = key.partition(".")
+    return bool(dot and name and fact)
+
+
+def fact_column(key: str, value: Any = None, priority: int = EXTRAS_PRIORITY) -> Column:
+    """The column of fact ``key``; its kind follows ``value`` (money for numbers)."""
+    fact = key.partition(".")[2]
+    kind: Kind = (
+        "money" if isinstance(value, int | float) and not isinstance(value, bool) else "text"
+    )
+    header = fact[: -len(BADGE)].replace("_", " ").capitalize() if fact.endswith(BADGE) else key
+    return Column(key, header, kind, priority, in_table=fact.endswith(BADGE))
 
 
 def _missing(value: Any) -> bool:

@@ -12,30 +12,10 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from optscan.output.columns import Column, Kind
+from optscan.output.columns import EXTRAS_PRIORITY, Column, fact_column
 
 if TYPE_CHECKING:
     from optscan.models import Opportunity, SymbolOutcome
-
-BADGE = "_badge"
-EXTRAS_PRIORITY = 100
-"""Facts come after the core's columns when a narrow terminal leaves columns out."""
-
-
-def is_fact_key(key: str) -> bool:
-    """Whether a column key names an enricher's fact (``<enricher>.<fact>``)."""
-    name, dot, fact = key.partition(".")
-    return bool(dot and name and fact)
-
-
-def fact_column(key: str, value: Any = None, priority: int = EXTRAS_PRIORITY) -> Column:
-    """The column of fact ``key``; its kind follows ``value`` (money for numbers)."""
-    fact = key.partition(".")[2]
-    kind: Kind = (
-        "money" if isinstance(value, int | float) and not isinstance(value, bool) else "text"
-    )
-    header = fact[: -len(BADGE)].replace("_", " ").capitalize() if fact.endswith(BADGE) else key
-    return Column(key, header, kind, priority, in_table=fact.endswith(BADGE))
 
 
 def fact_columns(opportunities: list[Opportunity]) -> list[Column]:
@@ -53,7 +33,7 @@ def fact_columns(opportunities: list[Opportunity]) -> list[Column]:
 
 def value_of(data: dict[str, Any], key: str) -> Any:
     """The value of column ``key`` in an opportunity's dumped ``data``."""
-    if key in data or not is_fact_key(key):
+    if key in data or "." not in key:
         return data.get(key)
     name, _, fact = key.partition(".")
     facts = (data.get("extras") or {}).get(name) or {}

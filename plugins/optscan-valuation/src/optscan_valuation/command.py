@@ -55,6 +55,7 @@ def value(
         fundamentals_symbols,
         open_fundamentals,
     )
+    from optscan_valuation.config import ValuationConfig
     from optscan_valuation.model import SymbolValue, value_of
 
     given = None
@@ -68,6 +69,8 @@ def value(
         source = open_fundamentals(env.settings, host, provider=provider, replay_dir=replay_dir)
     except (ConfigError, UsageError) as exc:
         fail(str(exc))
+    if not isinstance(config, ValuationConfig):  # another plugin took the name
+        fail("enricher 'valuation' is not this plugin's; see optscan plugins")
     try:
         wanted, problems = fundamentals_symbols(env.settings, host, given, source)
         for problem in problems:
@@ -83,7 +86,7 @@ def value(
         if answer.fundamentals is None:
             rows.append(SymbolValue(symbol=symbol, error=answer.error))
         else:
-            rows.append(value_of(answer.fundamentals, config))  # type: ignore[arg-type]
+            rows.append(value_of(answer.fundamentals, config))
     records = [row.as_row() for row in rows]
     print_doc({"values": records}, fmt, _lines(rows), records)
     if all(row.status == "failed" for row in rows):
