@@ -81,10 +81,10 @@ def optscan_event(event: ScanEvent) -> None:
 def register_enrichers(register: Callable[[type[Enricher]], None]) -> None:
     """Register :class:`~optscan.protocols.Enricher` classes by calling ``register``.
 
-    Every implementation is called. Every registered enricher runs on each scan after
-    the screen and before the sinks, unless ``enrichers.enabled`` lists the ones to
-    run; its config section is ``[enrichers.<name>]`` and its facts go to
-    ``extras[<name>]`` of opportunities and symbol outcomes.
+    Every implementation is called. Enrichers listed in ``enrichers.enabled`` run on
+    each scan after the screen and before the sinks; an enricher's config section is
+    ``[enrichers.<name>]`` and its facts go to ``extras[<name>]`` of opportunities and
+    symbol outcomes.
     """
 
 

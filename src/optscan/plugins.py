@@ -311,18 +311,18 @@ class PluginHost:
             self.get_class("sources", name)
         for name in settings.enabled("sinks"):
             self.get_class("sinks", name)
-        self.enricher_names(settings)
+        known = self._collect()["enrichers"]
+        for name in settings.enabled("enrichers"):
+            if name not in known:
+                warnings.append(f"enrichers.enabled: no installed enricher {name!r}")
         return warnings
 
     def enricher_names(self, settings: Settings) -> list[str]:
-        """The enrichers a scan runs: ``enrichers.enabled`` when set (an unknown name is
-        a :class:`UsageError`), else every registered one, in registration order."""
-        enabled = settings.enrichers.get("enabled")
-        if enabled is None:
-            return list(self._collect()["enrichers"])
-        for name in enabled:
-            self.get_class("enrichers", name)
-        return list(enabled)
+        """The enrichers a scan runs: those of ``enrichers.enabled`` that are installed
+        (one that is not is only a warning of :meth:`validate_settings`, so
+        uninstalling a plugin never breaks a config)."""
+        known = self._collect()["enrichers"]
+        return [name for name in settings.enabled("enrichers") if name in known]
 
     # ------------------------------------------------------------------ commands
 

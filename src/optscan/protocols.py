@@ -218,10 +218,11 @@ class Enrichment:
 
 class Enricher(Registered[ConfigT]):
     """Adds facts to a finished scan's opportunities and per-symbol outcomes, after the
-    screen and the ranking and before the sinks (embedded and queued scans alike: the
-    queued scan's aggregator runs it). Its config section is ``[enrichers.<name>]``; its
-    facts land in ``extras[<name>]``. An enricher that raises is reported in the
-    result's ``errors`` (like a failing sink) and the scan goes on without its facts.
+    screen and the ranking and before the sinks, when ``enrichers.enabled`` lists it
+    (embedded and queued scans alike: the queued scan's aggregator runs it). Its config
+    section is ``[enrichers.<name>]``; its facts land in ``extras[<name>]``. An enricher
+    that raises is reported in the result's ``errors`` (like a failing sink) and the
+    scan goes on without its facts.
     """
 
     @abstractmethod

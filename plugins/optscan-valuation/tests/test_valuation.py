@@ -55,7 +55,8 @@ def recorded_answer() -> Any:
 
 
 def settings(**overrides: Any) -> Any:
-    return load_settings(overrides=overrides, use_env=False)
+    enabled = {"enrichers.enabled": ["valuation"]}
+    return load_settings(overrides={**enabled, **overrides}, use_env=False)
 
 
 def provider_class(name: str) -> Any:

@@ -216,7 +216,7 @@ class Settings(Section):
     sources: dict[str, Any] = Field(default_factory=lambda: {"enabled": ["watchlist"]})
     providers: dict[str, dict[str, Any]] = Field(default_factory=dict)
     sinks: dict[str, Any] = Field(default_factory=lambda: {"enabled": []})
-    enrichers: dict[str, Any] = Field(default_factory=dict)
+    enrichers: dict[str, Any] = Field(default_factory=lambda: {"enabled": []})
     strategies: dict[str, StrategySection] = Field(default_factory=_default_strategies)
     analytics: AnalyticsSection = AnalyticsSection()
     holdings: HoldingsSection = HoldingsSection()
@@ -264,8 +264,7 @@ class Settings(Section):
     @field_validator("sources", "sinks", "enrichers")
     @classmethod
     def _family(cls, section: dict[str, Any], info: ValidationInfo) -> dict[str, Any]:
-        """``enabled`` is a list of names; every other entry is a plugin's table.
-        (``enrichers.enabled`` may be left out: every installed enricher runs.)"""
+        """``enabled`` is a list of names; every other entry is a plugin's table."""
         enabled = section.get("enabled", [])
         if not isinstance(enabled, list) or not all(isinstance(x, str) for x in enabled):
             raise ValueError("'enabled' must be a list of names, e.g. [\"json\"]")
@@ -276,7 +275,7 @@ class Settings(Section):
                 )
         return section
 
-    def enabled(self, family: Literal["sources", "sinks"]) -> list[str]:
+    def enabled(self, family: Literal["sources", "sinks", "enrichers"]) -> list[str]:
         return list(getattr(self, family).get("enabled", []))
 
     def plugin_section(self, family: str, name: str) -> dict[str, Any]:

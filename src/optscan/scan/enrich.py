@@ -20,6 +20,7 @@ in Redis with a TTL for a queued scan (:class:`optscan.queue.fundamentals.RedisC
 
 from __future__ import annotations
 
+import contextvars
 import datetime as dt
 import json
 import threading
@@ -129,8 +130,10 @@ class FundamentalsFetcher:
                 found[symbol] = hit
         if missing:
             workers = min(self.concurrency, len(missing))
+            # each request in its own copy of this context: logs keep the scan id
+            tasks = [(contextvars.copy_context(), s) for s in missing]
             with ThreadPoolExecutor(workers, thread_name_prefix="optscan-fundamentals") as pool:
-                for fetched in pool.map(lambda s: self._fetch(s, ttl_s), missing):
+                for fetched in pool.map(lambda t: t[0].run(self._fetch, t[1], ttl_s), tasks):
                     found[fetched.symbol] = fetched
         return {s: found[s] for s in wanted}
 

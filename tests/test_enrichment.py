@@ -1,0 +1,325 @@
+"""The two hooks a plugin needs to add value: ``register_enrichers`` and ``register_commands``,
+and the provider's optional fundamentals part they read through the core's client."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import click
+import pytest
+from click.testing import CliRunner
+
+from optscan.events import PluginFailed
+from optscan.fundamentals import Fundamentals
+from optscan.hookspecs import hookimpl
+from optscan.models import ScanRequest, ScanResult
+from optscan.plugins import PluginHost
+from optscan.protocols import Enricher, Enrichment, PluginConfig
+from optscan.scan import perform_scan
+
+from .helpers import OPEN_INSTANT, Recorder, make_settings
+
+
+class MarkConfig(PluginConfig):
+    word: str = "seen"
+
+
+class Mark(Enricher[MarkConfig]):
+    """Marks every opportunity and symbol; reads the fundamentals of each symbol."""
+
+    name = "mark"
+
+    def enrich(self, opportunities, symbols, context):
+        fetched = context.fundamentals.get([s.symbol for s in symbols], ttl_s=3600)
+        return Enrichment(
+            opportunities={o.contract_symbol: {"word": self.config.word} for o in opportunities},
+            symbols={
+                s.symbol: {
+                    "eps": fetched[s.symbol].fundamentals.eps_ttm
+                    if fetched[s.symbol].fundamentals
+                    else None,
+                    "error": fetched[s.symbol].error,
+                }
+                for s in symbols
+            },
+        )
+
+
+class Broken(Enricher[PluginConfig]):
+    name = "broken"
+
+    def enrich(self, opportunities, symbols, context):
+        raise RuntimeError("enricher bug")
+
+
+class NotJson(Enricher[PluginConfig]):
+    name = "notjson"
+
+    def enrich(self, opportunities, symbols, context):
+        return Enrichment(
+            opportunities={o.contract_symbol: {"x": float("nan")} for o in opportunities}
+        )
+
+
+class Enrichers:
+    __name__ = "enrichers-test"
+
+    @hookimpl
+    def register_enrichers(self, register):
+        register(Mark)
+        register(Broken)
+        register(NotJson)
+
+
+def _scan(enabled: list[str], *, plugins: tuple[Any, ...] = (), **overrides: Any) -> ScanResult:
+    host = PluginHost(load_entrypoints=False, plugins=[Enrichers(), *plugins])
+    settings = make_settings(**{"enrichers.enabled": enabled, **overrides})
+    request = ScanRequest(provider="sim", symbols=["AAPL", "XYZ"], as_of=OPEN_INSTANT)
+    return perform_scan(request, host, settings=settings)
+
+
+def test_an_enricher_adds_facts_that_survive_the_json_round_trip():
+    result = _scan(["mark"], **{"enrichers.mark.word": "hello"})
+    assert result.success and result.errors == []
+    assert result.opportunities
+    assert all(o.extras == {"mark": {"word": "hello"}} for o in result.opportunities)
+    assert {s.symbol: s.extras["mark"]["error"] for s in result.symbols} == {
+        "AAPL": None,
+        "XYZ": None,
+    }
+    assert all(isinstance(s.extras["mark"]["eps"], float) for s in result.symbols)
+    document = result.to_json_dict()  # what sinks, Redis and the queue carry
+    document.pop("scanned_count")
+    again = ScanResult.model_validate_json(json.dumps(document))
+    assert again.opportunities == result.opportunities and again.symbols == result.symbols
+
+
+def test_enrichers_run_only_when_enabled_and_an_unknown_name_is_a_warning():
+    result = _scan([])
+    assert all(o.extras == {} for o in result.opportunities)
+    result = _scan(["nosuch"])
+    assert result.success and all(o.extras == {} for o in result.opportunities)
+    host = PluginHost(load_entrypoints=False, plugins=[Enrichers()])
+    warnings = host.validate_settings(make_settings(**{"enrichers.enabled": ["nosuch"]}))
+    assert "enrichers.enabled: no installed enricher 'nosuch'" in warnings
+
+
+def test_a_failing_enricher_is_reported_like_a_failing_sink():
+    recorder = Recorder()
+    result = _scan(["broken", "notjson", "mark"], plugins=(recorder,))
+    assert result.success
+    assert result.errors[0] == (
+        "enricher 'broken' (plugin 'enrichers-test') failed: RuntimeError: enricher bug"
+    )
+    assert result.errors[1].startswith("enricher 'notjson' (plugin 'enrichers-test') failed: ")
+    assert "not a finite number" in result.errors[1]
+    assert len(result.errors) == 2
+    # the failing ones left no facts; the good one after them still ran
+    assert all(set(o.extras) == {"mark"} for o in result.opportunities)
+    failed = [e for e in recorder.events if isinstance(e, PluginFailed)]
+    assert [(e.plugin, e.hook) for e in failed] == [("enrichers-test", "enrich")] * 2
+
+
+def test_extras_refuse_what_json_cannot_hold():
+    from pydantic import ValidationError
+
+    from optscan.models import SymbolOutcome
+
+    SymbolOutcome(symbol="AAPL", status="ok", extras={"p": {"a": [1, "x", None, {"b": 2.5}]}})
+    for bad in ({"p": {"a": float("inf")}}, {"p": {"a": object()}}, {"p": "text"}):
+        with pytest.raises(ValidationError):
+            SymbolOutcome(symbol="AAPL", status="ok", extras=bad)
+
+
+# --------------------------------------------------------------------------- fundamentals
+
+
+def _client(**config: Any) -> Any:
+    from optscan.scan.fetch import ProviderClient
+
+    host = PluginHost(load_entrypoints=False)
+    settings = make_settings(**{f"providers.sim.{k}": v for k, v in config.items()})
+    provider = host.instantiate("providers", "sim", settings)
+    provider.as_of = OPEN_INSTANT
+    return ProviderClient(provider, provider.config, plugin="optscan.providers")
+
+
+def test_fundamentals_go_through_the_client_with_its_retries_and_signals():
+    from optscan.scan.enrich import FundamentalsFetcher
+
+    client = _client(rate_limited=["AAPL"], retry_initial_s=0.0, retry_max_s=0.0)
+    found = client.fundamentals("AAPL")  # the first request is refused with a 429
+    assert isinstance(found, Fundamentals) and found.symbol == "AAPL"
+    assert client.retries == 1
+    refused = FundamentalsFetcher(_client(auth_refused=["AAPL"])).get(["AAPL"])["AAPL"]
+    assert refused.fundamentals is None and refused.reason == "auth_failed"
+    missing = FundamentalsFetcher(_client(no_options=["NOPE"])).get(["NOPE"])["NOPE"]
+    assert missing.reason == "no_fundamentals"
+
+
+def test_a_symbol_asked_twice_costs_one_request():
+    from optscan.scan.enrich import FundamentalsFetcher
+
+    client = _client()
+    fetcher = FundamentalsFetcher(client)
+    fetcher.get(["AAPL", "AAPL", "XYZ"])
+    fetcher.get(["AAPL"])
+    assert client.provider.requests == 2
+
+
+def test_fundamentals_are_recorded_and_replayed(tmp_path):
+    host = PluginHost(load_entrypoints=False, plugins=[Enrichers()])
+    settings = make_settings(**{"enrichers.enabled": ["mark"]})
+    live = perform_scan(
+        ScanRequest(provider="sim", symbols=["AAPL"], as_of=OPEN_INSTANT, record_dir=str(tmp_path)),
+        host,
+        settings=settings,
+    )
+    path = tmp_path / "sim" / "AAPL" / "fundamentals.json"
+    assert json.loads(path.read_text())["symbol"] == "AAPL"
+    replayed = perform_scan(
+        ScanRequest(provider="sim", replay_dir=str(tmp_path)), host, settings=settings
+    )
+    assert replayed.symbols[0].extras == live.symbols[0].extras
+    path.unlink()
+    gone = perform_scan(
+        ScanRequest(provider="sim", replay_dir=str(tmp_path)), host, settings=settings
+    )
+    assert gone.success and "not recorded" in gone.symbols[0].extras["mark"]["error"]
+
+
+def test_a_provider_without_fundamentals_says_so_once_per_symbol():
+    from optscan.protocols import OptionProvider, provides_fundamentals
+
+    class Bare(OptionProvider):
+        name = "bare"
+
+        def extract_expirations(self, symbol): ...
+        def transform_expirations(self, raw, symbol): ...
+        def extract_chain(self, symbol, expiration, listing): ...
+        def transform_chain(self, raw, symbol, expiration): ...
+
+    assert not provides_fundamentals(Bare(Bare.Config()))
+    assert provides_fundamentals(_client().provider)
+
+
+# --------------------------------------------------------------------------- queued scans
+
+
+def test_the_aggregator_enriches_and_caches_fundamentals_in_redis_with_a_ttl():
+    fakeredis = pytest.importorskip("fakeredis")
+    pytest.importorskip("lupa")
+    from optscan.config import QueueSection
+    from optscan.queue.connection import Keys
+    from optscan.queue.enqueue import enqueue_scan
+    from optscan.queue.jobs import JobRuntime, use_runtime
+    from optscan.queue.store import ScanStore
+
+    from .helpers import run_jobs
+
+    redis = fakeredis.FakeRedis(server=fakeredis.FakeServer())
+    cfg = QueueSection(batch_size=1)
+    runtime = JobRuntime(
+        make_host=lambda s: PluginHost.from_settings(
+            s, load_entrypoints=False, plugins=[Enrichers()]
+        )
+    )
+
+    def queued() -> dict[str, Any]:
+        req = ScanRequest(
+            provider="sim",
+            symbols=["AAPL", "XYZ"],
+            as_of=OPEN_INSTANT,
+            overrides={"enrichers.enabled": ["mark"]},
+        )
+        with use_runtime(runtime):
+            scan_id, _ = enqueue_scan(redis, req, prefix="optscan:", cfg=cfg)
+            run_jobs(redis)
+        result = ScanStore(redis, Keys("optscan:"), cfg).result(scan_id)
+        assert result is not None
+        return result
+
+    first = queued()
+    assert first["errors"] == []
+    assert all(o["extras"] == {"mark": {"word": "seen"}} for o in first["opportunities"])
+    key = "optscan:fundamentals:sim:AAPL"
+    cached = json.loads(redis.get(key))
+    assert cached["symbol"] == "AAPL" and 3590 <= redis.ttl(key) <= 3600
+    # the next scan reads the cache (the fundamentals, not what a plugin made of them)
+    redis.set(key, json.dumps({**cached, "eps_ttm": 1.25}), keepttl=True)
+    second = queued()
+    aapl = next(s for s in second["symbols"] if s["symbol"] == "AAPL")
+    assert aapl["extras"]["mark"]["eps"] == 1.25
+    embedded = _scan(["mark"])
+    assert [o["extras"] for o in first["opportunities"]] == [
+        o.extras for o in embedded.opportunities
+    ]
+
+
+# --------------------------------------------------------------------------- commands
+
+
+@click.command()
+def hello() -> None:
+    """Say hello (a plugin's command)."""
+    click.echo("hello from a plugin")
+
+
+@click.command("scan")
+def fake_scan() -> None:
+    """Would shadow the built-in scan."""
+
+
+class Commands:
+    __name__ = "commands-test"
+
+    @hookimpl
+    def register_commands(self, cli):
+        cli.add_command(hello)
+        cli.add_command(fake_scan)
+
+
+def test_register_commands_adds_commands_and_refuses_a_builtin_name():
+    from optscan.cli import cli
+
+    host = PluginHost(load_entrypoints=False, plugins=[Commands()])
+    group = click.Group("optscan", commands={"scan": cli.commands["scan"]})
+    owners = host.add_commands(group, reserved=set(group.commands))
+    assert owners == {"hello": "commands-test"}
+    assert group.commands["scan"] is cli.commands["scan"]  # not replaced
+    assert [(f.plugin, f.stage) for f in host.failures] == [("commands-test", "register_commands")]
+    assert "command 'scan' is already a built-in one" in host.failures[0].error
+    assert CliRunner().invoke(group, ["hello"]).output == "hello from a plugin\n"
+    described = host.describe(reserved={"scan"})
+    mine = next(p for p in described["plugins"] if p["name"] == "commands-test")
+    assert mine["commands"] == ["hello"] and mine["hooks"] == ["register_commands"]
+
+
+def test_the_command_line_adds_entry_point_commands_lazily(monkeypatch):
+    import importlib.metadata
+    from importlib.metadata import EntryPoint
+
+    from optscan.cli import cli
+
+    def entry_points(group: str | None = None, **_kw):
+        eps = [EntryPoint("cmds", "tests.test_enrichment:commands_plugin", "optscan")]
+        return [ep for ep in eps if ep.group == group]
+
+    monkeypatch.setattr(importlib.metadata, "entry_points", entry_points)
+    monkeypatch.setattr(cli, "_plugins_added", False, raising=False)
+    monkeypatch.setattr(cli, "_builtin", None, raising=False)
+    monkeypatch.setattr(cli, "commands", dict(cli.commands))
+    done = CliRunner().invoke(cli, ["hello"])
+    assert done.exit_code == 0 and done.output == "hello from a plugin\n"
+    assert cli.commands["scan"].callback is not fake_scan.callback
+    listed = CliRunner().invoke(cli, ["--help"])
+    assert "hello" in listed.output
+    del cli.commands["hello"]
+    cli._plugins_added = False
+    monkeypatch.setenv("OPTSCAN_PLUGINS__DISABLED", '["cmds"]')
+    done = CliRunner().invoke(cli, ["hello"])
+    assert done.exit_code == 2 and "No such command" in done.output
+
+
+commands_plugin = Commands()
