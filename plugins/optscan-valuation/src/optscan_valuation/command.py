@@ -71,6 +71,13 @@ def value(
         fail(str(exc))
     if not isinstance(config, ValuationConfig):  # another plugin took the name
         fail("enricher 'valuation' is not this plugin's; see optscan plugins")
+    if replay_dir and given is None and not source.recorded:
+        source.close()
+        fail(
+            f"--replay {replay_dir}: no fundamentals of provider {source.provider!r} recorded "
+            f"there ({replay_dir}/{source.provider}/<SYMBOL>/fundamentals.json); give --symbols "
+            "or record a scan with [enrichers] enabled"
+        )
     try:
         wanted, problems = fundamentals_symbols(env.settings, host, given, source)
         for problem in problems:
