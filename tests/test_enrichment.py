@@ -30,6 +30,9 @@ class Mark(Enricher[MarkConfig]):
 
     name = "mark"
 
+    def fundamentals_ttl(self) -> float | None:
+        return 3600
+
     def enrich(self, opportunities, symbols, context):
         fetched = context.fundamentals.get([s.symbol for s in symbols], ttl_s=3600)
         return Enrichment(
@@ -207,7 +210,7 @@ def test_a_provider_without_fundamentals_says_so_once_per_symbol():
 # --------------------------------------------------------------------------- queued scans
 
 
-def test_the_aggregator_enriches_and_caches_fundamentals_in_redis_with_a_ttl():
+def test_the_aggregator_enriches_and_caches_fundamentals_in_redis_with_a_ttl(tmp_path):
     fakeredis = pytest.importorskip("fakeredis")
     pytest.importorskip("lupa")
     from optscan.config import QueueSection
@@ -220,6 +223,7 @@ def test_the_aggregator_enriches_and_caches_fundamentals_in_redis_with_a_ttl():
 
     redis = fakeredis.FakeRedis(server=fakeredis.FakeServer())
     cfg = QueueSection(batch_size=1)
+    log = tmp_path / "requests.log"
     runtime = JobRuntime(
         make_host=lambda s: PluginHost.from_settings(
             s, load_entrypoints=False, plugins=[Enrichers()]
@@ -231,7 +235,7 @@ def test_the_aggregator_enriches_and_caches_fundamentals_in_redis_with_a_ttl():
             provider="sim",
             symbols=["AAPL", "XYZ"],
             as_of=OPEN_INSTANT,
-            overrides={"enrichers.enabled": ["mark"]},
+            overrides={"enrichers.enabled": ["mark"], "providers.sim.request_log": str(log)},
         )
         with use_runtime(runtime):
             scan_id, _ = enqueue_scan(redis, req, prefix="optscan:", cfg=cfg)
@@ -242,6 +246,10 @@ def test_the_aggregator_enriches_and_caches_fundamentals_in_redis_with_a_ttl():
 
     first = queued()
     assert first["errors"] == []
+    # each batch fetched its symbol's fundamentals ahead (one request each), in turn
+    asked = [line.split()[2:4] for line in log.read_text().splitlines()]
+    assert asked.count(["AAPL", "fundamentals"]) == asked.count(["XYZ", "fundamentals"]) == 1
+    assert asked.index(["AAPL", "fundamentals"]) < asked.index(["XYZ", "expirations"])
     assert all(o["extras"] == {"mark": {"word": "seen"}} for o in first["opportunities"])
     key = "optscan:fundamentals:sim:AAPL"
     cached = json.loads(redis.get(key))
@@ -249,6 +257,8 @@ def test_the_aggregator_enriches_and_caches_fundamentals_in_redis_with_a_ttl():
     # the next scan reads the cache (the fundamentals, not what a plugin made of them)
     redis.set(key, json.dumps({**cached, "eps_ttm": 1.25}), keepttl=True)
     second = queued()
+    asked = [line.split()[2:4] for line in log.read_text().splitlines()]
+    assert asked.count(["AAPL", "fundamentals"]) == 1  # the cache answered
     aapl = next(s for s in second["symbols"] if s["symbol"] == "AAPL")
     assert aapl["extras"]["mark"]["eps"] == 1.25
     embedded = _scan(["mark"])

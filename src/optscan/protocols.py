@@ -225,6 +225,12 @@ class Enricher(Registered[ConfigT]):
     scan goes on without its facts.
     """
 
+    def fundamentals_ttl(self) -> float | None:
+        """How long (seconds) a queued scan should keep the fundamentals this enricher
+        reads in Redis, or ``None`` (the default) if it reads none. When set, batch jobs
+        fetch the fundamentals of the symbols they scanned ahead, across the fleet."""
+        return None
+
     @abstractmethod
     def enrich(
         self,

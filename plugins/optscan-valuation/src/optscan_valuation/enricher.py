@@ -27,6 +27,9 @@ class ValuationEnricher(Enricher[ValuationConfig]):
 
     name = "valuation"
 
+    def fundamentals_ttl(self) -> float | None:
+        return self.config.cache_ttl_s or None
+
     def enrich(
         self,
         opportunities: list[Opportunity],

@@ -15,6 +15,7 @@ import structlog
 from optscan.errors import OptscanError
 from optscan.queue.connection import patiently
 from optscan.queue.enqueue import mirror_meta
+from optscan.queue.fundamentals import prefetch_fundamentals
 from optscan.queue.jobs.env import JobEnv, job_entry, lost, payload
 from optscan.queue.limits import RedisGate, Trouble, WatchedLimiter, redis_limiter
 from optscan.queue.lock import keep_lock, lock_kept
@@ -74,6 +75,8 @@ def _scan_and_record(
     try:
         with lock_kept(env.redis, env.keys, req.profile, scan_id, env.cfg.lock_ttl_s):
             results = _scan(env, ctx, todo, trouble)
+            scanned = [o.symbol for o, _ in results if o.status == "ok"]
+            prefetch_fundamentals(env.redis, env.keys, ctx, scanned)
     finally:
         try:
             ctx.provider.close()
