@@ -14,9 +14,12 @@ import redis as redis_py
 from .fleet import HAVE_SERVER, NEEDS_REDIS, Fleet, store_for
 from .test_error_signals import queued_scan, read_log
 
-pytestmark = pytest.mark.skipif(
-    not HAVE_SERVER and not os.environ.get("OPTSCAN_TEST_REDIS_URL"), reason=NEEDS_REDIS
-)
+pytestmark = [
+    pytest.mark.skipif(
+        not HAVE_SERVER and not os.environ.get("OPTSCAN_TEST_REDIS_URL"), reason=NEEDS_REDIS
+    ),
+    pytest.mark.slow,  # waits on real workers
+]
 
 
 @pytest.fixture(autouse=True)
