@@ -12,6 +12,7 @@ import json
 import os
 import subprocess
 import sys
+from collections.abc import Callable
 from importlib.metadata import PackageNotFoundError, distribution
 from pathlib import Path
 
@@ -171,15 +172,21 @@ def _venv_without(tmp_path: Path, dist: str) -> Path:
     return python
 
 
-@pytest.mark.slow  # builds a virtualenv
-def test_with_one_plugin_uninstalled_optscan_still_works(tmp_path: Path):
-    python = _venv_without(tmp_path, "optscan-marketdata")
+def _runner(python: Path) -> Callable[..., subprocess.CompletedProcess]:
+    """``run(*args)``: ``python -m optscan *args`` in that virtualenv."""
     env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
 
     def run(*args: str) -> subprocess.CompletedProcess:
         return subprocess.run(
             [str(python), "-m", "optscan", *args], capture_output=True, text=True, env=env
         )
+
+    return run
+
+
+@pytest.mark.slow  # builds a virtualenv
+def test_with_one_plugin_uninstalled_optscan_still_works(tmp_path: Path):
+    run = _runner(_venv_without(tmp_path, "optscan-marketdata"))
 
     listed = run("plugins", "--format", "json")
     assert listed.returncode == 0, listed.stderr
@@ -197,13 +204,7 @@ def test_with_one_plugin_uninstalled_optscan_still_works(tmp_path: Path):
 
 @pytest.mark.slow  # builds a virtualenv
 def test_with_the_valuation_plugin_uninstalled_optscan_works_as_before(tmp_path: Path):
-    python = _venv_without(tmp_path, "optscan-valuation")
-    env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
-
-    def run(*args: str) -> subprocess.CompletedProcess:
-        return subprocess.run(
-            [str(python), "-m", "optscan", *args], capture_output=True, text=True, env=env
-        )
+    run = _runner(_venv_without(tmp_path, "optscan-valuation"))
 
     listed = run("plugins", "--format", "json")
     assert listed.returncode == 0, listed.stderr

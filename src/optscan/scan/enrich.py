@@ -30,11 +30,10 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Protocol
 
 from optscan.errors import OptscanError, PluginError
-from optscan.events import PluginFailed
 from optscan.extras import check_json
 from optscan.logs import get_logger
 from optscan.protocols import Enrichment, provides_fundamentals
-from optscan.scan.result import emit
+from optscan.scan.result import plugin_failed
 from optscan.secrets import scrub_exception
 
 if TYPE_CHECKING:
@@ -211,13 +210,8 @@ def enrich_result(
                 opportunities, symbols = _applied(name, answer, opportunities, symbols)
             except Exception as exc:
                 error = scrub_exception(exc, with_type=not isinstance(exc, OptscanError))
-                get_logger().warning("enricher_failed", enricher=name, plugin=owner, error=error)
-                errors.append(f"enricher {name!r} (plugin {owner!r}) failed: {error}")
-                emit(
-                    host,
-                    errors,
-                    PluginFailed(scan_id=result.scan_id, plugin=owner, hook="enrich", error=error),
-                )
+                what = ("enricher", name, owner, "enrich")
+                plugin_failed(host, errors, result.scan_id, what, error)
     return result.model_copy(
         update={"opportunities": opportunities, "symbols": symbols, "errors": errors}
     )
