@@ -333,3 +333,47 @@ def test_the_command_line_adds_entry_point_commands_lazily(monkeypatch):
 
 
 commands_plugin = Commands()
+
+
+# --------------------------------------------------------------------------- yfinance
+
+
+@pytest.mark.parametrize(
+    ("raw", "error", "reason"),
+    [
+        (
+            {"error_answer": None},  # replaced below by a real 404 error answer
+            "FundamentalsUnavailableError",
+            "no_fundamentals",
+        ),
+        ({"quoteSummary": {"result": [], "error": None}}, "FundamentalsUnavailableError", None),
+        ({"quoteSummary": {"result": [{}], "error": None}}, "FundamentalsUnavailableError", None),
+        ({"quoteSummary": {"result": ["x"], "error": None}}, "MalformedPayloadError", None),
+        ({"nope": 1}, "MalformedPayloadError", "malformed_payload"),
+    ],
+)
+def test_yahoos_fundamentals_errors_map_to_the_right_errors(raw, error, reason):
+    from optscan.http_answers import error_answer
+
+    yahoo = PluginHost(load_entrypoints=False).get_class("providers", "yfinance")
+    if "error_answer" in raw:
+        body = {"quoteSummary": {"result": None, "error": {"code": "Not Found"}}}
+        raw = error_answer(404, {}, body)
+    with pytest.raises(Exception) as caught:
+        yahoo(yahoo.Config()).transform_fundamentals(raw, "ZZZZ")
+    assert type(caught.value).__name__ == error
+    if reason:
+        assert caught.value.reason == reason
+
+
+def test_yahoos_rate_limit_and_refusal_are_the_core_signals():
+    from optscan.errors import AuthenticationError, RateLimitedError
+    from optscan.http_answers import error_answer
+
+    yahoo = PluginHost(load_entrypoints=False).get_class("providers", "yfinance")
+    provider = yahoo(yahoo.Config())
+    with pytest.raises(RateLimitedError) as limited:
+        provider.transform_fundamentals(error_answer(429, {"Retry-After": "7"}, None), "AAPL")
+    assert limited.value.retry_after == 7
+    with pytest.raises(AuthenticationError):
+        provider.transform_fundamentals(error_answer(401, {}, "no"), "AAPL")
