@@ -25,7 +25,7 @@ from optscan.models import Opportunity, SymbolOutcome
 from optscan.queue.connection import batch_job_id, patiently
 from optscan.queue.enqueue import mirror_meta
 from optscan.queue.jobs.env import JobEnv, job_entry, lost, payload
-from optscan.queue.lock import keep_lock
+from optscan.queue.lock import keep_lock, lock_kept
 from optscan.queue.rq import JsonJob, last_error_line
 from optscan.queue.store import TERMINAL_STATES
 from optscan.scan.enrich import enrich_result
@@ -145,8 +145,10 @@ def _enriched(env: JobEnv, ctx: ScanContext, scan_id: str, result: ScanResult) -
     from optscan.queue.jobs.batch import share_limits
 
     share_limits(env, ctx, scan_id)
+    profile, ttl_s = ctx.request.profile, env.cfg.lock_ttl_s
     try:
-        return enrich_result(ctx, result, cache=RedisCache(env.redis, env.keys))
+        with lock_kept(env.redis, env.keys, profile, scan_id, ttl_s):  # fetches may be slow
+            return enrich_result(ctx, result, cache=RedisCache(env.redis, env.keys))
     finally:
         try:
             ctx.provider.close()
