@@ -228,3 +228,22 @@ def test_with_the_valuation_plugin_uninstalled_optscan_works_as_before(tmp_path:
     assert "no installed enricher 'valuation'" in scan.stderr
     gone = run("value", "--symbols", "AAPL")
     assert gone.returncode == 2 and "No such command 'value'" in gone.stderr
+
+
+def test_help_lists_plugin_commands_without_importing_pydantic_or_numpy():
+    """``optscan --help`` loads every plugin's entry point to list their commands; what
+    keeps it fast (bench/bench_cli.py times it) is that none of that imports the models."""
+    code = (
+        "import sys\n"
+        "from optscan.cli import cli\n"
+        "try:\n"
+        "    cli(['--help'], prog_name='optscan')\n"
+        "except SystemExit:\n"
+        "    pass\n"
+        "heavy = sorted(m for m in ('pydantic', 'numpy', 'yfinance', 'rich') if m in sys.modules)\n"
+        "print('HEAVY', heavy)\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert " value " in done.stdout  # the valuation plugin's command is listed
+    assert "HEAVY []" in done.stdout, done.stdout
