@@ -29,7 +29,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Protocol
 
-from optscan.errors import OptscanError, PluginError
+from optscan.errors import OptscanError
 from optscan.extras import check_json
 from optscan.logs import get_logger
 from optscan.protocols import Enrichment, provides_fundamentals
@@ -151,7 +151,7 @@ class FundamentalsFetcher:
     def _fetch(self, symbol: str, ttl_s: float | None) -> Fetched:
         try:
             fundamentals = self.client.fundamentals(symbol)
-        except (OptscanError, PluginError) as exc:
+        except OptscanError as exc:  # the provider's errors, and PluginError
             reason = getattr(exc, "reason", None) or "plugin_error"
             get_logger().info("fundamentals_failed", symbol=symbol, error=str(exc))
             return Fetched(symbol, error=scrub_exception(exc, with_type=False), reason=reason)
