@@ -309,3 +309,15 @@ def test_optscan_value_bad_usage_exits_2():
     done = _value("--provider", "nosuch", "--symbols", "AAPL")
     assert done.returncode == 2 and "unknown provider 'nosuch'" in done.stderr
     assert "Traceback" not in done.stderr
+
+
+def test_optscan_value_records_and_replays_the_same_values(tmp_path):
+    record = str(tmp_path / "rec")
+    live = _value(
+        "--provider", "sim", "--symbols", "AAPL,MSFT", "--record", record, "--format", "json"
+    )
+    assert live.returncode == 0, live.stderr
+    assert (tmp_path / "rec" / "sim" / "MSFT" / "fundamentals.json").is_file()
+    replayed = _value("--provider", "sim", "--replay", record, "--format", "json")
+    assert replayed.returncode == 0, replayed.stderr
+    assert json.loads(replayed.stdout) == json.loads(live.stdout)

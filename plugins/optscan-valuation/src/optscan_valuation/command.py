@@ -41,10 +41,22 @@ HEADERS = ("Symbol", "Price", "EPS", "FCF/sh", "IV(EPS)", "IV(FCF)", "Value", "B
     metavar="DIR",
     help="Read recorded fundamentals (DIR/<provider>/<SYMBOL>/fundamentals.json).",
 )
+@click.option(
+    "--record",
+    "record_dir",
+    default=None,
+    metavar="DIR",
+    help="Save each fundamentals answer as DIR/<provider>/<SYMBOL>/fundamentals.json.",
+)
 @format_option()
 @with_env
 def value(
-    symbols: str | None, provider: str | None, replay_dir: str | None, fmt: str, env: Env
+    symbols: str | None,
+    provider: str | None,
+    replay_dir: str | None,
+    record_dir: str | None,
+    fmt: str,
+    env: Env,
 ) -> None:
     """Intrinsic value per symbol: discounted EPS and free cash flow per share with the
     assumptions of [enrichers.valuation], the preferred method's value and the margin
@@ -58,6 +70,8 @@ def value(
     from optscan_valuation.config import ValuationConfig
     from optscan_valuation.model import SymbolValue, value_of
 
+    if replay_dir and record_dir:
+        fail("--record and --replay: choose one")
     given = None
     if symbols is not None:
         given = [s for s in symbols.split(",") if s.strip()]
@@ -66,7 +80,9 @@ def value(
     host = env.host()
     try:
         config = host.plugin_config("enrichers", "valuation", env.settings)
-        source = open_fundamentals(env.settings, host, provider=provider, replay_dir=replay_dir)
+        source = open_fundamentals(
+            env.settings, host, provider=provider, replay_dir=replay_dir, record_dir=record_dir
+        )
     except (ConfigError, UsageError) as exc:
         fail(str(exc))
     if not isinstance(config, ValuationConfig):  # another plugin took the name
@@ -76,7 +92,7 @@ def value(
         fail(
             f"--replay {replay_dir}: no fundamentals of provider {source.provider!r} recorded "
             f"there ({replay_dir}/{source.provider}/<SYMBOL>/fundamentals.json); give --symbols "
-            "or record a scan with [enrichers] enabled"
+            "or record them first (optscan value --record DIR)"
         )
     try:
         wanted, problems = fundamentals_symbols(env.settings, host, given, source)
