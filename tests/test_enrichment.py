@@ -377,3 +377,20 @@ def test_yahoos_rate_limit_and_refusal_are_the_core_signals():
     assert limited.value.retry_after == 7
     with pytest.raises(AuthenticationError):
         provider.transform_fundamentals(error_answer(401, {}, "no"), "AAPL")
+
+
+def test_check_fundamentals_holds_for_sim_and_names_a_broken_transform():
+    from optscan import check_fundamentals
+
+    sim = _client().provider
+    found = check_fundamentals(sim, "AAPL", sim.extract_fundamentals("AAPL"))
+    assert found.price is not None and found.currency == "USD"
+
+    class Wrong(type(sim)):
+        def transform_fundamentals(self, raw, symbol):
+            return super().transform_fundamentals(raw, "MSFT")
+
+    wrong = Wrong(sim.config)
+    wrong.as_of = OPEN_INSTANT
+    with pytest.raises(AssertionError, match="asked for AAPL, got fundamentals of MSFT"):
+        check_fundamentals(wrong, "AAPL", sim.extract_fundamentals("AAPL"))

@@ -81,6 +81,7 @@ _API: dict[str, str] = {
     "check_provider": "optscan.testing",
     "check_provider_class": "optscan.testing",
     "check_error_answers": "optscan.testing",
+    "check_fundamentals": "optscan.testing",
     # enrichers, fundamentals and plugins' commands
     "Enricher": "optscan.protocols",
     "Enrichment": "optscan.protocols",
@@ -146,6 +147,7 @@ __all__ = [
     "UsageError",
     "__version__",
     "check_error_answers",
+    "check_fundamentals",
     "check_provider",
     "check_provider_class",
     "error_answer",
@@ -247,4 +249,9 @@ if TYPE_CHECKING:  # what type checkers and IDEs see
     from optscan.scan.perform import perform_scan
     from optscan.secrets import mask_url, scrub
     from optscan.symbols import normalize_symbol
-    from optscan.testing import check_error_answers, check_provider, check_provider_class
+    from optscan.testing import (
+        check_error_answers,
+        check_fundamentals,
+        check_provider,
+        check_provider_class,
+    )

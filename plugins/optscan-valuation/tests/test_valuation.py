@@ -21,6 +21,7 @@ from optscan_valuation.model import badge, intrinsic_value
 from optscan import (
     PluginHost,
     ScanRequest,
+    check_fundamentals,
     load_settings,
     perform_scan,
 )
@@ -115,11 +116,10 @@ def test_badges_for_puts_and_calls():
 
 def test_the_transform_gives_the_fundamentals_in_yahoos_answer():
     YFinanceProvider = provider_class("yfinance")
-    raw = recorded_answer()
-    before = json.dumps(raw, sort_keys=True)
-    found = YFinanceProvider(YFinanceProvider.Config()).transform_fundamentals(raw, "AAPL")
-    assert json.dumps(raw, sort_keys=True) == before  # the payload is left as it was
-    assert found.symbol == "AAPL" and found.provider == "yfinance"
+    # the core's invariants: JSON, left unmodified, Fundamentals of AAPL from yfinance
+    found = check_fundamentals(
+        YFinanceProvider(YFinanceProvider.Config()), "AAPL", recorded_answer()
+    )
     assert found.price == 225.12
     assert found.eps_ttm == 6.1
     assert found.shares_outstanding == 15_115_799_552
