@@ -394,3 +394,22 @@ def test_check_fundamentals_holds_for_sim_and_names_a_broken_transform():
     wrong.as_of = OPEN_INSTANT
     with pytest.raises(AssertionError, match="asked for AAPL, got fundamentals of MSFT"):
         check_fundamentals(wrong, "AAPL", sim.extract_fundamentals("AAPL"))
+
+
+def test_a_fundamentals_request_draws_on_the_rate_limit_like_a_chain_request():
+    from optscan.scan.fetch import ProviderClient
+
+    class Counting:
+        def __init__(self) -> None:
+            self.taken: list[str] = []
+
+        def try_acquire(self, name: str) -> bool:
+            self.taken.append(name)
+            return True
+
+    sim = _client().provider
+    limiter = Counting()
+    client = ProviderClient(sim, sim.config, plugin="optscan.providers", limiter=limiter)
+    client.expirations("AAPL")
+    client.fundamentals("AAPL")
+    assert limiter.taken == ["optscan.providers", "optscan.providers"]  # one token each
