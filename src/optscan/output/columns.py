@@ -113,8 +113,12 @@ def parse_columns(text: str | None) -> list[Column] | None:
 
 
 BADGE = "_badge"
+BADGE_PRIORITY = 6
+"""A badge (a fact named ``*_badge``: a few letters) is kept whole in a narrow terminal
+as long as the days to expiry are."""
 EXTRAS_PRIORITY = 100
-"""Enrichers' facts come after the core's columns when a narrow terminal leaves some out."""
+"""Enrichers' other facts come after the core's columns when a narrow terminal leaves
+some out."""
 
 
 def is_fact_key(key: str) -> bool:
@@ -129,8 +133,10 @@ def fact_column(key: str, value: Any = None, priority: int = EXTRAS_PRIORITY) ->
     kind: Kind = (
         "money" if isinstance(value, int | float) and not isinstance(value, bool) else "text"
     )
-    header = fact[: -len(BADGE)].replace("_", " ").capitalize() if fact.endswith(BADGE) else key
-    return Column(key, header, kind, priority, in_table=fact.endswith(BADGE))
+    if fact.endswith(BADGE):
+        header = fact[: -len(BADGE)].replace("_", " ").capitalize()
+        return Column(key, header, kind, min(priority, BADGE_PRIORITY), in_table=True)
+    return Column(key, key, kind, priority, in_table=False)
 
 
 def _missing(value: Any) -> bool:

@@ -79,7 +79,8 @@ def print_table(
             *(BY_KEY[key] for key in TABLE_ORDER),
             *(c for c in fact_columns(shown) if c.in_table),
         ]
-        table, left_out = _fitted(console, result, chosen, fit_to, explicit=columns is not None)
+        explicit = columns is not None
+        table, left_out = _fitted(console, result, chosen, fit_to, explicit=explicit, limit=limit)
         console.print(table)
         more = len(result.opportunities) - limit
         if more > 0:
