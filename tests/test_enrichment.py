@@ -3,6 +3,7 @@ and the provider's optional fundamentals part they read through the core's clien
 
 from __future__ import annotations
 
+import csv
 import json
 from typing import Any
 
@@ -413,3 +414,51 @@ def test_a_fundamentals_request_draws_on_the_rate_limit_like_a_chain_request():
     client.expirations("AAPL")
     client.fundamentals("AAPL")
     assert limiter.taken == ["optscan.providers", "optscan.providers"]  # one token each
+
+
+# --------------------------------------------------------------------------- output
+
+
+class Badger(Enricher[PluginConfig]):
+    name = "badger"
+
+    def enrich(self, opportunities, symbols, context):
+        return Enrichment(
+            opportunities={
+                o.contract_symbol: {"risk_badge": "calm", "score": 1.5} for o in opportunities
+            },
+            symbols={s.symbol: {"summary": f"{s.symbol} looks calm"} for s in symbols},
+        )
+
+
+class Badgers:
+    __name__ = "badgers"
+
+    @hookimpl
+    def register_enrichers(self, register):
+        register(Badger)
+
+
+def test_facts_show_in_the_table_and_the_csv():
+    import io
+
+    from optscan.output.columns import parse_columns
+    from optscan.output.csvdoc import result_csv
+    from optscan.output.table import print_table
+
+    result = _scan(["badger"], plugins=(Badgers(),))
+    out = io.StringIO()
+    print_table(result, file=out, width=80)
+    text = out.getvalue()
+    header = next(line for line in text.splitlines() if "Symbol" in line)
+    assert header.split()[-1] == "Risk"  # the badge column, kept at 80 columns
+    assert "calm" in text and "badger.score" not in header
+    assert "badger AAPL: AAPL looks calm" in text  # the symbol's summary fact
+    rows = list(csv.DictReader(io.StringIO(result_csv(result))))
+    assert rows[0]["badger.risk_badge"] == "calm" and rows[0]["badger.score"] == "1.50"
+    chosen = parse_columns("symbol,badger.risk_badge")
+    assert [c.key for c in chosen] == ["symbol", "badger.risk_badge"]
+    rows = list(csv.DictReader(io.StringIO(result_csv(result, chosen))))
+    assert set(rows[0]) == {"symbol", "badger.risk_badge"}
+    with pytest.raises(ValueError, match="unknown column 'nope'"):
+        parse_columns("symbol,nope")
