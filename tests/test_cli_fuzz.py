@@ -226,6 +226,7 @@ SCANS = _options(
     **SCAN_OPTIONS,
     **{"--format": FORMATS, "--columns": st.one_of(st.just("symbol,bid"), TEXT)},
     **{"--queue": None},
+    **{"--positions": st.sampled_from(["holdings.csv", "missing.csv", "rec", "config.toml"])},
 ).map(lambda o: ["scan", *o])
 GOOD_SCANS = st.tuples(  # scans that get to the end: the numbers and the output
     st.sampled_from(
@@ -267,6 +268,17 @@ COMMANDS = st.one_of(
         }
     ).map(lambda o: ["value", *o]),
     NAMES.map(lambda name: ["schedule", "remove", name]),
+    _options(
+        **{
+            "--broker": st.sampled_from(["schwab", "fidelity", "ibkr-activity", "generic", "x"]),
+            "--format": FORMATS,
+        }
+    ).flatmap(
+        lambda o: st.sampled_from([["holdings.csv"], ["missing.csv"], ["rec"], []]).map(
+            lambda path: ["positions", *path, *o]
+        )
+    ),
+    _options(**{"--format": FORMATS}).map(lambda o: ["symbols", *o]),
     st.lists(TEXT, max_size=3),  # anything at all
 )
 

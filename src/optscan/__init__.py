@@ -41,6 +41,7 @@ _API: dict[str, str] = {
     "parse_occ_symbol": "optscan.analytics.occ",
     "expected_root": "optscan.analytics.occ",
     "normalize_symbol": "optscan.symbols",
+    "provider_spelling": "optscan.symbols",
     # errors
     "OptscanError": "optscan.errors",
     "ConfigError": "optscan.errors",
@@ -166,6 +167,7 @@ __all__ = [
     "parse_retry_after",
     "perform_scan",
     "print_doc",
+    "provider_spelling",
     "raise_for_error_answer",
     "read_error_answer",
     "scrub",
@@ -248,7 +250,7 @@ if TYPE_CHECKING:  # what type checkers and IDEs see
     from optscan.scan.fundamentals_source import fundamentals_symbols, open_fundamentals
     from optscan.scan.perform import perform_scan
     from optscan.secrets import mask_url, scrub
-    from optscan.symbols import normalize_symbol
+    from optscan.symbols import normalize_symbol, provider_spelling
     from optscan.testing import (
         check_error_answers,
         check_fundamentals,

@@ -184,6 +184,11 @@ class SymbolOutcome(Frozen):
     partial: bool = Field(
         default=False, description="ok, but some expirations failed (set from the above)."
     )
+    contracts_coverable: int | None = Field(
+        default=None,
+        description="Covered-call scans: calls still writable on the shares held (100 "
+        "shares each, less the short calls already written); null otherwise.",
+    )
     extras: Extras = extras_field()
 
     @model_validator(mode="before")

@@ -6,7 +6,8 @@ Each command is defined, options and all, in one module and added to the group h
 * :mod:`~optscan.cli.info` - ``plugins``, ``config show``, ``market``;
 * :mod:`~optscan.cli.queue` - ``enqueue``, ``status``, ``results``, ``lock clear``;
 * :mod:`~optscan.cli.worker` - ``worker``, ``scheduler``, ``dashboard``;
-* :mod:`~optscan.cli.schedule` - ``schedule add|list|remove``.
+* :mod:`~optscan.cli.schedule` - ``schedule add|list|remove``;
+* :mod:`~optscan.cli.positions` - ``positions``, ``symbols`` (the trader's own files).
 
 Shared parts: :mod:`~optscan.cli.app` (the group), :mod:`~optscan.cli.env` (the common
 options and the resolved settings), :mod:`~optscan.cli.exits` (exit codes),
@@ -18,6 +19,7 @@ from __future__ import annotations
 
 from optscan.cli.app import cli
 from optscan.cli.info import config, market, plugins
+from optscan.cli.positions import positions, symbols
 from optscan.cli.queue import enqueue, lock, results, status
 from optscan.cli.scan import scan
 from optscan.cli.schedule import schedule
@@ -36,6 +38,8 @@ for _command in (
     scheduler,
     dashboard,
     lock,
+    positions,
+    symbols,
 ):
     cli.add_command(_command)
 

@@ -120,6 +120,12 @@ class AnalyticsSection(Section):
     iv_cap: float = Field(default=5.0, gt=0, le=100)
     max_quote_age_s: float = Field(default=0.0, ge=0, le=MAX_TTL_S)
 
+    @field_validator("dividend_yields")
+    @classmethod
+    def _canonical(cls, value: dict[str, float]) -> dict[str, float]:
+        """Keyed by canonical symbol (``BRK.B`` is ``BRK-B``), as chains are."""
+        return {normalize_symbol(symbol): y for symbol, y in value.items()}
+
 
 class HoldingsLot(Section):
     symbol: str
@@ -134,6 +140,9 @@ class HoldingsLot(Section):
 
 class HoldingsSection(Section):
     file: str = ""
+    broker: Literal[
+        "", "schwab", "fidelity", "ibkr-activity", "ibkr-flex", "tastytrade", "etrade", "generic"
+    ] = ""
     lots: list[HoldingsLot] = Field(default_factory=list)
 
 

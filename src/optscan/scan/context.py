@@ -9,13 +9,13 @@ from __future__ import annotations
 
 import datetime as dt
 import secrets
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
 from optscan.errors import UsageError
 from optscan.scan.fetch import ProviderClient
-from optscan.scan.holdings import load_holdings
+from optscan.scan.holdings import Portfolio, load_portfolio
 
 if TYPE_CHECKING:
     from optscan.config import Settings, StrategySection
@@ -39,7 +39,9 @@ class ScanContext:
     ``provider`` is the provider instance (wrapped for replay or record); ``client``
     calls it with the core's policy. ``gated`` is true when the market is closed (or
     inside a buffer) and the scan may not run; ``outside_hours`` when it runs anyway.
-    ``holdings`` maps a symbol to ``(shares, cost basis per share)``.
+    ``holdings`` maps a symbol to ``(shares, cost basis per share)``; ``portfolio``
+    adds the covered calls still writable per symbol and the positions file's cash line
+    (:mod:`optscan.scan.holdings`).
     """
 
     scan_id: str
@@ -57,8 +59,9 @@ class ScanContext:
     gated: bool
     sink_names: list[str]
     started: dt.datetime
-    holdings: dict[str, tuple[int, float]]
+    holdings: dict[str, tuple[int, float | None]]
     warnings: list[str]
+    portfolio: Portfolio = field(default_factory=Portfolio)
 
     @property
     def market_open(self) -> bool:
@@ -126,6 +129,7 @@ def prepare_scan(
     warnings = _replay_warnings(request, provider, as_of, calendar)
     in_window = market.is_open and _within_buffers(settings, market)
     ignore_hours = config.ignore_market_hours or replaying
+    portfolio = load_portfolio(settings)  # its cash line matters to puts too
     return ScanContext(
         scan_id=scan_id,
         request=request,
@@ -142,8 +146,9 @@ def prepare_scan(
         gated=not in_window and not ignore_hours and not request.force,
         sink_names=list(sink_names),
         started=started,
-        holdings=load_holdings(settings) if strategy.type == "cc" else {},
-        warnings=warnings,
+        holdings=portfolio.holdings if strategy.type == "cc" else {},
+        warnings=warnings + portfolio.warnings,
+        portfolio=portfolio,
     )
 
 
