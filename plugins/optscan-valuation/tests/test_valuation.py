@@ -321,3 +321,14 @@ def test_optscan_value_records_and_replays_the_same_values(tmp_path):
     replayed = _value("--provider", "sim", "--replay", record, "--format", "json")
     assert replayed.returncode == 0, replayed.stderr
     assert json.loads(replayed.stdout) == json.loads(live.stdout)
+
+
+def test_sims_values_fall_on_both_sides_of_its_strikes():
+    symbols = ["AAPL", "MSFT", "XYZ", "AMD", "NVDA", "KO", "T", "F", "INTC", "PEP"]
+    result = scan(symbols)
+    badges = {o.extras["valuation"]["value_badge"] for o in result.opportunities}
+    assert {"good", "high"} <= badges
+    for outcome in result.symbols:
+        facts = outcome.extras["valuation"]
+        if facts["value_method"] == "eps":  # sim: the EPS value is 0.7 to 1.3 x the price
+            assert 0.69 <= facts["intrinsic_value"] / facts["price"] <= 1.31
