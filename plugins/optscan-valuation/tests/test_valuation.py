@@ -332,3 +332,21 @@ def test_sims_values_fall_on_both_sides_of_its_strikes():
         facts = outcome.extras["valuation"]
         if facts["value_method"] == "eps":  # sim: the EPS value is 0.7 to 1.3 x the price
             assert 0.69 <= facts["intrinsic_value"] / facts["price"] <= 1.31
+
+
+def test_the_preferred_method_and_the_fallback():
+    from optscan_valuation.config import ValuationConfig
+    from optscan_valuation.model import value_of
+
+    from optscan import Fundamentals
+
+    loss = Fundamentals(symbol="LOSS", provider="t", price=50.0, eps_ttm=-1.0, fcf_per_share=2.0)
+    by_fcf = value_of(loss, ValuationConfig())  # EPS preferred, negative: FCF gives the value
+    assert by_fcf.method == "fcf" and by_fcf.intrinsic_value_eps is None
+    assert by_fcf.intrinsic_value == pytest.approx(intrinsic_value(2.0, **DEFAULTS))
+    strict = value_of(loss, ValuationConfig(fallback=False))
+    assert strict.intrinsic_value is None and strict.status == "no_value"
+    assert strict.error == "no positive EPS figure: no value"
+    overridden = ValuationConfig.model_validate({"symbols": {"loss": {"method": "fcf"}}})
+    assert value_of(loss, overridden).method == "fcf"
+    assert overridden.for_symbol("LOSS").method == "fcf"  # tickers are normalized
