@@ -3,7 +3,8 @@ traceback ever reaches the user, and the exit code is one the README documents.
 
 hypothesis builds a command line for every command (``scan``, ``plugins``, ``config
 show``, ``market``, ``enqueue``, ``status``, ``results``, ``worker``, ``scheduler``,
-``dashboard``, ``lock clear``, ``schedule add|list|remove``, ``rolls``) from real and broken
+``dashboard``, ``lock clear``, ``schedule add|list|remove``, ``rolls``, and the valuation
+plugin's ``value`` when it is installed) from real and broken
 options, ``--set`` pairs over real, misspelt and dangerous keys with absurd values
 (``nan``, ``inf``, ``1e300``, deep arrays, text), a generated config file (TOML, broken
 TOML, deeply nested, not UTF-8), a holdings CSV and a ``--replay`` recording with
@@ -87,6 +88,10 @@ SAFE_KEYS = [
     "dashboard.allowed_hosts",
     "sinks.enabled",
     "sources.enabled",
+    "enrichers.enabled",
+    "enrichers.valuation.growth_rate",
+    "enrichers.valuation.years",
+    "enrichers.valuation.symbols",
     "plugins.disabled",
     "logging.format",
     "providers.sim.weeks",
@@ -111,6 +116,7 @@ SET_PAIRS = st.one_of(
     st.tuples(
         st.sampled_from(SLOW_KEYS), st.sampled_from(["nan", "inf", "-1", "1e300", '"x"'])
     ).map(lambda kv: f"{kv[0]}={kv[1]}"),
+    st.just('enrichers.enabled=["valuation"]'),  # the valuation plugin, when installed
     TEXT,
 )
 INSTANTS = st.one_of(
@@ -279,6 +285,14 @@ COMMANDS = st.one_of(
         lambda o: ["schedule", "add", *o]
     ),
     st.just(["schedule", "list"]),
+    _options(  # the valuation plugin's command (exit 2 "no such command" without it)
+        **{
+            "--symbols": SYMBOLS,
+            "--provider": st.sampled_from(["sim", "nope", ""]),
+            "--replay": st.sampled_from(["rec", "nope-dir", "holdings.csv"]),
+            "--format": FORMATS,
+        }
+    ).map(lambda o: ["value", *o]),
     NAMES.map(lambda name: ["schedule", "remove", name]),
     _options(
         **{

@@ -130,3 +130,9 @@ class NotRecordedError(ProviderError):
     """``--replay``: the recording holds no payload for this request."""
 
     reason = "not_recorded"
+
+
+class FundamentalsUnavailableError(ProviderError):
+    """The provider offers no fundamentals, or none for this symbol (an ETF, an index)."""
+
+    reason = "no_fundamentals"

@@ -29,6 +29,7 @@ from pydantic import (
     model_validator,
 )
 
+from optscan.extras import Extras, extras_field
 from optscan.secrets import scrub
 from optscan.symbols import check_key_part
 
@@ -163,6 +164,7 @@ class Opportunity(Frozen):
     quote_time: NewYorkTime = Field(description="When the quotes were taken.")
     data_delay_s: float = Field(description="How late the quotes are, seconds.")
     provider: str = Field(description="The provider's name.")
+    extras: Extras = extras_field()
 
     @model_validator(mode="before")
     @classmethod
@@ -221,6 +223,7 @@ class SymbolOutcome(Frozen):
         description="Covered-call scans: calls still writable on the shares held (100 "
         "shares each, less the short calls already written); null otherwise.",
     )
+    extras: Extras = extras_field()
 
     @model_validator(mode="before")
     @classmethod

@@ -2,8 +2,8 @@
 
 Defaults here are identical to the shipped, fully commented ``config.toml`` (a test
 checks it). Plugin sections (``[providers.<name>]``, ``[sinks.<name>]``,
-``[sources.<name>]``) are kept raw here and validated by the plugin host against each
-plugin's own ``Config`` model, with the same error format.
+``[sources.<name>]``, ``[enrichers.<name>]``) are kept raw here and validated by the
+plugin host against each plugin's own ``Config`` model, with the same error format.
 """
 
 from __future__ import annotations
@@ -25,7 +25,7 @@ from pydantic import (
 from optscan.secrets import check_url_credentials
 from optscan.symbols import SCAN_ID_PATTERN, normalize_symbol
 
-PLUGIN_FAMILIES = ("providers", "sinks", "sources")
+PLUGIN_FAMILIES = ("providers", "sinks", "sources", "enrichers")
 RankBy = Literal["annualized_return", "prob_otm", "cushion_pct", "bid", "open_interest", "dte"]
 """What opportunities are ranked by (:mod:`optscan.analytics.ranking`)."""
 
@@ -282,6 +282,7 @@ class Settings(Section):
     sources: dict[str, Any] = Field(default_factory=lambda: {"enabled": ["watchlist"]})
     providers: dict[str, dict[str, Any]] = Field(default_factory=dict)
     sinks: dict[str, Any] = Field(default_factory=lambda: {"enabled": []})
+    enrichers: dict[str, Any] = Field(default_factory=lambda: {"enabled": []})
     strategies: dict[str, AnyStrategy] = Field(default_factory=_default_strategies)
     analytics: AnalyticsSection = AnalyticsSection()
     holdings: HoldingsSection = HoldingsSection()
@@ -328,7 +329,7 @@ class Settings(Section):
             data = {**data, "strategies": strategies}
         return data
 
-    @field_validator("sources", "sinks")
+    @field_validator("sources", "sinks", "enrichers")
     @classmethod
     def _family(cls, section: dict[str, Any], info: ValidationInfo) -> dict[str, Any]:
         """``enabled`` is a list of names; every other entry is a plugin's table."""
@@ -342,7 +343,7 @@ class Settings(Section):
                 )
         return section
 
-    def enabled(self, family: Literal["sources", "sinks"]) -> list[str]:
+    def enabled(self, family: Literal["sources", "sinks", "enrichers"]) -> list[str]:
         return list(getattr(self, family).get("enabled", []))
 
     def plugin_section(self, family: str, name: str) -> dict[str, Any]:

@@ -111,11 +111,41 @@ def parse_columns(text: str | None) -> list[Column] | None:
     keys = [k.strip() for k in text.split(",") if k.strip()]
     if not keys:
         raise ValueError("no columns given")
-    unknown = [k for k in keys if k not in BY_KEY]
+    unknown = [k for k in keys if k not in BY_KEY and not is_fact_key(k)]
     if unknown:
         known = ", ".join(column.key for column in COLUMNS)
-        raise ValueError(f"unknown column {unknown[0]!r}; one of: {known}")
-    return [BY_KEY[k] for k in dict.fromkeys(keys)]
+        raise ValueError(
+            f"unknown column {unknown[0]!r}; one of: {known} (or an enricher's fact, "
+            "<enricher>.<fact>)"
+        )
+    return [BY_KEY[k] if k in BY_KEY else fact_column(k) for k in dict.fromkeys(keys)]
+
+
+BADGE = "_badge"
+BADGE_PRIORITY = 6
+"""A badge (a fact named ``*_badge``: a few letters) is kept whole in a narrow terminal
+as long as the days to expiry are."""
+EXTRAS_PRIORITY = 100
+"""Enrichers' other facts come after the core's columns when a narrow terminal leaves
+some out."""
+
+
+def is_fact_key(key: str) -> bool:
+    """Whether a column key names an enricher's fact (``<enricher>.<fact>``)."""
+    name, dot, fact = key.partition(".")
+    return bool(dot and name and fact)
+
+
+def fact_column(key: str, value: Any = None, priority: int = EXTRAS_PRIORITY) -> Column:
+    """The column of fact ``key``; its kind follows ``value`` (money for numbers)."""
+    fact = key.partition(".")[2]
+    kind: Kind = (
+        "money" if isinstance(value, int | float) and not isinstance(value, bool) else "text"
+    )
+    if fact.endswith(BADGE):
+        header = fact[: -len(BADGE)].replace("_", " ").capitalize()
+        return Column(key, header, kind, min(priority, BADGE_PRIORITY), in_table=True)
+    return Column(key, key, kind, priority, in_table=False)
 
 
 def _missing(value: Any) -> bool:

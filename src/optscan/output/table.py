@@ -15,6 +15,7 @@ from typing import IO, TYPE_CHECKING
 from zoneinfo import ZoneInfo
 
 from optscan.output.columns import BY_KEY, COLUMNS, Column, cell
+from optscan.output.extras import fact_columns, summaries, value_of
 from optscan.symbols import printable
 
 if TYPE_CHECKING:
@@ -74,8 +75,12 @@ def print_table(
         return
     shown = result.opportunities[:limit]
     if shown:
-        chosen = columns or [BY_KEY[key] for key in TABLE_ORDER]
-        table, left_out = _fitted(console, result, chosen, fit_to, explicit=columns is not None)
+        chosen = columns or [
+            *(BY_KEY[key] for key in TABLE_ORDER),
+            *(c for c in fact_columns(shown) if c.in_table),
+        ]
+        explicit = columns is not None
+        table, left_out = _fitted(console, result, chosen, fit_to, explicit=explicit, limit=limit)
         console.print(table)
         more = len(result.opportunities) - limit
         if more > 0:
@@ -98,6 +103,8 @@ def print_table(
             console.print(Text(line))
     for line in failure_lines(result.symbols):
         console.print(line)
+    for text in summaries(result.symbols):
+        console.print(Text(printable(text)))
     for label, texts, style in (
         ("error", result.errors, "red"),
         ("warning", result.warnings, "yellow"),
@@ -139,7 +146,7 @@ def _table(result: ScanResult, columns: list[Column], *, limit: int, whole: bool
         data = opportunity.model_dump()
         cells = []
         for column in columns:
-            text = printable(cell(column, data.get(column.key)))
+            text = printable(cell(column, value_of(data, column.key)))
             if column.key == "delta" and opportunity.delta_source == "computed":
                 text += "*"
             cells.append(Text(text))

@@ -56,6 +56,7 @@ from optscan.protocols import JSON, OptionProvider, ProviderConfig
 
 if TYPE_CHECKING:
     from optscan.chain import OptionChain
+    from optscan.fundamentals import Fundamentals
 
 NEW_YORK = ZoneInfo("America/New_York")
 RATE = 0.04
@@ -288,6 +289,23 @@ class SimProvider(OptionProvider[SimConfig]):
                 while len(_payloads) > _PAYLOAD_CACHE_SIZE:
                     _payloads.pop(next(iter(_payloads)))
         return payload
+
+    def extract_fundamentals(self, symbol: str) -> JSON:
+        from optscan.default_plugins.providers import sim_fundamentals
+
+        refused = self._serve(symbol, "fundamentals")
+        if refused is not None:
+            return refused
+        if symbol in self.config.no_options:
+            return error_answer(404, body=f"{symbol}: no fundamentals (sim no_options)")
+        today = self._now().astimezone(NEW_YORK).date()
+        spot = self._spot(symbol, today)
+        return sim_fundamentals.payload(self.config.seed, symbol, spot, today)
+
+    def transform_fundamentals(self, raw: JSON, symbol: str) -> Fundamentals:
+        from optscan.default_plugins.providers import sim_fundamentals
+
+        return sim_fundamentals.parse(raw, symbol, self.name)
 
     def _chain_payload(
         self, symbol: str, expiration: dt.date, now: dt.datetime, spot: float

@@ -15,6 +15,7 @@ import structlog
 from optscan.errors import OptscanError
 from optscan.queue.connection import patiently
 from optscan.queue.enqueue import mirror_meta
+from optscan.queue.fundamentals import prefetch_fundamentals
 from optscan.queue.jobs.env import JobEnv, job_entry, lost, payload
 from optscan.queue.limits import RedisGate, Trouble, WatchedLimiter, redis_limiter
 from optscan.queue.lock import keep_lock, lock_kept
@@ -70,10 +71,12 @@ def _scan_and_record(
     except OptscanError as exc:  # a config or plugin problem on this worker: no retry helps
         failed_items = [(s, payload(failed_outcome(s, exc), []), True) for s in todo]
         return env.store.record(scan_id, failed_items)
-    trouble = _share_limits(env, ctx, scan_id)
+    trouble = share_limits(env, ctx, scan_id)
     try:
         with lock_kept(env.redis, env.keys, req.profile, scan_id, env.cfg.lock_ttl_s):
             results = _scan(env, ctx, todo, trouble)
+            scanned = [o.symbol for o, _ in results if o.status == "ok"]
+            prefetch_fundamentals(env.redis, env.keys, ctx, scanned)
     finally:
         try:
             ctx.provider.close()
@@ -123,7 +126,7 @@ def _counts(env: JobEnv, scan_id: str) -> tuple[int, int]:
     return int(done), int(failed)
 
 
-def _share_limits(env: JobEnv, ctx: ScanContext, scan_id: str) -> Trouble:
+def share_limits(env: JobEnv, ctx: ScanContext, scan_id: str) -> Trouble:
     """Every worker of the fleet draws on one request budget per provider, pauses
     together on a ``retry_after`` and stops together on a refused credential (Redis).
     Returns what notes the Redis errors of both."""
