@@ -60,6 +60,12 @@
     }
   }
 
+  function when(iso) {
+    // "2026-11-30T04:36:25.718260-05:00" -> "2026-11-30 04:36:25 (UTC-05:00, New York)"
+    var m = /^(\d{4}-\d\d-\d\d)T(\d\d:\d\d:\d\d)(?:\.\d+)?([+-]\d\d:\d\d|Z)?$/.exec(iso || "");
+    return m ? m[1] + " " + m[2] + (m[3] ? " (UTC" + m[3] + ", New York)" : "") : iso;
+  }
+
   // ---------------------------------------------------------------- banners, summary
   function banner(text, cls) {
     var p = el("p", text, "banner " + cls);
@@ -78,7 +84,7 @@
     line.appendChild(el("strong", scan.message));
     box.appendChild(line);
     var facts = [
-      ["data as of", scan.as_of],
+      ["data as of", when(scan.as_of)],
       ["provider", scan.provider],
       ["strategy", scan.strategy],
       ["profile", scan.profile],
@@ -251,7 +257,7 @@
       },
       axes: [
         { label: "delta", stroke: "#333" },
-        { label: "annualized return %", stroke: "#333" },
+        { label: "annualized return %", stroke: "#333", size: 56, labelGap: 4 },
       ],
       series: [
         {},
@@ -264,6 +270,19 @@
         },
       ],
       hooks: {
+        draw: [function (u) {
+          // a ring around the selected trade
+          var i = state.scatterPoints.indexOf(state.selected);
+          if (i < 0) return;
+          var ctx = u.ctx;
+          ctx.save();
+          ctx.strokeStyle = "#cf222e";
+          ctx.lineWidth = 2 * devicePixelRatio;
+          ctx.beginPath();
+          ctx.arc(u.valToPos(u.data[0][i], "x", true), u.valToPos(u.data[1][i], "y", true), 7 * devicePixelRatio, 0, 2 * Math.PI);
+          ctx.stroke();
+          ctx.restore();
+        }],
         setCursor: [function (u) {
           var tip = $("scatter-tip");
           if (hovered === null || !state.scatterPoints[hovered]) { tip.hidden = true; return; }
@@ -316,7 +335,7 @@
       cursor: { drag: { x: false, y: false } },
       axes: [
         { label: "underlying price at expiry", stroke: "#333" },
-        { label: "P&L per contract $", stroke: "#333" },
+        { label: "P&L per contract $", stroke: "#333", size: 64, labelGap: 8 },
       ],
       series: [{}, { label: "P&L", stroke: "#1f6feb", width: 2 }],
       hooks: {
@@ -346,6 +365,7 @@
     state.selected = o;
     var rows = $("opportunities").tBodies[0].rows;
     for (var i = 0; i < rows.length; i++) rows[i].classList.toggle("selected", state.rows[i] === o);
+    if (state.scatter) state.scatter.redraw(false, false);
     drawPayoff();
   }
 
