@@ -155,6 +155,9 @@ def test_scan_now_runs_a_sim_scan_to_the_end_with_progress(browser, server):
 
     with urllib.request.urlopen(server.url + "/api/results/latest") as answer:
         doc = json.load(answer)
+    from selenium.webdriver.support.ui import Select
+
+    Select(browser.find_element("id", "page-size")).select_by_value("0")  # all rows
     rows = browser.execute_script(
         "return Array.from(document.querySelectorAll('#opportunities tbody tr'))"
         ".map(tr => tr.cells[1].textContent)"

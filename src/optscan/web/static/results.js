@@ -33,6 +33,8 @@
     scatter: null,
     payoff: null,
     scatterPoints: [], // opportunities in the scatter's (delta-sorted) order
+    page: 0, // the table shows rows [page * pageSize, (page + 1) * pageSize) of rows
+    pageSize: 200,
   };
   window.optscan = state; // for tests and the curious
 
@@ -188,11 +190,24 @@
     return rows;
   }
 
-  function renderTable() {
+  function renderTable(keepPage) {
     state.rows = filteredRows();
+    if (!keepPage) state.page = 0;
+    renderPage();
+    renderHeader();
+    drawScatter();
+  }
+
+  function renderPage() {
+    // One page of rows: laying out 3,000 rows x 15 cells costs seconds; 200 do not.
+    var size = state.pageSize > 0 ? state.pageSize : state.rows.length || 1;
+    var pages = Math.max(1, Math.ceil(state.rows.length / size));
+    state.page = Math.min(Math.max(0, state.page), pages - 1);
+    var first = state.page * size, last = Math.min(state.rows.length, first + size);
     var body = $("opportunities").tBodies[0];
     var frag = document.createDocumentFragment();
-    state.rows.forEach(function (o, i) {
+    for (var i = first; i < last; i++) {
+      var o = state.rows[i];
       var tr = document.createElement("tr");
       tr.dataset.index = i;
       if (o === state.selected) tr.className = "selected";
@@ -203,14 +218,15 @@
         tr.appendChild(td);
       }
       frag.appendChild(tr);
-    });
+    }
     body.textContent = "";
     body.appendChild(frag);
     var total = state.scan ? (state.scan.opportunities || []).length : 0;
     $("opp-count").textContent = state.rows.length === total ? "(" + total + ")" : "(" + state.rows.length + " of " + total + ")";
     $("opportunities-section").hidden = total === 0;
-    renderHeader();
-    drawScatter();
+    $("page-text").textContent = state.rows.length ? "rows " + (first + 1) + "\u2013" + last + " of " + state.rows.length : "no rows";
+    $("page-prev").disabled = state.page === 0;
+    $("page-next").disabled = state.page >= pages - 1;
   }
 
   // ---------------------------------------------------------------- charts
@@ -364,7 +380,7 @@
   function select(o) {
     state.selected = o;
     var rows = $("opportunities").tBodies[0].rows;
-    for (var i = 0; i < rows.length; i++) rows[i].classList.toggle("selected", state.rows[i] === o);
+    for (var i = 0; i < rows.length; i++) rows[i].classList.toggle("selected", state.rows[Number(rows[i].dataset.index)] === o);
     if (state.scatter) state.scatter.redraw(false, false);
     drawPayoff();
   }
@@ -477,8 +493,15 @@
       if (tr) select(state.rows[Number(tr.dataset.index)]);
     });
     ["filter-text", "filter-min-return", "filter-max-delta"].forEach(function (id) {
-      $(id).addEventListener("input", renderTable);
+      $(id).addEventListener("input", function () { renderTable(); });
     });
+    $("page-size").addEventListener("change", function () {
+      state.pageSize = Number($("page-size").value);
+      state.page = 0;
+      renderPage();
+    });
+    $("page-prev").addEventListener("click", function () { state.page -= 1; renderPage(); });
+    $("page-next").addEventListener("click", function () { state.page += 1; renderPage(); });
     window.addEventListener("resize", function () {
       if (state.scatter) state.scatter.setSize({ width: chartWidth("scatter"), height: 300 });
       if (state.payoff) state.payoff.setSize({ width: chartWidth("payoff"), height: 300 });
@@ -486,7 +509,12 @@
     render(JSON.parse($("scan-data").textContent));
     var running = $("page-state").dataset.running;
     if (running) follow(running);
-    document.body.dataset.ready = "1";
+    requestAnimationFrame(function () {
+      setTimeout(function () { // after the first frame holding the results was drawn
+        window.optscanRenderedAt = performance.now(); // ms since navigation start (bench/)
+        document.body.dataset.ready = "1";
+      }, 0);
+    });
   }
 
   init();
