@@ -122,8 +122,7 @@ def run(quick: bool = False) -> list[tuple[str, str, str]]:
     else:
         rows.append(
             (
-                "render in headless Chromium (navigation start to tables and charts drawn), "
-                "median",
+                "render in headless Chromium (navigation start to tables and charts drawn), median",
                 f"{statistics.median(rendered):.2f} s",
                 "< 2 s",
             )

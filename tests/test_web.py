@@ -220,7 +220,9 @@ def test_the_access_token_by_bearer_or_by_the_login_form():
     assert client.get("/static/web.css").status_code == 200  # the login page's style
     bearer = {"Authorization": f"Bearer {TOKEN}"}
     assert client.get("/api/results/latest", headers=bearer).status_code == 404
-    assert client.get("/api/results/latest", headers={"Authorization": "Bearer x"}).status_code == 401
+    assert (
+        client.get("/api/results/latest", headers={"Authorization": "Bearer x"}).status_code == 401
+    )
 
     login = client.get("/login").get_data(as_text=True)
     csrf = re.search(r'name="csrf_token" value="([^"]+)"', login).group(1)

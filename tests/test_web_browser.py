@@ -143,9 +143,11 @@ def test_scan_now_runs_a_sim_scan_to_the_end_with_progress(browser, server):
     symbols = ",".join(["AAPL", "MSFT", "AMD", "NVDA", "TSLA", "META", "GOOG", "AMZN"])
     seen = scan_now(browser, symbols)
     assert any("running" in s or "queued" in s for s in seen), seen
-    assert any(s.startswith("finished") for s in seen) or browser.execute_script(
-        "return document.getElementById('progress').dataset.state"
-    ) == "finished"
+    assert (
+        any(s.startswith("finished") for s in seen)
+        or browser.execute_script("return document.getElementById('progress').dataset.state")
+        == "finished"
+    )
     shot(browser, "02-results")
     assert console_errors(browser) == []
 
@@ -186,9 +188,7 @@ def test_sorting_filtering_and_selecting(browser, server):
     scan_now(browser, "AAPL,MSFT,AMD")
     header = browser.find_element(By.CSS_SELECTOR, '#opportunities th[data-key="strike"] button')
     header.click()
-    strikes = browser.execute_script(
-        "return window.optscan.rows.map(o => o.strike)"
-    )
+    strikes = browser.execute_script("return window.optscan.rows.map(o => o.strike)")
     assert strikes == sorted(strikes, reverse=True)
     browser.find_element(By.CSS_SELECTOR, '#opportunities th[data-key="strike"] button').click()
     strikes = browser.execute_script("return window.optscan.rows.map(o => o.strike)")
