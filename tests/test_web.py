@@ -346,3 +346,22 @@ def test_the_schedules_page_lists_timed_scans(queued):
     assert len(client.get("/api/schedules").get_json()["schedules"]) == 1
     embedded = _client(_app(settings))
     assert "optscan web --queue" in embedded.get("/schedules").get_data(as_text=True)
+
+
+def test_a_scan_skipped_on_a_closed_market_keeps_the_last_results():
+    import datetime as dt
+
+    from optscan.models import ScanRequest
+
+    settings = _settings(**{"providers.hostile.ignore_market_hours": False})
+    app = _app(settings)
+    client = _client(app)
+    first = _post_scan(client, {"symbols": "AAPL", "force": True, "provider": "hostile"})
+    _wait(client, first.get_json()["scan_id"])
+    runner = app.extensions["optscan"].runner
+    saturday = dt.datetime(2026, 11, 21, 11, 0, tzinfo=dt.timezone(dt.timedelta(hours=-5)))
+    request = ScanRequest(symbols=["AAPL"], provider="hostile", as_of=saturday)
+    status = _wait(client, runner.start(request))
+    assert status["state"] == "skipped" and "closed" in status["message"]
+    latest = client.get("/api/results/latest").get_json()
+    assert latest["scan_id"] == first.get_json()["scan_id"]

@@ -18,6 +18,8 @@ from typing import Any
 
 import pytest
 
+pytestmark = pytest.mark.slow  # a real browser: seconds a test (`just test` and CI run them)
+
 from .test_web import XSS, HostilePlugin, _settings
 
 CHROMIUM = os.environ.get("OPTSCAN_CHROMIUM", "/usr/bin/chromium")

@@ -180,7 +180,9 @@ class EmbeddedRunner:
         text = dumps(result.to_json_dict())
         state = "skipped" if result.skipped else "finished" if result.success else "failed"
         with self._lock:
-            self._latest = text
+            # a scan skipped on a closed market found nothing: keep the last results
+            if not result.skipped or self._latest is None:
+                self._latest = text
         self._end(
             result.scan_id,
             state=state,

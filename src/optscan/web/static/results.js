@@ -68,6 +68,19 @@
     return m ? m[1] + " " + m[2] + (m[3] ? " (UTC" + m[3] + ", New York)" : "") : iso;
   }
 
+  function quoteRange(opps) {
+    // when the quotes were taken, and how late the latest data was
+    if (!opps.length) return "none";
+    var first = opps[0].quote_time, last = first, delay = 0;
+    opps.forEach(function (o) {
+      if (o.quote_time < first) first = o.quote_time;
+      if (o.quote_time > last) last = o.quote_time;
+      if (o.data_delay_s > delay) delay = o.data_delay_s;
+    });
+    var text = first === last ? when(first) : when(first) + " to " + when(last);
+    return delay > 0 ? text + ", up to " + Math.round(delay) + " s late" : text;
+  }
+
   // ---------------------------------------------------------------- banners, summary
   function banner(text, cls) {
     var p = el("p", text, "banner " + cls);
@@ -87,6 +100,7 @@
     box.appendChild(line);
     var facts = [
       ["data as of", when(scan.as_of)],
+      ["quotes", quoteRange(scan.opportunities || [])],
       ["provider", scan.provider],
       ["strategy", scan.strategy],
       ["profile", scan.profile],
@@ -417,6 +431,7 @@
     }
     if (s.error && s.state !== "queued" && s.state !== "running") text += ": " + s.error;
     else if (s.message && s.state !== "queued" && s.state !== "running") text += ": " + s.message;
+    if (s.state === "skipped") text += " (tick \u201ceven if closed\u201d to scan anyway)";
     $("progress-text").textContent = text;
     $("progress").dataset.state = s.state;
   }
