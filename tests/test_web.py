@@ -10,47 +10,11 @@ import threading
 
 import pytest
 
-from optscan.default_plugins.providers.sim import SimProvider
-from optscan.errors import TransientProviderError
-from optscan.hookspecs import hookimpl
+from .webapp import XSS, HostilePlugin, HostileProvider
+from .webapp import web_settings as _settings
 
-from .helpers import make_settings
-
-XSS = "<img src=x onerror=alert(1)>"
 ORIGIN = "http://localhost"
 TOKEN = "a-long-enough-access-token-1234"
-
-
-class HostileProvider(SimProvider):
-    """Sim chains, except for FAIL (an error text that is HTML) and SLOW (waits)."""
-
-    name = "hostile"
-    gate = threading.Event()
-
-    def extract_expirations(self, symbol):
-        if symbol == "FAIL":
-            raise TransientProviderError(XSS)
-        if symbol == "SLOW":
-            self.gate.wait(30)
-        return super().extract_expirations(symbol)
-
-
-class HostilePlugin:
-    @hookimpl
-    def register_option_providers(self, register):
-        register(HostileProvider)
-
-
-def _settings(**overrides):
-    return make_settings(
-        **{
-            "scan.provider": "sim",
-            "providers.hostile.retry_initial_s": 0.0,
-            "providers.hostile.retry_max_s": 0.0,
-            "providers.hostile.ignore_market_hours": True,
-            **overrides,
-        }
-    )
 
 
 def _app(settings=None, **kwargs):

@@ -18,9 +18,10 @@ from typing import Any
 
 import pytest
 
-pytestmark = pytest.mark.slow  # a real browser: seconds a test (`just test` and CI run them)
+from .webapp import XSS, HostilePlugin
+from .webapp import web_settings as _settings
 
-from .test_web import XSS, HostilePlugin, _settings
+pytestmark = pytest.mark.slow  # a real browser: seconds a test (`just test` and CI run them)
 
 CHROMIUM = os.environ.get("OPTSCAN_CHROMIUM", "/usr/bin/chromium")
 DRIVER = os.environ.get("OPTSCAN_CHROMEDRIVER", "/usr/bin/chromedriver")
