@@ -63,9 +63,12 @@
   }
 
   function when(iso) {
-    // "2026-11-30T04:36:25.718260-05:00" -> "2026-11-30 04:36:25 (UTC-05:00, New York)"
+    // "2026-11-30T04:36:25.718260-05:00" -> "2026-11-30 04:36:25 ET" (New York time,
+    // as optscan prints every time for people); another offset is shown as it is
     var m = /^(\d{4}-\d\d-\d\d)T(\d\d:\d\d:\d\d)(?:\.\d+)?([+-]\d\d:\d\d|Z)?$/.exec(iso || "");
-    return m ? m[1] + " " + m[2] + (m[3] ? " (UTC" + m[3] + ", New York)" : "") : iso;
+    if (!m) return iso;
+    var zone = m[3] === "-05:00" || m[3] === "-04:00" ? " ET" : m[3] ? " UTC" + m[3] : "";
+    return m[1] + " " + m[2] + zone;
   }
 
   function quoteRange(opps) {
@@ -106,12 +109,14 @@
       ["profile", scan.profile],
       ["scan", scan.scan_id],
     ];
-    var dl = el("dl");
+    var list = el("p", null, "facts");
     facts.forEach(function (f) {
-      dl.appendChild(el("dt", f[0]));
-      dl.appendChild(el("dd", f[1]));
+      var fact = el("span", null, "fact");
+      fact.appendChild(el("b", f[0] + ":"));
+      fact.appendChild(document.createTextNode(" " + f[1]));
+      list.appendChild(fact);
     });
-    box.appendChild(dl);
+    box.appendChild(list);
   }
 
   function renderBanners(scan) {
@@ -383,7 +388,11 @@
             ctx.setLineDash([5, 4]);
             ctx.beginPath(); ctx.moveTo(x, top); ctx.lineTo(x, bottom); ctx.stroke();
             ctx.setLineDash([]);
-            ctx.fillText(m[1] + " " + m[0].toFixed(2), x + 4, top + (14 + i * 16) * devicePixelRatio);
+            // strike at the top, breakeven at the bottom: the two are often close
+            var y = i === 0 ? top + 14 * devicePixelRatio : bottom - 6 * devicePixelRatio;
+            // the payoff is flat at the top right of the strike, low at the bottom left
+            ctx.textAlign = i === 0 ? "right" : "left";
+            ctx.fillText(m[1] + " " + m[0].toFixed(2), x + (i === 0 ? -4 : 4) * devicePixelRatio, y);
           });
           ctx.restore();
         }],
@@ -393,6 +402,11 @@
 
   function select(o) {
     state.selected = o;
+    var at = state.rows.indexOf(o), size = state.pageSize;
+    if (at >= 0 && size > 0 && Math.floor(at / size) !== state.page) { // show its page
+      state.page = Math.floor(at / size);
+      renderPage();
+    }
     var rows = $("opportunities").tBodies[0].rows;
     for (var i = 0; i < rows.length; i++) rows[i].classList.toggle("selected", state.rows[Number(rows[i].dataset.index)] === o);
     if (state.scatter) state.scatter.redraw(false, false);
