@@ -183,6 +183,40 @@ def test_scan_now_runs_a_sim_scan_to_the_end_with_progress(browser, server):
     assert "Synthetic data" in banners
 
 
+def test_progress_shows_while_the_scan_runs(browser, server):
+    """A scan held half-way (SLOW waits): the page shows "running: 2 of 3 symbols",
+    then the results when it ends, without a reload."""
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support.ui import Select
+
+    from .webapp import HostileProvider
+
+    HostileProvider.gate.clear()
+    try:
+        browser.get(server.url + "/")
+        wait_for(browser, "return document.body.dataset.ready === '1'")
+        browser.find_element(By.ID, "scan-symbols").send_keys("AAPL,SLOW,MSFT")
+        Select(browser.find_element(By.ID, "scan-provider")).select_by_value("hostile")
+        browser.find_element(By.ID, "scan-now").click()
+        wait_for(
+            browser,
+            "return document.getElementById('progress-text').textContent"
+            ".startsWith('running: 2 of 3 symbols')",
+        )
+        assert browser.find_element(By.ID, "scan-now").get_attribute("disabled")
+        bar = browser.execute_script(
+            "const p = document.getElementById('progress-bar'); return [p.value, p.max]"
+        )
+        assert bar == [2, 3]
+        shot(browser, "02b-progress")
+    finally:
+        HostileProvider.gate.set()
+    wait_for(browser, "return document.body.dataset.scanId !== ''")
+    wait_for(browser, "return document.getElementById('progress').dataset.state === 'finished'")
+    assert browser.execute_script("return window.optscan.scan.symbols.length") == 3
+    assert console_errors(browser) == []
+
+
 def test_sorting_filtering_and_selecting(browser, server):
     from selenium.webdriver.common.by import By
 
