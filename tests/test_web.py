@@ -329,3 +329,31 @@ def test_a_scan_skipped_on_a_closed_market_keeps_the_last_results():
     assert status["state"] == "skipped" and "closed" in status["message"]
     latest = client.get("/api/results/latest").get_json()
     assert latest["scan_id"] == first.get_json()["scan_id"]
+
+
+def test_no_page_or_answer_shows_the_redis_password_or_the_token(queued):
+    password, token = "canary-pw-with-9f3e", "canary-web-token-77aa1b"
+    settings = _settings(
+        **{"redis.url": f"redis://:{password}@127.0.0.1:6390/0", "web.access_token": token}
+    )
+    client = _client(_app(settings, redis=queued))
+    client.environ_base["HTTP_AUTHORIZATION"] = f"Bearer {token}"
+    bearer = {"Accept": "text/html"}
+    assert _post_scan(client, {"symbols": "AAPL"}).status_code == 202
+    answers = [
+        client.get(path, headers=bearer).get_data(as_text=True)
+        for path in (
+            "/",
+            "/schedules",
+            "/api/results/latest",
+            "/api/schedules",
+            "/rq/",
+            "/rq/0/view/queues",
+            "/rq/0/view/workers",
+            "/rq/0/view/jobs",
+            "/rq/0/data/queues.json",
+            "/login",
+        )
+    ]
+    assert any("redis://***" in a or "127.0.0.1:6390" in a for a in answers)  # shown, masked
+    assert all("canary" not in a and "9f3e" not in a for a in answers)

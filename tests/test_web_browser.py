@@ -355,3 +355,48 @@ def test_every_page_loads_without_console_errors(browser, server):
         assert console_errors(browser) == []
     finally:
         guarded.close()
+
+
+def test_queue_mode_says_no_worker_listens_then_shows_the_results(browser, redis_url):
+    """`optscan web --queue` on a real redis-server: Scan now queues the scan, the page
+    says no worker listens; a worker runs it and the results replace the old ones;
+    rq-dashboard answers at /rq in the same app."""
+    import redis as redis_py
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support.ui import Select
+
+    from .helpers import run_jobs
+
+    connection = redis_py.Redis.from_url(redis_url)
+    running = serve(_settings(**{"redis.url": redis_url}), redis=connection)
+    try:
+        browser.get(running.url + "/")
+        wait_for(browser, "return document.body.dataset.ready === '1'")
+        assert "queued on RQ workers" in browser.find_element(By.CSS_SELECTOR, "header").text
+        browser.find_element(By.ID, "scan-symbols").send_keys("AAPL,MSFT")
+        Select(browser.find_element(By.ID, "scan-provider")).select_by_value("sim")
+        browser.find_element(By.ID, "scan-force").click()
+        browser.find_element(By.ID, "scan-now").click()
+        wait_for(
+            browser,
+            "return document.getElementById('progress-text').textContent"
+            ".includes('No worker is listening')",
+        )
+        text = browser.find_element(By.ID, "progress-text").text
+        assert text.startswith("queued") and "optscan worker" in text
+        shot(browser, "08-queue-no-worker")
+        run_jobs(connection)
+        wait_for(browser, "return document.body.dataset.scanId !== ''")
+        wait_for(browser, "return document.getElementById('progress').dataset.state === 'finished'")
+        assert browser.execute_script("return window.optscan.scan.symbols.length") == 2
+        shot(browser, "09-queue-results")
+        assert console_errors(browser) == []
+        browser.get(running.url + "/rq/")
+        wait_for(browser, "return document.readyState === 'complete'")
+        assert "optscan" in browser.page_source
+        shot(browser, "10-rq-dashboard")
+        browser.get(running.url + "/schedules")
+        shot(browser, "11-queue-schedules")
+        assert "No scheduled scans" in browser.page_source
+    finally:
+        running.close()

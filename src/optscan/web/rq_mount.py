@@ -14,13 +14,14 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from flask import Flask
+    from flask import Flask, Response
 
     from optscan.web.app import WebState
 
 
 def mount_rq_dashboard(app: Flask, state: WebState) -> None:
     """Register rq-dashboard's blueprint under ``state.rq_prefix`` on ``app``."""
+    from flask import request, url_for
     from rq_dashboard import default_settings
     from rq_dashboard.web import blueprint, setup_rq_connection
 
@@ -38,3 +39,28 @@ def mount_rq_dashboard(app: Flask, state: WebState) -> None:
         endpoint for endpoint in write_endpoints(app) if endpoint.startswith("rq_dashboard.")
     }
     state.nav.append(("rq_dashboard.queues_overview", "Queues (rq-dashboard)"))
+
+    @app.after_request
+    def link_back(response: Response) -> Response:
+        """rq-dashboard's pages get a line linking to optscan's own (results, the
+        scheduled scans it cannot list)."""
+        if (
+            response.mimetype != "text/html"
+            or response.direct_passthrough
+            or not request.path.startswith(f"{state.rq_prefix}/")
+        ):
+            return response
+        page = response.get_data(as_text=True)
+        head, body_tag, rest = page.partition("<body")
+        if not body_tag:
+            return response
+        end = rest.index(">") + 1
+        note = (
+            '<div class="alert alert-info" style="margin:0">optscan: '
+            f'<a href="{url_for("pages.results")}">results</a> &middot; '
+            f'<a href="{url_for("schedules.page")}">scheduled scans</a> (rq-scheduler '
+            "keeps them where this dashboard cannot see them; its &ldquo;Scheduled "
+            "jobs&rdquo; are rq's own retries)</div>"
+        )
+        response.set_data(head + body_tag + rest[:end] + note + rest[end:])
+        return response
