@@ -357,3 +357,14 @@ def test_no_page_or_answer_shows_the_redis_password_or_the_token(queued):
     ]
     assert any("redis://***" in a or "127.0.0.1:6390" in a for a in answers)  # shown, masked
     assert all("canary" not in a and "9f3e" not in a for a in answers)
+
+
+def test_the_table_shows_every_column_of_the_terminal_table():
+    """A column added to optscan's column list (a later change) shows on the page too."""
+    from optscan.output.columns import COLUMNS
+    from optscan.web.pages import WEB_COLUMNS, page_columns
+
+    keys = [c["key"] for c in page_columns()]
+    assert keys[: len(WEB_COLUMNS)] == [k for k, _ in WEB_COLUMNS]
+    assert {c.key for c in COLUMNS if c.in_table} <= set(keys)
+    assert len(keys) == len(set(keys))

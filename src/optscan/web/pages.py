@@ -9,6 +9,7 @@ one renderer, every text set as text (never as HTML).
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from flask import Blueprint, make_response, redirect, render_template, request, url_for
@@ -31,6 +32,44 @@ def script_json(text: str | None) -> Markup:
     return Markup((text or "null").translate(_SCRIPT_ESCAPES))
 
 
+WEB_COLUMNS: tuple[tuple[str, str], ...] = (
+    ("symbol", "symbol"),
+    ("contract_symbol", "contract"),
+    ("expiration", "expiration"),
+    ("dte", "DTE"),
+    ("strike", "strike"),
+    ("bid", "bid"),
+    ("ask", "ask"),
+    ("iv", "IV %"),
+    ("delta", "delta"),
+    ("annualized_return", "annualized %"),
+    ("prob_otm", "P(OTM) %"),
+    ("cushion_pct", "cushion %"),
+    ("open_interest", "open interest"),
+    ("premium", "premium $"),
+    ("breakeven", "breakeven"),
+    ("underlying_price", "price"),
+    ("collateral", "collateral $"),
+)
+"""The opportunities table's first columns, in order, with the page's headers."""
+
+
+def page_columns() -> list[dict[str, str]]:
+    """The table's columns: :data:`WEB_COLUMNS`, then every other column of the
+    terminal table (:data:`optscan.output.columns.COLUMNS` with ``in_table``), so a
+    column a later change adds there shows here too. ``kind`` picks the formatting."""
+    from optscan.output.columns import BY_KEY, COLUMNS
+
+    shown = [{"key": k, "header": h, "kind": BY_KEY[k].kind} for k, h in WEB_COLUMNS]
+    keys = {k for k, _ in WEB_COLUMNS}
+    shown += [
+        {"key": c.key, "header": c.header, "kind": c.kind}
+        for c in COLUMNS
+        if c.in_table and c.key not in keys
+    ]
+    return shown
+
+
 @blueprint.get("/")
 def results() -> Any:
     state = web_state()
@@ -38,6 +77,7 @@ def results() -> Any:
     return render_template(
         "results.html",
         scan_json=script_json(state.runner.latest_json()),
+        columns_json=script_json(json.dumps(page_columns())),
         running=state.runner.running() or "",
         providers=state.providers,
         strategies=sorted(settings.strategies),

@@ -5,24 +5,11 @@
 (function () {
   "use strict";
 
-  var COLUMNS = [
-    // [JSON key, header, kind]: kind picks the formatting and the sort
-    ["symbol", "symbol", "text"],
-    ["contract_symbol", "contract", "text"],
-    ["expiration", "expiration", "text"],
-    ["dte", "DTE", "int"],
-    ["strike", "strike", "price"],
-    ["bid", "bid", "price"],
-    ["ask", "ask", "price"],
-    ["iv", "IV %", "fraction"],
-    ["delta", "delta", "delta"],
-    ["annualized_return", "annualized %", "pct"],
-    ["prob_otm", "P(OTM) %", "fraction"],
-    ["cushion_pct", "cushion %", "pct"],
-    ["open_interest", "open interest", "int"],
-    ["premium", "premium $", "money"],
-    ["breakeven", "breakeven", "price"],
-  ];
+  // [JSON key, header, kind]: from the server (optscan.web.pages.page_columns), so a
+  // column added to optscan's column list shows here too
+  var COLUMNS = JSON.parse(document.getElementById("columns").textContent).map(function (c) {
+    return [c.key, c.header, c.kind];
+  });
 
   var state = {
     scan: null,
@@ -50,14 +37,17 @@
   }
 
   function fmt(value, kind) {
+    // kinds of optscan.output.columns (money per share or per contract, percent,
+    // fraction shown as a percent, delta, count...) and the page's own "dollars"
     if (value === null || value === undefined) return "";
+    if (typeof value !== "number") return String(value);
     switch (kind) {
-      case "price": return value.toFixed(2);
-      case "money": return value.toFixed(0);
-      case "pct": return value.toFixed(1);
+      case "money": return value.toFixed(2);
+      case "dollars": return value.toFixed(0);
+      case "percent": return value.toFixed(1);
       case "fraction": return (value * 100).toFixed(1);
       case "delta": return value.toFixed(3);
-      case "int": return Math.round(value).toString();
+      case "count": case "seconds": return Math.round(value).toString();
       default: return String(value);
     }
   }
@@ -233,7 +223,7 @@
       for (var c = 0; c < COLUMNS.length; c++) {
         var td = document.createElement("td");
         td.textContent = fmt(o[COLUMNS[c][0]], COLUMNS[c][2]);
-        if (COLUMNS[c][2] !== "text") td.className = "num";
+        if (COLUMNS[c][2] !== "text" && COLUMNS[c][2] !== "date") td.className = "num";
         tr.appendChild(td);
       }
       frag.appendChild(tr);
@@ -322,7 +312,7 @@
           var tip = $("scatter-tip");
           if (hovered === null || !state.scatterPoints[hovered]) { tip.hidden = true; return; }
           var o = state.scatterPoints[hovered];
-          tip.textContent = o.contract_symbol + "  delta " + fmt(o.delta, "delta") + ", " + fmt(o.annualized_return, "pct") + " %/yr, bid " + fmt(o.bid, "price");
+          tip.textContent = o.contract_symbol + "  delta " + fmt(o.delta, "delta") + ", " + fmt(o.annualized_return, "percent") + " %/yr, bid " + fmt(o.bid, "money");
           tip.hidden = false;
         }],
       },
@@ -357,8 +347,8 @@
       return;
     }
     caption.textContent = (o.kind === "put" ? "Sell 1 " : "Buy 100 shares, sell 1 ") + o.contract_symbol +
-      " for " + fmt(o.bid, "price") + " (" + fmt(o.premium, "money") + " $ a contract): strike " + fmt(o.strike, "price") +
-      ", breakeven " + fmt(o.breakeven, "price") + ", underlying " + fmt(o.underlying_price, "price") + ", " + o.dte + " DTE.";
+      " for " + fmt(o.bid, "money") + " (" + fmt(o.premium, "dollars") + " $ a contract): strike " + fmt(o.strike, "money") +
+      ", breakeven " + fmt(o.breakeven, "money") + ", underlying " + fmt(o.underlying_price, "money") + ", " + o.dte + " DTE.";
     var data = payoffData(o);
     if (state.payoff) state.payoff.destroy();
     var marks = [[o.strike, "strike", "#b35900"], [o.breakeven, "breakeven", "#1a7f37"]];
