@@ -368,3 +368,14 @@ def test_the_table_shows_every_column_of_the_terminal_table():
     assert keys[: len(WEB_COLUMNS)] == [k for k, _ in WEB_COLUMNS]
     assert {c.key for c in COLUMNS if c.in_table} <= set(keys)
     assert len(keys) == len(set(keys))
+
+
+def test_bound_to_every_interface_the_machines_own_names_are_served():
+    import socket
+
+    client = _client(_app(_settings(**{"web.access_token": TOKEN}), bind="0.0.0.0"))
+    bearer = {"Authorization": f"Bearer {TOKEN}"}
+    name = socket.gethostname()
+    assert client.get("/api/results/latest", headers={**bearer, "Host": name}).status_code == 404
+    evil = {**bearer, "Host": "rebind.evil.example"}
+    assert client.get("/api/results/latest", headers=evil).status_code == 403

@@ -50,4 +50,6 @@ def web(host: str, port: int, on_queue: bool, env: Env) -> None:
     shown = f"[{host}]" if ":" in host else host
     where = " and rq-dashboard at /rq" if on_queue else " (scans run in this process)"
     click.echo(f"optscan: web page on http://{shown}:{port}/{where}", err=True)
+    hosts = ", ".join(sorted(app.extensions["optscan"].guard.hosts))
+    click.echo(f"optscan: it answers requests for these hosts only: {hosts}", err=True)
     serve(app, host, port)

@@ -54,6 +54,25 @@ def hostname(netloc: str) -> str:
         return ""
 
 
+WILDCARDS = ("0.0.0.0", "::", "")
+"""Bind addresses meaning every interface."""
+
+
+def machine_names() -> set[str]:
+    """This machine's host name, its fully qualified name and their addresses: what a
+    browser on another machine puts in ``Host`` to reach a server bound to every
+    interface (a DNS-rebinding page's ``Host`` is its own domain, never these)."""
+    import socket
+
+    names = {socket.gethostname().lower(), socket.getfqdn().lower()}
+    for name in list(names):
+        try:
+            names |= {str(info[4][0]).lower() for info in socket.getaddrinfo(name, None)}
+        except OSError:
+            continue
+    return {n for n in names if n}
+
+
 def is_loopback(host: str) -> bool:
     """Whether binding ``host`` serves this machine only (``127.0.0.1``, ``::1``,
     ``localhost``)."""
@@ -82,6 +101,8 @@ class Guard:
     ) -> Guard:
         hosts = {*LOCAL_HOSTS, hostname(bind) or bind.lower().strip("[]")}
         hosts |= {hostname(h) or h.lower().strip("[]") for h in allowed_hosts}
+        if bind.strip("[]") in WILDCARDS:  # every interface: the machine's own names too
+            hosts |= machine_names()
         return cls(hosts=hosts, access_token=access_token, rq_writes=rq_writes)
 
     # -- the session cookie: an HMAC of the token, so the cookie never holds it
