@@ -89,7 +89,13 @@ def results() -> Any:
 
 def _local_path(target: str | None) -> str:
     """Where to go after signing in: a path on this site only (no open redirect)."""
-    if not target or not target.startswith("/") or target.startswith("//") or "\\" in target:
+    if (
+        not target
+        or not target.startswith("/")
+        or target.startswith("//")
+        or "\\" in target
+        or any(ord(ch) < 32 for ch in target)  # browsers drop tabs: "/\t/x" is "//x"
+    ):
         return url_for("pages.results")
     return target
 
