@@ -266,6 +266,19 @@ def test_sorting_filtering_and_selecting(browser, server):
     tip = browser.find_element(By.ID, "scatter-tip").text
     assert browser.execute_script("return window.optscan.selected.contract_symbol") in tip
     shot(browser, "03-selected")
+    # the payoff: a put keeps its credit above the strike and is zero at breakeven;
+    # a call keeps its credit below the strike and is zero at the strike + bid
+    put = browser.execute_script(
+        "const o = window.optscan.selected, f = window.optscan.payoffAt;"
+        "return [f(o, o.strike * 2), f(o, o.breakeven), o.premium, f(o, o.strike - 10)]"
+    )
+    assert put[0] == pytest.approx(put[2]) and put[1] == pytest.approx(0, abs=0.01)
+    assert put[3] == pytest.approx(put[2] - 1000)
+    call = browser.execute_script(
+        "const o = {kind: 'call', strike: 110, bid: 2, underlying_price: 100};"
+        "const f = window.optscan.payoffAt; return [f(o, 98), f(o, 110), f(o, 112), f(o, 150)]"
+    )
+    assert call == pytest.approx([200, 200, 0, -3800])
     assert console_errors(browser) == []
 
 

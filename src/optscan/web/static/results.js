@@ -323,17 +323,14 @@
   }
 
   function payoffData(o) {
-    // P&L at expiry per contract (100 shares), dollars, against the underlying's price.
-    // A cash-secured put: credit - max(K - S, 0). A covered call (shares bought at the
-    // quote's price): credit + (S - S0) - max(S - K, 0).
-    var K = o.strike, S0 = o.underlying_price, credit = o.bid;
+    // P&L at expiry per contract (state.payoffAt) against the underlying's price
+    var K = o.strike, S0 = o.underlying_price;
     var lo = Math.min(K, S0, o.breakeven) * 0.8, hi = Math.max(K, S0, o.breakeven) * 1.2;
     var xs = [], ys = [], n = 120;
     for (var i = 0; i <= n; i++) {
       var S = lo + (hi - lo) * i / n;
-      var pl = o.kind === "put" ? credit - Math.max(K - S, 0) : credit + (S - S0) - Math.max(S - K, 0);
       xs.push(S);
-      ys.push(Math.round(pl * 100 * 100) / 100);
+      ys.push(Math.round(state.payoffAt(o, S) * 100) / 100);
     }
     return [xs, ys];
   }
@@ -346,7 +343,7 @@
       if (state.payoff) { state.payoff.destroy(); state.payoff = null; }
       return;
     }
-    caption.textContent = (o.kind === "put" ? "Sell 1 " : "Buy 100 shares, sell 1 ") + o.contract_symbol +
+    caption.textContent = (o.kind === "put" ? "Sell 1 put " : "Sell 1 call (the option alone: shares not drawn) ") + o.contract_symbol +
       " for " + fmt(o.bid, "money") + " (" + fmt(o.premium, "dollars") + " $ a contract): strike " + fmt(o.strike, "money") +
       ", breakeven " + fmt(o.breakeven, "money") + ", underlying " + fmt(o.underlying_price, "money") + ", " + o.dte + " DTE.";
     var data = payoffData(o);
@@ -497,6 +494,16 @@
   }
 
   // ---------------------------------------------------------------- wiring
+  state.payoffAt = function (o, price) {
+    // P&L at expiry of the option sold, per contract, dollars: the credit less what
+    // the option is worth at expiry (a put: max(K - S, 0); a call: max(S - K, 0)).
+    // Its zero is the result's breakeven (K - bid, K + bid); a covered call's shares
+    // are not drawn.
+    var K = o.strike, credit = o.bid;
+    var owed = o.kind === "put" ? Math.max(K - price, 0) : Math.max(price - K, 0);
+    return (credit - owed) * 100;
+  };
+
   function init() {
     $("scan-form").addEventListener("submit", submitScan);
     $("opportunities").tHead.addEventListener("click", function (e) {
