@@ -84,6 +84,19 @@ def _status(scan_id: str, profile: str) -> dict[str, Any]:
     }
 
 
+def check_request(request: ScanRequest, settings: Settings, host: PluginHost) -> None:
+    """Refuse a request naming an unknown provider or strategy before it starts
+    (:class:`ScanRefused`), rather than as a failed scan later."""
+    provider = request.provider or settings.scan.provider
+    if provider not in host.names("providers"):
+        known = ", ".join(sorted(host.names("providers")))
+        raise ScanRefused(f"unknown provider {provider!r} (known: {known})")
+    strategy = request.strategy or settings.scan.strategy
+    if strategy not in settings.strategies:
+        known = ", ".join(sorted(settings.strategies))
+        raise ScanRefused(f"unknown strategy {strategy!r} (known: {known})")
+
+
 class EmbeddedRunner:
     """Scans in the server process, one at a time, on a background thread; progress
     comes from the scan's lifecycle events (this object is an event-hook plugin of the
@@ -129,21 +142,10 @@ class EmbeddedRunner:
             status = self._statuses.get(scan_id)
             return None if status is None else {**status, "failures": dict(status["failures"])}
 
-    def check(self, request: ScanRequest) -> None:
-        """Refuse a request naming an unknown provider or strategy before it starts."""
-        provider = request.provider or self.settings.scan.provider
-        if provider not in self.host.names("providers"):
-            known = ", ".join(sorted(self.host.names("providers")))
-            raise ScanRefused(f"unknown provider {provider!r} (known: {known})")
-        strategy = request.strategy or self.settings.scan.strategy
-        if strategy not in self.settings.strategies:
-            known = ", ".join(sorted(self.settings.strategies))
-            raise ScanRefused(f"unknown strategy {strategy!r} (known: {known})")
-
     def start(self, request: ScanRequest) -> str:
         from optscan.scan import new_scan_id
 
-        self.check(request)
+        check_request(request, self.settings, self.host)
         with self._lock:
             if self._running is not None:
                 raise ScanRunning(self.profile, self._running)
@@ -251,7 +253,7 @@ class QueueRunner:
         from optscan.queue.connection import QueueError, ScanBusyError
         from optscan.queue.enqueue import enqueue_scan, job_overrides
 
-        EmbeddedRunner.check(self, request)  # type: ignore[arg-type]  # same two checks
+        check_request(request, self.settings, self.host)
         kept, _dropped = job_overrides(request.overrides)
         request = request.model_copy(update={"overrides": kept})
         try:
