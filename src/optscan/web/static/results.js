@@ -310,10 +310,9 @@
         }],
         setCursor: [function (u) {
           var tip = $("scatter-tip");
-          if (hovered === null || !state.scatterPoints[hovered]) { tip.hidden = true; return; }
+          if (hovered === null || !state.scatterPoints[hovered]) { tip.textContent = HOVER_HINT; return; }
           var o = state.scatterPoints[hovered];
           tip.textContent = o.contract_symbol + "  delta " + fmt(o.delta, "delta") + ", " + fmt(o.annualized_return, "percent") + " %/yr, bid " + fmt(o.bid, "money");
-          tip.hidden = false;
         }],
       },
     }, data, $("scatter"));
@@ -437,6 +436,7 @@
     $("progress").dataset.state = s.state;
   }
 
+  var HOVER_HINT = "Hover a mark to see its contract.";
   var TERMINAL = { finished: 1, failed: 1, skipped: 1, lost: 1 };
 
   function follow(scanId) {
