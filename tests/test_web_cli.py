@@ -119,6 +119,7 @@ def test_a_real_process_serves_the_page_and_runs_scan_now(tmp_path: Path):
     finally:
         process.terminate()
         process.wait(timeout=20)
+        log.close()
     output = Path(log.name).read_text()
     assert "optscan: web page on http://127.0.0.1:" in output
     assert "canary" not in output and all("canary" not in text for text in seen)
