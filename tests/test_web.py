@@ -159,7 +159,8 @@ def test_the_csrf_token_may_come_as_a_form_field():
 def test_a_host_it_does_not_serve_gets_403(host):
     client = _client(_app())
     for path in ("/", "/api/results/latest", "/static/web.css"):
-        assert client.get(path, headers={"Host": host}).status_code == 403
+        with client.get(path, headers={"Host": host}) as answer:
+            assert answer.status_code == 403
 
 
 def test_allowed_hosts_and_localhost_are_served():
@@ -181,7 +182,8 @@ def test_the_access_token_by_bearer_or_by_the_login_form():
     assert client.get("/api/results/latest").status_code == 401
     page = client.get("/", headers={"Accept": "text/html"})
     assert page.status_code == 302 and "/login" in page.headers["Location"]
-    assert client.get("/static/web.css").status_code == 200  # the login page's style
+    with client.get("/static/web.css") as style:  # the login page's own style
+        assert style.status_code == 200
     bearer = {"Authorization": f"Bearer {TOKEN}"}
     assert client.get("/api/results/latest", headers=bearer).status_code == 404
     assert (
