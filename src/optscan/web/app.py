@@ -62,7 +62,8 @@ def create_app(state: WebState) -> Flask:
     from flask import Flask, jsonify, render_template, request
 
     app = Flask("optscan.web", root_path=str(_here()))
-    app.config.update(JSON_SORT_KEYS=False, MAX_CONTENT_LENGTH=256 * 1024)
+    app.config.update(MAX_CONTENT_LENGTH=256 * 1024)
+    app.json.sort_keys = False  # type: ignore[attr-defined]  # answers keep their order
     app.extensions["optscan"] = state
     for name in BLUEPRINT_MODULES:
         module = importlib.import_module(name)
