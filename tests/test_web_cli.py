@@ -59,58 +59,107 @@ def _get(url: str, **headers: str) -> tuple[int, str]:
         return error.code, error.read().decode()
 
 
+def _start(args: list[str], env: dict[str, str], folder: Path, port: int, **headers: str):
+    """``optscan web`` in its own process, once it answers ``/``: (process, log, page)."""
+    log = (folder / f"web-{port}.log").open("w+")
+    process = subprocess.Popen(
+        [sys.executable, "-m", "optscan", "web", "--port", str(port), *args],
+        env=env,
+        cwd=folder,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
+    deadline = time.monotonic() + 30
+    while True:
+        if process.poll() is not None:
+            log.close()
+            raise AssertionError(Path(log.name).read_text())
+        try:
+            _status, page = _get(f"http://127.0.0.1:{port}/", **headers)
+            return process, log, page
+        except (urllib.error.URLError, ConnectionError):
+            assert time.monotonic() < deadline, "optscan web did not start"
+            time.sleep(0.2)
+
+
+def _post(url: str, body: dict, page: str, **headers: str) -> dict:
+    token = re.search(r'name="csrf-token" content="([^"]+)"', page).group(1)
+    origin = url.split("/api/")[0]
+    request = urllib.request.Request(
+        url,
+        data=json.dumps(body).encode(),
+        method="POST",
+        headers={
+            **headers,
+            "Origin": origin,
+            "X-CSRF-Token": token,
+            "Content-Type": "application/json",
+        },
+    )
+    with urllib.request.urlopen(request, timeout=20) as answer:
+        return json.load(answer)
+
+
+def _follow(base: str, scan_id: str, seen: list[str], **headers: str) -> dict:
+    for _ in range(1200):
+        body = _get(f"{base}/api/scans/{scan_id}", **headers)[1]
+        seen.append(body)
+        status = json.loads(body)
+        if status["state"] not in ("queued", "running"):
+            return status
+        time.sleep(0.05)
+    raise AssertionError(f"scan {scan_id} did not end: {body}")
+
+
+@pytest.mark.slow  # starts redis-server, a worker and the web process
+def test_a_real_queue_mode_process_queues_shows_progress_and_serves_rq(fleet, tmp_path: Path):
+    from .fleet import child_env
+
+    port = free_port()
+    base = f"http://127.0.0.1:{port}"
+    process, log, page = _start(["--queue"], child_env(fleet.url), tmp_path, port)
+    seen: list[str] = []
+    try:
+        assert "queued on RQ workers" in page
+        scan_id = _post(
+            base + "/api/scans", {"symbols": "AAPL,AMD", "provider": "sim", "force": True}, page
+        )["scan_id"]
+        waiting = json.loads(_get(f"{base}/api/scans/{scan_id}")[1])
+        assert waiting["state"] == "queued" and waiting["workers"] == 0
+        fleet.start(1)
+        status = _follow(base, scan_id, seen)
+        assert status["state"] == "finished" and status["symbols_done"] == 2
+        assert status["workers"] == 1
+        latest = json.loads(_get(base + "/api/results/latest")[1])
+        assert latest["scan_id"] == scan_id
+        code, rq_page = _get(base + "/rq/")
+        assert code == 200 and "RQ" in rq_page
+        assert _get(base + "/rq/0/data/queues.json")[0] == 200
+        assert _get(base + "/rq/requeue/optscan")[0] in (403, 405)
+    finally:
+        process.terminate()
+        process.wait(timeout=20)
+        log.close()
+
+
 def test_a_real_process_serves_the_page_and_runs_scan_now(tmp_path: Path):
     """`optscan web` in its own process (waitress), an access token set: login by
     Bearer, Scan now on sim to the end; the token is in no page, answer or log line."""
     port = free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith("OPTSCAN_")}
     env["OPTSCAN_WEB__ACCESS_TOKEN"] = CANARY_TOKEN
-    log = (tmp_path / "web.log").open("w+")
-    process = subprocess.Popen(
-        [sys.executable, "-m", "optscan", "web", "--port", str(port), "--set", "scan.provider=sim"],
-        env=env,
-        cwd=tmp_path,
-        stdout=log,
-        stderr=subprocess.STDOUT,
-        start_new_session=True,
-    )
     base = f"http://127.0.0.1:{port}"
     bearer = {"Authorization": f"Bearer {CANARY_TOKEN}"}
-    seen: list[str] = []
+    process, log, page = _start(["--set", "scan.provider=sim"], env, tmp_path, port, **bearer)
+    seen: list[str] = [page]
     try:
-        deadline = time.monotonic() + 30
-        while True:
-            assert process.poll() is None, Path(log.name).read_text()
-            try:
-                status, page = _get(base + "/", **bearer)
-                break
-            except (urllib.error.URLError, ConnectionError):
-                assert time.monotonic() < deadline, "optscan web did not start"
-                time.sleep(0.2)
-        assert status == 200 and "Scan now" in page
-        seen.append(page)
+        assert "Scan now" in page
         assert _get(base + "/api/results/latest")[0] == 401  # no token
-        token = re.search(r'name="csrf-token" content="([^"]+)"', page).group(1)
-        request = urllib.request.Request(
-            base + "/api/scans",
-            data=json.dumps({"symbols": ["AAPL", "AMD"]}).encode(),
-            method="POST",
-            headers={
-                **bearer,
-                "Origin": base,
-                "X-CSRF-Token": token,
-                "Content-Type": "application/json",
-            },
-        )
-        with urllib.request.urlopen(request, timeout=20) as answer:
-            scan_id = json.load(answer)["scan_id"]
-        for _ in range(600):
-            code, body = _get(f"{base}/api/scans/{scan_id}", **bearer)
-            seen.append(body)
-            if json.loads(body)["state"] not in ("queued", "running"):
-                break
-            time.sleep(0.05)
-        assert json.loads(body)["state"] == "finished"
+        scan_id = _post(base + "/api/scans", {"symbols": ["AAPL", "AMD"]}, page, **bearer)[
+            "scan_id"
+        ]
+        assert _follow(base, scan_id, seen, **bearer)["state"] == "finished"
         code, body = _get(base + "/api/results/latest", **bearer)
         seen.append(body)
         assert code == 200 and json.loads(body)["scan_id"] == scan_id
