@@ -53,6 +53,7 @@ ONE_WAY = [
     (["optscan.scan"], ["optscan.queue", "optscan.cli"]),
     (["optscan.queue"], ["optscan.cli"]),
     (["optscan.queue.connection"], ["optscan.queue"]),
+    (["optscan.web"], ["optscan.cli"]),
 ]
 
 

@@ -34,6 +34,7 @@ from optscan.config.sections import (
     Section,
     Settings,
     StrategySection,
+    WebSection,
 )
 
 __all__ = [
@@ -52,6 +53,7 @@ __all__ = [
     "Section",
     "Settings",
     "StrategySection",
+    "WebSection",
     "apply_overrides",
     "current_settings",
     "env_overrides",
