@@ -55,6 +55,7 @@ ONE_WAY = [
     (["optscan.queue.connection"], ["optscan.queue"]),
     ([*CORE, "optscan.scan", "optscan.queue"], ["optscan.rolls"]),
     (["optscan.rolls"], ["optscan.queue", "optscan.cli"]),
+    (["optscan.web"], ["optscan.cli"]),
 ]
 
 

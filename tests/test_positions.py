@@ -24,7 +24,7 @@ from .invoke import invoke
 
 FIXTURES = Path(__file__).parent / "fixtures" / "positions"
 ACCOUNT_SECRETS = (
-    "482",
+    "...482",  # fragments as the exports write them (a bare "482" may be a timestamp)
     "Individual",
     "Z24681357",
     "X98765432",
@@ -33,7 +33,7 @@ ACCOUNT_SECRETS = (
     "Jane Q Trader",
     "wheel acct",
     "5WT12345",
-    "7713",
+    "-7713",
     "Individual Brokerage",
 )
 """The made-up account numbers and names in the fixtures: never echoed anywhere."""

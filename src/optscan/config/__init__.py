@@ -36,6 +36,7 @@ from optscan.config.sections import (
     SelectionSection,
     Settings,
     StrategySection,
+    WebSection,
 )
 
 __all__ = [
@@ -56,6 +57,7 @@ __all__ = [
     "SelectionSection",
     "Settings",
     "StrategySection",
+    "WebSection",
     "apply_overrides",
     "current_settings",
     "env_overrides",

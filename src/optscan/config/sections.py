@@ -275,6 +275,24 @@ class DashboardSection(Section):
     ] = Field(default_factory=list, max_length=64)
 
 
+class WebSection(Section):
+    """``[web]``: ``optscan web`` (the results page, its API and, with ``--queue``,
+    rq-dashboard at ``/rq``)."""
+
+    access_token: SecretStr = SecretStr("")
+    allowed_hosts: list[
+        Annotated[str, Field(pattern=r"^[A-Za-z0-9.\-]{1,253}$|^\[?[0-9A-Fa-f:]{2,39}\]?$")]
+    ] = Field(default_factory=list, max_length=64)
+
+    @field_validator("access_token")
+    @classmethod
+    def _long_enough(cls, value: SecretStr) -> SecretStr:
+        token = value.get_secret_value()
+        if token and (len(token) < 16 or token != token.strip()):
+            raise ValueError("must be at least 16 characters, without surrounding spaces")
+        return value
+
+
 class Settings(Section):
     """The whole effective configuration."""
 
@@ -292,6 +310,7 @@ class Settings(Section):
     queue: QueueSection = QueueSection()
     dashboard: DashboardSection = DashboardSection()
     selection: SelectionSection = SelectionSection()
+    web: WebSection = WebSection()
 
     @model_validator(mode="before")
     @classmethod
