@@ -580,3 +580,19 @@ def test_a_position_in_a_brokers_notation_keeps_its_given_terms() -> None:
     new = [chain("2026-12-04", [("put", 95.0, 1.62, 1.70)])]
     result = rolls_of(position, old, new)
     assert result.close_ask == 1.05 and [r.net_credit for r in result.rolls] == [0.57]
+
+
+def test_a_later_expiration_that_fails_is_said_and_the_others_still_roll() -> None:
+    # sim seed 1 (AAPL at 304.53): with half the requests failing and no retry, the
+    # listing and 2026-11-27 answer, 2026-12-24 and 2027-01-08 fail (seeded draws)
+    ran = invoke(
+        "rolls", "--provider", "sim", "--as-of", "2026-11-18T11:00", "--format", "json",
+        "--position", "AAPL261127P00290000", "--set", "providers.sim.seed=1",
+        "--set", "providers.sim.error_rate=0.5", "--set", "providers.sim.retry_attempts=1",
+        "--set", "strategies.roll.top_per_position=0", "--set", "strategies.roll.min_dte=0",
+    )  # fmt: skip
+    assert ran.returncode == 0, ran.report
+    [position] = json.loads(ran.stdout)["positions"]
+    assert position["status"] == "ok" and position["rolls"]
+    assert position["error"].startswith("2026-12-24: ") and "; 2027-01-08: " in position["error"]
+    assert {r["expiration"] for r in position["rolls"]}.isdisjoint({"2026-12-24", "2027-01-08"})

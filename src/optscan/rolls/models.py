@@ -108,7 +108,11 @@ class PositionRolls(Frozen):
     average_price: float | None = Field(description="Per share; null when unknown.")
     close_ask: float | None = Field(description="The ask to buy it back, per share.")
     status: Literal["ok", "failed"]
-    error: SafeText | None = None
+    error: SafeText | None = Field(
+        default=None,
+        description="Why it failed; for an ok position, the later expirations whose "
+        "answer failed (ISO date: reason; ...).",
+    )
     itm: bool | None = Field(description="In the money now (null: no stock price).")
     early_assignment_risk: bool | None = Field(
         description="A short in-the-money call whose extrinsic value is below the "

@@ -135,14 +135,16 @@ def _one(
         return failed(position, f"no answer for {position.symbol} {position.expiration}")
     if isinstance(old, BaseException):
         return failed(position, str(old))
-    later: list[OptionChain] = [
-        chain
-        for (symbol, day), chain in sorted(chains.items(), key=lambda kv: kv[0][1])
-        if symbol == position.symbol
-        and day > position.expiration
-        and not isinstance(chain, BaseException)
-    ]
-    return position_rolls(
+    later: list[OptionChain] = []
+    lost: list[str] = []  # later expirations whose answer failed: said, not hidden
+    for (symbol, day), answer in sorted(chains.items(), key=lambda kv: kv[0][1]):
+        if symbol != position.symbol or day <= position.expiration:
+            continue
+        if isinstance(answer, BaseException):
+            lost.append(f"{day.isoformat()}: {answer}")
+        else:
+            later.append(answer)
+    result = position_rolls(
         position,
         old,
         later,
@@ -152,3 +154,6 @@ def _one(
         close_of=ctx.expiry.close_of,
         market_open=ctx.market_open,
     )
+    if lost and result.status == "ok":  # like a scan's partial symbol
+        result = result.model_copy(update={"error": "; ".join(lost)})
+    return result
