@@ -159,6 +159,8 @@ def _early_assignment_risk(
     if not today <= ex_date <= position.expiration:
         return False
     dividend = dividend_yield * chain.underlying_price / 4.0
+    if not dividend > 0:
+        return False  # no dividend to capture by exercising early
     bid = float(chain.bid[row])
     price = bid if math.isfinite(bid) else 0.0
     extrinsic = price - max(chain.underlying_price - position.strike, 0.0)
