@@ -2,8 +2,9 @@
 
 Every model is frozen and forbids unknown fields, so data that does not fit fails
 validation with a message naming the field. Every number says its unit: **percent**
-fields end in ``_pct`` or are ``annualized_return`` (21.3 means 21.3 %), **fractions**
-are ``iv``, ``delta`` and ``prob_otm`` (0.83 means 83 %); prices are **per share**
+fields end in ``_pct`` or are ``annualized_return`` and the ``if_called_`` returns (21.3
+means 21.3 %), **fractions** are ``iv``, ``delta``, ``prob_otm`` and ``prob_profit``
+(0.83 means 83 %); prices (``extrinsic`` among them) are **per share**
 unless the field says **per contract** (100 shares); days are calendar days.
 
 Error texts (:data:`SafeText`) are scrubbed of credentials when a model is built, so
