@@ -381,3 +381,38 @@ def test_bound_to_every_interface_the_machines_own_names_are_served():
     assert client.get("/api/results/latest", headers={**bearer, "Host": name}).status_code == 404
     evil = {**bearer, "Host": "rebind.evil.example"}
     assert client.get("/api/results/latest", headers=evil).status_code == 403
+
+
+# --------------------------------------------------------------------------- positions
+
+POSITIONS = __import__("pathlib").Path(__file__).parent / "fixtures" / "positions"
+
+
+def test_the_positions_page_shows_the_same_reading_as_optscan_positions():
+    from optscan.positions import read_positions
+
+    schwab = POSITIONS / "schwab.csv"
+    client = _client(_app(_settings(**{"holdings.file": str(schwab)})))
+    answer = client.get("/api/positions")
+    assert answer.status_code == 200
+    assert answer.get_json() == read_positions(schwab).model_dump(mode="json")
+    aapl = next(s for s in answer.get_json()["stocks"] if s["symbol"] == "AAPL")
+    assert aapl["contracts_coverable"] == 2  # 300 shares, one short call
+    page = client.get("/positions").get_data(as_text=True)
+    assert 'id="positions-stocks"' in page and "<td>AAPL</td>" in page
+    assert "...482" not in page and "Individual" not in page  # the account's title line
+
+
+def test_the_positions_page_says_what_is_missing_or_wrong_and_takes_no_path(tmp_path):
+    client = _client(_app())
+    assert client.get("/api/positions").status_code == 404
+    assert "set holdings.file" in client.get("/positions").get_data(as_text=True)
+    bad = tmp_path / "broken.csv"
+    bad.write_text(f"{XSS}\n1,2,3\n")
+    client = _client(_app(_settings(**{"holdings.file": str(bad)})))
+    answer = client.get("/api/positions")
+    assert answer.status_code == 404 and "broken.csv" in answer.get_json()["error"]
+    page = client.get("/positions").get_data(as_text=True)
+    assert XSS not in page  # escaped, whatever the file holds
+    other = client.get(f"/api/positions?path={POSITIONS / 'schwab.csv'}")
+    assert other.status_code == 404  # a path in the request is never read

@@ -413,3 +413,42 @@ def test_queue_mode_says_no_worker_listens_then_shows_the_results(browser, redis
         assert "No scheduled scans" in browser.page_source
     finally:
         running.close()
+
+
+def test_positions_page_and_valuation_badges(browser):
+    """The Positions page shows the configured export's reading; with the valuation
+    plugin enabled the opportunities table gains its Value badge column."""
+    pytest.importorskip("optscan_valuation", reason="optscan-valuation is not installed")
+    from selenium.webdriver.common.by import By
+
+    schwab = Path(__file__).parent / "fixtures" / "positions" / "schwab.csv"
+    running = serve(_settings(**{"holdings.file": str(schwab), "enrichers.enabled": ["valuation"]}))
+    try:
+        browser.get_log("browser")
+        browser.get(running.url + "/positions")
+        rows = browser.find_elements(By.CSS_SELECTOR, "#positions-stocks tbody tr")
+        cells = {r.find_elements(By.TAG_NAME, "td")[0].text: r for r in rows}
+        assert cells["AAPL"].find_elements(By.TAG_NAME, "td")[3].text == "2"
+        shot(browser, "08-positions")
+        assert console_errors(browser) == []
+        browser.get(running.url + "/")
+        wait_for(browser, "return document.body.dataset.ready === '1'")
+        scan_now(browser, "AAPL,MSFT,INTC")
+        headers = [th.text for th in browser.find_elements(By.CSS_SELECTOR, "#opportunities th")]
+        assert "Value" in headers
+        badges = browser.execute_script(
+            "return window.optscan.scan.opportunities.map(function (o) {"
+            " return o.extras.valuation.value_badge; })"
+        )
+        column = headers.index("Value")
+        shown = [
+            r.find_elements(By.TAG_NAME, "td")[column].text
+            for r in browser.find_elements(By.CSS_SELECTOR, "#opportunities tbody tr")
+        ]
+        assert 0 < len(badges) <= 200  # one page: every row is shown
+        assert sorted(shown) == sorted(badges)
+        assert set(shown) <= {"good", "high", "low", "n/a"}
+        shot(browser, "09-valuation-badges")
+        assert console_errors(browser) == []
+    finally:
+        running.close()

@@ -22,6 +22,7 @@ if TYPE_CHECKING:
 
 BLUEPRINT_MODULES = (
     "optscan.web.pages",
+    "optscan.web.positions",
     "optscan.web.schedules",
     "optscan.web.api",
 )

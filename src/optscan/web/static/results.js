@@ -7,9 +7,39 @@
 
   // [JSON key, header, kind]: from the server (optscan.web.pages.page_columns), so a
   // column added to optscan's column list shows here too
-  var COLUMNS = JSON.parse(document.getElementById("columns").textContent).map(function (c) {
+  var BASE_COLUMNS = JSON.parse(document.getElementById("columns").textContent).map(function (c) {
     return [c.key, c.header, c.kind];
   });
+  var COLUMNS = BASE_COLUMNS; // and the enrichers' badges of the scan shown (factColumns)
+
+  function factColumns(scan) {
+    // each enricher fact named *_badge that the opportunities carry, as the terminal
+    // table shows it (optscan.output.extras): key "<enricher>.<fact>", header the name
+    // without "_badge" ("Value" for valuation.value_badge)
+    var seen = {}, extra = [];
+    ((scan && scan.opportunities) || []).forEach(function (o) {
+      var extras = o.extras || {};
+      Object.keys(extras).forEach(function (name) {
+        var facts = extras[name] || {};
+        Object.keys(facts).forEach(function (fact) {
+          var key = name + "." + fact;
+          if (/_badge$/.test(fact) && !seen[key]) {
+            seen[key] = true;
+            var header = fact.slice(0, -6).replace(/_/g, " ");
+            extra.push([key, header.charAt(0).toUpperCase() + header.slice(1), "text"]);
+          }
+        });
+      });
+    });
+    return BASE_COLUMNS.concat(extra);
+  }
+
+  function valueOf(o, key) {
+    // a core field, or an enricher's fact "<enricher>.<fact>" in o.extras
+    if (key in o || key.indexOf(".") < 0) return o[key];
+    var dot = key.indexOf("."), facts = (o.extras || {})[key.slice(0, dot)];
+    return facts ? facts[key.slice(dot + 1)] : undefined;
+  }
 
   var state = {
     scan: null,
@@ -189,7 +219,7 @@
     if (state.sortKey) {
       var key = state.sortKey, dir = state.sortDir;
       rows.sort(function (a, b) {
-        var x = a[key], y = b[key];
+        var x = valueOf(a, key), y = valueOf(b, key);
         if (x === y) return 0;
         if (x === null || x === undefined) return 1; // blanks last either way
         if (y === null || y === undefined) return -1;
@@ -222,8 +252,10 @@
       if (o === state.selected) tr.className = "selected";
       for (var c = 0; c < COLUMNS.length; c++) {
         var td = document.createElement("td");
-        td.textContent = fmt(o[COLUMNS[c][0]], COLUMNS[c][2]);
-        if (COLUMNS[c][2] !== "text" && COLUMNS[c][2] !== "date") td.className = "num";
+        var key = COLUMNS[c][0], value = valueOf(o, key);
+        td.textContent = fmt(value, COLUMNS[c][2]);
+        if (key.slice(-6) === "_badge" && value) td.className = "badge badge-" + String(value).replace(/[^a-z]/g, "");
+        else if (COLUMNS[c][2] !== "text" && COLUMNS[c][2] !== "date") td.className = "num";
         tr.appendChild(td);
       }
       frag.appendChild(tr);
@@ -402,6 +434,7 @@
   // ---------------------------------------------------------------- render a scan
   function render(scan) {
     state.scan = scan;
+    COLUMNS = factColumns(scan);
     state.selected = null;
     renderSummary(scan);
     renderBanners(scan);
