@@ -416,3 +416,38 @@ def test_the_positions_page_says_what_is_missing_or_wrong_and_takes_no_path(tmp_
     assert XSS not in page  # escaped, whatever the file holds
     other = client.get(f"/api/positions?path={POSITIONS / 'schwab.csv'}")
     assert other.status_code == 404  # a path in the request is never read
+
+
+# --------------------------------------------------------------------------- rolls
+
+
+def test_rolls_are_found_by_a_guarded_post_and_answer_as_optscan_rolls():
+    schwab = POSITIONS / "schwab.csv"
+    client = _client(_app(_settings(**{"holdings.file": str(schwab)})))
+    assert client.post("/api/rolls", json={}).status_code == 403  # no token, no origin
+    token = _csrf(client)
+    answer = client.post(
+        "/api/rolls", json={"provider": "sim"}, headers={"Origin": ORIGIN, "X-CSRF-Token": token}
+    )
+    assert answer.status_code == 200, answer.get_json()
+    doc = answer.get_json()
+    assert set(doc) == {"as_of", "provider", "positions"} and doc["provider"] == "sim"
+    (position,) = doc["positions"]  # the export's one short option
+    assert (
+        position["contract_symbol"] == "AAPL261218C00240000" and position["quantity"] == 1
+    )  # short contracts
+    assert position["status"] == "ok" and position["rolls"]
+    for roll in position["rolls"]:
+        assert roll["strike"] >= position["strike"] and roll["expiration"] > "2026-12-18"
+        assert roll["net_credit"] >= 0.05
+    headers = {"Origin": ORIGIN, "X-CSRF-Token": token}
+    bad = client.post("/api/rolls", json={"provider": "nope"}, headers=headers)
+    assert bad.status_code == 400 and "unknown provider" in bad.get_json()["error"]
+
+
+def test_rolls_without_a_positions_file_say_so():
+    client = _client(_app())
+    assert "set <code>holdings.file</code>" in client.get("/rolls").get_data(as_text=True)
+    headers = {"Origin": ORIGIN, "X-CSRF-Token": _csrf(client)}
+    answer = client.post("/api/rolls", json={}, headers=headers)
+    assert answer.status_code == 404 and "holdings.file" in answer.get_json()["error"]

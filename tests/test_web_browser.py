@@ -415,9 +415,10 @@ def test_queue_mode_says_no_worker_listens_then_shows_the_results(browser, redis
         running.close()
 
 
-def test_positions_page_and_valuation_badges(browser):
-    """The Positions page shows the configured export's reading; with the valuation
-    plugin enabled the opportunities table gains its Value badge column."""
+def test_positions_rolls_and_valuation_badges(browser):
+    """The Positions page shows the configured export's reading; the Rolls page finds
+    its short call's rolls; with the valuation plugin enabled the opportunities table
+    gains its Value badge column."""
     pytest.importorskip("optscan_valuation", reason="optscan-valuation is not installed")
     from selenium.webdriver.common.by import By
 
@@ -430,6 +431,15 @@ def test_positions_page_and_valuation_badges(browser):
         cells = {r.find_elements(By.TAG_NAME, "td")[0].text: r for r in rows}
         assert cells["AAPL"].find_elements(By.TAG_NAME, "td")[3].text == "2"
         shot(browser, "08-positions")
+        assert console_errors(browser) == []
+        browser.get(running.url + "/rolls")
+        browser.find_element(By.ID, "rolls-find").click()
+        wait_for(browser, "return document.body.dataset.rolls || ''")
+        assert browser.execute_script("return document.body.dataset.rolls") == "1"
+        sections = browser.find_elements(By.CSS_SELECTOR, "#rolls-positions section.position")
+        assert [s.get_attribute("data-contract") for s in sections] == ["AAPL261218C00240000"]
+        assert sections[0].find_elements(By.CSS_SELECTOR, "table.rolls tbody tr")
+        shot(browser, "10-rolls")
         assert console_errors(browser) == []
         browser.get(running.url + "/")
         wait_for(browser, "return document.body.dataset.ready === '1'")

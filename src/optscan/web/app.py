@@ -23,6 +23,7 @@ if TYPE_CHECKING:
 BLUEPRINT_MODULES = (
     "optscan.web.pages",
     "optscan.web.positions",
+    "optscan.web.rolls",
     "optscan.web.schedules",
     "optscan.web.api",
 )
