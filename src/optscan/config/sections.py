@@ -338,9 +338,11 @@ class Settings(Section):
     @classmethod
     def _strategy_types(cls, data: Any) -> Any:
         """``[strategies.csp]``, ``[strategies.cc]`` and ``[strategies.roll]`` imply
-        their ``type``."""
+        their ``type`` and start from their defaults; the built-in three always exist,
+        so a config (or one ``--set strategies.cc.<key>``) that names some strategies
+        does not remove the others."""
         if isinstance(data, dict) and isinstance(data.get("strategies"), dict):
-            strategies = {}
+            strategies: dict[str, Any] = dict(_default_strategies())  # their order
             for name, body in data["strategies"].items():
                 if isinstance(body, dict) and "type" not in body and name in ("csp", "cc", "roll"):
                     body = {**_default_strategies()[name].model_dump(), **body}
