@@ -6,7 +6,7 @@ scan *ARGS:
 
 # Install optscan, its first-party plugins and the test tools into the active venv.
 install:
-    pip install -e '.[dev]' -e './plugins/optscan-marketdata[test]' -e './plugins/optscan-notify[test]'
+    pip install -e '.[dev]' -e './plugins/optscan-marketdata[test]' -e './plugins/optscan-notify[test]' -e './plugins/optscan-valuation[test]'
 
 # (Starts its own redis-server where a test needs one; extra arguments go to pytest.)
 # The whole test suite: core and first-party plugins.

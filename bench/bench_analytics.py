@@ -24,15 +24,20 @@ AS_OF = dt.datetime(2026, 11, 18, 11, 0, tzinfo=dt.timezone(dt.timedelta(hours=-
 def make_chain(n: int, seed: int = 7):
     """A realistic chain: strikes +-50% around the spot, expiries out to two years,
     Black-Scholes prices with a spread, open interest concentrated near the money, some
-    missing IVs. Like a real chain, only a few percent of it passes a put screen."""
+    missing IVs. Like a real chain, only a few percent of it passes a put screen, and
+    each contract is listed once: (strike on a 0.10 grid, expiry, kind) drawn without
+    replacement (drawn with replacement, 72 % of a million contracts were copies, which
+    the screen now rejects as ``duplicate``)."""
     from optscan.analytics.greeks import bs_price
     from optscan.models import OptionChain
 
     rng = np.random.default_rng(seed)
     spot = 100.0
-    strike = np.round(rng.uniform(50, 150, n) * 2) / 2
-    is_call = rng.random(n) < 0.5
-    days = rng.integers(0, 730, n)
+    strikes, expiries = 1001, 730  # 50.0 to 150.0 by 0.10; 0 to 729 days
+    pick = rng.choice(strikes * expiries * 2, n, replace=False)
+    strike = np.round(50.0 + (pick % strikes) * 0.1, 1)
+    is_call = (pick // strikes) % 2 == 1
+    days = pick // (strikes * 2)
     expiration = np.datetime64("2026-11-18") + days
     iv = rng.uniform(0.15, 0.9, n)
     theo = bs_price(spot, strike, np.maximum(days, 0.5) / 365, iv, is_call, 0.04)
@@ -143,10 +148,12 @@ def original_loop_same_work(
     what optscan's screen does - on every contract the data-quality gate (a value no
     quote can have, expired, non-standard OCC root, no bid, ask below bid, a bid or ask
     above what the option can be worth, IV missing, Yahoo placeholder or above the
-    cap), the metrics the screen uses (mid, spread, annualized return, time to the
-    16:00 New York close), the strategy's rules and rejections counted by first
-    reason; delta only for the contracts still alive, cushion, breakeven and collateral
-    only for those that pass - so the two rates compare the same work done two ways.
+    cap) after the copies of a contract listed twice, the metrics the screen uses (mid,
+    spread, annualized return on the extrinsic value, time to the 16:00 New York
+    close), the strategy's rules and rejections counted by first reason; delta only for
+    the contracts still alive, cushion, breakeven, collateral and the probabilities of
+    expiring OTM and of profit only for those that pass - so the two rates compare the
+    same work done two ways.
     """
     import re
     from statistics import NormalDist
@@ -159,6 +166,7 @@ def original_loop_same_work(
     today = now.astimezone(new_york).date()
     rejected: Counter = Counter()
     results = []
+    seen: set[str] = set()
     for i in range(len(data["optionSymbol"])):
         option = {
             "symbol": data["optionSymbol"][i],
@@ -177,6 +185,10 @@ def original_loop_same_work(
         bid, ask, iv, strike = option["bid"], option["ask"], option["iv"], option["strike"]
         is_call = option["side"] == "call"
         match = occ.match(option["symbol"])
+        if option["symbol"] in seen:
+            rejected["duplicate"] += 1
+            continue
+        seen.add(option["symbol"])
         if (
             not 0 < strike <= 1e9
             or not (bid != bid or 0 <= bid <= 1e9)
@@ -215,7 +227,8 @@ def original_loop_same_work(
             continue
         mid = (bid + ask) / 2
         spread = (ask - bid) / mid * 100 if mid > 0 else math.nan
-        annualized = bid / (spot if is_call else strike) * 365 / max(dte, 1) * 100
+        intrinsic = max(spot - strike, 0.0) if is_call else max(strike - spot, 0.0)
+        annualized = (bid - intrinsic) / (spot if is_call else strike) * 365 / max(dte, 1) * 100
         option.update(mid=mid, spread_pct=spread, annualized_return=annualized, dte=dte)
         if is_call:
             rejected["wrong_kind"] += 1
@@ -239,7 +252,15 @@ def original_loop_same_work(
             cushion_pct=(spot - strike) / spot * 100,
             breakeven=strike - bid,
             collateral=strike * 100,
+            prob_otm=norm.cdf(d1 - iv * math.sqrt(years)),
         )
+        if strike - bid > 0:
+            d1_even = (math.log(spot / (strike - bid)) + (0.04 + 0.5 * iv * iv) * years) / (
+                iv * math.sqrt(years)
+            )
+            option["prob_profit"] = norm.cdf(d1_even - iv * math.sqrt(years))
+        else:
+            option["prob_profit"] = 1.0
         results.append(option)
     return results, rejected
 

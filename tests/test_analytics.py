@@ -37,15 +37,23 @@ def chain(rows: list[dict], *, symbol: str = "XYZ", spot: float = 100.0, **extra
     }
     rows = [{**defaults, **r} for r in rows]
     columns = {k: [r[k] for r in rows] for k in defaults}
-    columns["contract_symbol"] = [
-        r.get("contract_symbol")
-        or f"{symbol}{r['expiration'][2:4]}{r['expiration'][5:7]}{r['expiration'][8:]}"
-        f"{'C' if r['kind'] == 'call' else 'P'}{round(r['strike'] * 1000):08d}"
-        for r in rows
-    ]
+    columns["contract_symbol"] = []
+    for r in rows:  # rows of one strike get distinct symbols: a repeat is a duplicate
+        name = r.get("contract_symbol") or _occ(symbol, r, 0)
+        tick = 0
+        while name in columns["contract_symbol"] and "contract_symbol" not in r:
+            tick += 1
+            name = _occ(symbol, r, tick)
+        columns["contract_symbol"].append(name)
     return OptionChain(
         symbol=symbol, provider="test", underlying_price=spot, quote_time=AS_OF, **columns, **extra
     )
+
+
+def _occ(symbol: str, r: dict, tick: int) -> str:
+    day = r["expiration"]
+    kind = "C" if r["kind"] == "call" else "P"
+    return f"{symbol}{day[2:4]}{day[5:7]}{day[8:]}{kind}{round(r['strike'] * 1000) + tick:08d}"
 
 
 def strategy(name: str = "csp", **overrides):

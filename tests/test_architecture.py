@@ -12,7 +12,7 @@
   follows imports through other modules too; a failure shows the chain.
 * The public API: every name in ``optscan.__all__`` resolves, ``import optscan`` alone
   loads neither pydantic nor numpy, and the docs' examples import public names only.
-* The two plugins in ``plugins/`` (sources and tests) import nothing from optscan but
+* The plugins in ``plugins/`` (sources and tests) import nothing from optscan but
   the root's public names, and neither they nor ``optscan.default_plugins`` silence the
   type checker with ``type: ignore``.
 """
@@ -53,6 +53,9 @@ ONE_WAY = [
     (["optscan.scan"], ["optscan.queue", "optscan.cli"]),
     (["optscan.queue"], ["optscan.cli"]),
     (["optscan.queue.connection"], ["optscan.queue"]),
+    ([*CORE, "optscan.scan", "optscan.queue"], ["optscan.rolls"]),
+    (["optscan.rolls"], ["optscan.queue", "optscan.cli"]),
+    (["optscan.web"], ["optscan.cli"]),
 ]
 
 
@@ -405,7 +408,7 @@ def test_the_docs_examples_import_from_the_root() -> None:
     assert internal == [], "docs importing internal paths:\n" + "\n".join(internal)
 
 
-# --------------------------------------------------------------------------- the two plugins
+# --------------------------------------------------------------------------- the plugins
 
 
 def _python_files(*folders: Path) -> list[Path]:
@@ -443,7 +446,7 @@ def internal_uses(path: Path, public: set[str]) -> list[str]:
 
 def test_the_plugins_are_found() -> None:
     names = {p.relative_to(PLUGINS).parts[0] for p in PLUGIN_FILES}
-    assert {"optscan-marketdata", "optscan-notify"} <= names
+    assert {"optscan-marketdata", "optscan-notify", "optscan-valuation"} <= names
 
 
 @pytest.mark.parametrize("path", PLUGIN_FILES, ids=lambda p: p.relative_to(PLUGINS).as_posix())

@@ -3,7 +3,8 @@ traceback ever reaches the user, and the exit code is one the README documents.
 
 hypothesis builds a command line for every command (``scan``, ``plugins``, ``config
 show``, ``market``, ``enqueue``, ``status``, ``results``, ``worker``, ``scheduler``,
-``dashboard``, ``lock clear``, ``schedule add|list|remove``) from real and broken
+``dashboard``, ``lock clear``, ``schedule add|list|remove``, ``rolls``, and the valuation
+plugin's ``value`` when it is installed) from real and broken
 options, ``--set`` pairs over real, misspelt and dangerous keys with absurd values
 (``nan``, ``inf``, ``1e300``, deep arrays, text), a generated config file (TOML, broken
 TOML, deeply nested, not UTF-8), a holdings CSV and a ``--replay`` recording with
@@ -87,6 +88,10 @@ SAFE_KEYS = [
     "dashboard.allowed_hosts",
     "sinks.enabled",
     "sources.enabled",
+    "enrichers.enabled",
+    "enrichers.valuation.growth_rate",
+    "enrichers.valuation.years",
+    "enrichers.valuation.symbols",
     "plugins.disabled",
     "logging.format",
     "providers.sim.weeks",
@@ -111,6 +116,7 @@ SET_PAIRS = st.one_of(
     st.tuples(
         st.sampled_from(SLOW_KEYS), st.sampled_from(["nan", "inf", "-1", "1e300", '"x"'])
     ).map(lambda kv: f"{kv[0]}={kv[1]}"),
+    st.just('enrichers.enabled=["valuation"]'),  # the valuation plugin, when installed
     TEXT,
 )
 INSTANTS = st.one_of(
@@ -215,11 +221,38 @@ SCAN_OPTIONS = {
     "--as-of": INSTANTS,
     "--record": st.sampled_from(["rec-out", "/proc/x", "holdings.csv/x"]),
     "--replay": st.sampled_from(["rec", "nope-dir", "holdings.csv"]),
+    "--cash": st.sampled_from(["25000", "0", "-1", "nan", "1e12", "lots"]),
 }
+ROLLS = _options(
+    **{
+        "--provider": st.sampled_from(["sim", "nope", ""]),
+        "--position": st.one_of(
+            st.sampled_from(
+                [
+                    "AAPL261120P00185000:2@1.1",
+                    "AAPL261120C00250000",
+                    "AAPL:x",
+                    "",
+                    "AAPL261131P00001000",
+                    "F261120P00012500:0",
+                    "AAPL261120P00185000@nan",
+                ]
+            ),
+            TEXT,
+        ),
+        "--positions": st.sampled_from(["holdings.csv", "nope.csv", "rec"]),
+        "--strategy": st.sampled_from(["roll", "csp", "nope"]),
+        "--as-of": INSTANTS,
+        "--format": FORMATS,
+        "--record": st.sampled_from(["rec-out", "/proc/x"]),
+        "--replay": st.sampled_from(["rec", "nope-dir"]),
+    }
+).map(lambda o: ["rolls", *o])
 SCANS = _options(
     **SCAN_OPTIONS,
     **{"--format": FORMATS, "--columns": st.one_of(st.just("symbol,bid"), TEXT)},
     **{"--queue": None},
+    **{"--positions": st.sampled_from(["holdings.csv", "missing.csv", "rec", "config.toml"])},
 ).map(lambda o: ["scan", *o])
 GOOD_SCANS = st.tuples(  # scans that get to the end: the numbers and the output
     st.sampled_from(
@@ -252,7 +285,27 @@ COMMANDS = st.one_of(
         lambda o: ["schedule", "add", *o]
     ),
     st.just(["schedule", "list"]),
+    _options(  # the valuation plugin's command (exit 2 "no such command" without it)
+        **{
+            "--symbols": SYMBOLS,
+            "--provider": st.sampled_from(["sim", "nope", ""]),
+            "--replay": st.sampled_from(["rec", "nope-dir", "holdings.csv"]),
+            "--format": FORMATS,
+        }
+    ).map(lambda o: ["value", *o]),
     NAMES.map(lambda name: ["schedule", "remove", name]),
+    _options(
+        **{
+            "--broker": st.sampled_from(["schwab", "fidelity", "ibkr-activity", "generic", "x"]),
+            "--format": FORMATS,
+        }
+    ).flatmap(
+        lambda o: st.sampled_from([["holdings.csv"], ["missing.csv"], ["rec"], []]).map(
+            lambda path: ["positions", *path, *o]
+        )
+    ),
+    _options(**{"--format": FORMATS}).map(lambda o: ["symbols", *o]),
+    ROLLS,
     st.lists(TEXT, max_size=3),  # anything at all
 )
 

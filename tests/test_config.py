@@ -188,3 +188,18 @@ def test_top_level_disabled_plugins_adds_to_plugins_disabled(tmp_path):
     assert only.plugins.disabled == ["x"]
     with pytest.raises(ConfigError, match="disabled_plugins"):
         load_settings(overrides={"disabled_plugins": "notify"}, use_env=False)
+
+
+def test_naming_one_strategy_keeps_the_others(tmp_path: Path):
+    """A `--set strategies.cc.<key>` (or a config with only [strategies.csp]) changes
+    that strategy and keeps the built-in others: they replaced the whole table before."""
+    settings = load_settings(overrides={"strategies.cc.min_annualized_return": 25.0}, use_env=False)
+    assert list(settings.strategies) == ["csp", "cc", "roll"]
+    assert settings.strategies["cc"].min_annualized_return == 25.0
+    assert settings.strategies["csp"].min_annualized_return == 30.0
+    config = tmp_path / "config.toml"
+    config.write_text('[strategies.csp]\nmin_delta = -0.3\n\n[strategies.wide]\ntype = "csp"\n')
+    settings = load_settings(path=config, use_env=False)
+    assert list(settings.strategies) == ["csp", "cc", "roll", "wide"]
+    assert settings.strategies["csp"].min_delta == -0.3
+    assert settings.strategies["roll"].type == "roll"

@@ -73,7 +73,7 @@ class Raising:
 def test_call_monitoring_sees_every_kind_of_hook_call():
     host = _host()
     monitor = Monitor(host)
-    host.names("providers")  # the three register_* hooks
+    host.names("providers")  # the four collecting register_* hooks
     host.calendar("nyse")
     host.emit(_event())
     assert sorted(monitor.calls) == sorted(
@@ -81,6 +81,7 @@ def test_call_monitoring_sees_every_kind_of_hook_call():
             "register_stock_sources",
             "register_option_providers",
             "register_result_sinks",
+            "register_enrichers",
             "market_calendar",
             "optscan_event",
         ]

@@ -12,12 +12,17 @@ import json
 import os
 import subprocess
 import sys
+from collections.abc import Callable
 from importlib.metadata import PackageNotFoundError, distribution
 from pathlib import Path
 
 import pytest
 
-PLUGINS = {"marketdata": "optscan-marketdata", "notify": "optscan-notify"}
+PLUGINS = {
+    "marketdata": "optscan-marketdata",
+    "notify": "optscan-notify",
+    "valuation": "optscan-valuation",
+}
 SCAN = ["scan", "--provider", "sim", "--symbols", "AAPL", "--as-of", "2026-11-18T11:00"]
 
 
@@ -78,6 +83,34 @@ def test_both_plugins_are_listed_with_their_versions():
     assert plugins["marketdata"]["hooks"] == ["register_option_providers"]
     assert plugins["notify"]["sinks"] == ["notify"]
     assert plugins["notify"]["hooks"] == ["register_result_sinks"]
+    assert plugins["valuation"]["hooks"] == ["register_commands", "register_enrichers"]
+    assert plugins["valuation"]["enrichers"] == ["valuation"]
+    assert plugins["valuation"]["commands"] == ["value"]
+
+
+def test_the_valuation_plugin_brings_its_command_and_its_badges():
+    listed = _optscan("--help")
+    assert listed.returncode == 0 and "value " in listed.stdout, listed.stdout
+    scan = _optscan(*SCAN, "--set", 'enrichers.enabled=["valuation"]', "--format", "json")
+    assert scan.returncode == 0, scan.stderr
+    result = json.loads(scan.stdout)
+    assert result["errors"] == [] and result["opportunities"]
+    for opportunity in result["opportunities"]:
+        facts = opportunity["extras"]["valuation"]
+        assert set(facts) == {"intrinsic_value", "value_method", "value_badge"}
+        assert facts["value_badge"] in ("good", "high", "n/a")
+    assert "any_good" in result["symbols"][0]["extras"]["valuation"]
+    value = _optscan("value", "--provider", "sim", "--symbols", "AAPL", "--format", "json")
+    assert value.returncode == 0, value.stderr
+    assert json.loads(value.stdout)["values"][0]["symbol"] == "AAPL"
+
+
+def test_a_disabled_plugin_brings_no_command(tmp_path: Path):
+    env = dict(os.environ, OPTSCAN_PLUGINS__DISABLED='["valuation"]')
+    listed = _optscan("--help", env=env)
+    assert listed.returncode == 0 and "value " not in listed.stdout
+    gone = _optscan("value", "--symbols", "AAPL", env=env)
+    assert gone.returncode == 2 and "No such command 'value'" in gone.stderr
 
 
 def test_a_plugin_that_fails_to_import_is_reported_and_the_rest_run(tmp_path: Path):
@@ -139,15 +172,21 @@ def _venv_without(tmp_path: Path, dist: str) -> Path:
     return python
 
 
-@pytest.mark.slow  # builds a virtualenv
-def test_with_one_plugin_uninstalled_optscan_still_works(tmp_path: Path):
-    python = _venv_without(tmp_path, "optscan-marketdata")
+def _runner(python: Path) -> Callable[..., subprocess.CompletedProcess]:
+    """``run(*args)``: ``python -m optscan *args`` in that virtualenv."""
     env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
 
     def run(*args: str) -> subprocess.CompletedProcess:
         return subprocess.run(
             [str(python), "-m", "optscan", *args], capture_output=True, text=True, env=env
         )
+
+    return run
+
+
+@pytest.mark.slow  # builds a virtualenv
+def test_with_one_plugin_uninstalled_optscan_still_works(tmp_path: Path):
+    run = _runner(_venv_without(tmp_path, "optscan-marketdata"))
 
     listed = run("plugins", "--format", "json")
     assert listed.returncode == 0, listed.stderr
@@ -161,3 +200,50 @@ def test_with_one_plugin_uninstalled_optscan_still_works(tmp_path: Path):
     gone = run(*SCAN, "--provider", "marketdata")
     assert gone.returncode == 2
     assert "marketdata" in gone.stderr
+
+
+@pytest.mark.slow  # builds a virtualenv
+def test_with_the_valuation_plugin_uninstalled_optscan_works_as_before(tmp_path: Path):
+    run = _runner(_venv_without(tmp_path, "optscan-valuation"))
+
+    listed = run("plugins", "--format", "json")
+    assert listed.returncode == 0, listed.stderr
+    document = json.loads(listed.stdout)
+    assert "valuation" not in _listed(document) and document["failures"] == []
+    assert "value " not in run("--help").stdout
+    # a config that still enables it and sets its keys: a warning, not an error
+    scan = run(
+        *SCAN,
+        "--set",
+        'enrichers.enabled=["valuation"]',
+        "--set",
+        "enrichers.valuation.growth_rate=0.2",
+        "--format",
+        "json",
+    )
+    assert scan.returncode == 0, scan.stderr
+    result = json.loads(scan.stdout)
+    assert result["symbols"][0]["status"] == "ok" and result["errors"] == []
+    assert all(o["extras"] == {} for o in result["opportunities"])
+    assert "no installed enricher 'valuation'" in scan.stderr
+    gone = run("value", "--symbols", "AAPL")
+    assert gone.returncode == 2 and "No such command 'value'" in gone.stderr
+
+
+def test_help_lists_plugin_commands_without_importing_pydantic_or_numpy():
+    """``optscan --help`` loads every plugin's entry point to list their commands; what
+    keeps it fast (bench/bench_cli.py times it) is that none of that imports the models."""
+    code = (
+        "import sys\n"
+        "from optscan.cli import cli\n"
+        "try:\n"
+        "    cli(['--help'], prog_name='optscan')\n"
+        "except SystemExit:\n"
+        "    pass\n"
+        "heavy = sorted(m for m in ('pydantic', 'numpy', 'yfinance', 'rich') if m in sys.modules)\n"
+        "print('HEAVY', heavy)\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert " value " in done.stdout  # the valuation plugin's command is listed
+    assert "HEAVY []" in done.stdout, done.stdout

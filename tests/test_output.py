@@ -160,3 +160,11 @@ def test_nothing_screened_is_not_called_an_empty_screen():
     text = table_text(result, 120)
     assert "No opportunities passed the screen" not in text
     assert "no symbol could be scanned" in text
+
+
+@pytest.mark.parametrize("width", [None, 80])
+def test_the_table_shows_limit_rows_and_says_how_many_more(result, width):
+    text = table_text(result, width, limit=3)
+    rows = [o for o in result.opportunities if o.contract_symbol in text]
+    assert rows == result.opportunities[:3]
+    assert f"... and {len(result.opportunities) - 3} more" in text

@@ -207,12 +207,7 @@ def test_dashboard_json_endpoints_answer_while_a_json_job_runs(fleet):
     from optscan.queue.rq import JsonJob
 
     fleet.start(1)
-    enqueue(fleet, 8, 3000)  # one batch job, busy for several seconds
     client = redis_py.Redis.from_url(fleet.url)
-    running = wait_until(
-        lambda: [k for k in client.zrange("rq:wip:optscan", 0, -1)], 30, "a running job"
-    )
-    job_id = running[0].decode().split(":")[0]
     port = free_port()
     server = subprocess.Popen(
         [*OPTSCAN, "dashboard", "--port", str(port)],
@@ -233,7 +228,14 @@ def test_dashboard_json_endpoints_answer_while_a_json_job_runs(fleet):
                 return get("/0/data/queues.json")[0] == 200
             return False
 
-        wait_until(up, 20, "the dashboard")
+        # the dashboard first, so that its start (slow on a loaded machine) cannot
+        # outlast the job; then one batch job, busy for several seconds
+        wait_until(up, 30, "the dashboard")
+        enqueue(fleet, 8, 6000)
+        running = wait_until(
+            lambda: [k for k in client.zrange("rq:wip:optscan", 0, -1)], 30, "a running job"
+        )
+        job_id = running[0].decode().split(":")[0]
         assert JsonJob.fetch(job_id, connection=client).get_status() == "started"
         for path in (
             "/0/data/queues.json",

@@ -41,6 +41,7 @@ _API: dict[str, str] = {
     "parse_occ_symbol": "optscan.analytics.occ",
     "expected_root": "optscan.analytics.occ",
     "normalize_symbol": "optscan.symbols",
+    "provider_spelling": "optscan.symbols",
     # errors
     "OptscanError": "optscan.errors",
     "ConfigError": "optscan.errors",
@@ -81,14 +82,38 @@ _API: dict[str, str] = {
     "check_provider": "optscan.testing",
     "check_provider_class": "optscan.testing",
     "check_error_answers": "optscan.testing",
+    "check_fundamentals": "optscan.testing",
+    # enrichers, fundamentals and plugins' commands
+    "Enricher": "optscan.protocols",
+    "Enrichment": "optscan.protocols",
+    "Fundamentals": "optscan.fundamentals",
+    "FundamentalsUnavailableError": "optscan.errors",
+    "EnrichContext": "optscan.scan.enrich",
+    "FundamentalsFetcher": "optscan.scan.enrich",
+    "Fetched": "optscan.scan.enrich",
+    "open_fundamentals": "optscan.scan.fundamentals_source",
+    "fundamentals_symbols": "optscan.scan.fundamentals_source",
+    "Env": "optscan.cli.env",
+    "with_env": "optscan.cli.env",
+    "format_option": "optscan.cli.options",
+    "print_doc": "optscan.cli.output",
+    "fail": "optscan.cli.exits",
 }
 
 __all__ = [
     "JSON",
     "AuthenticationError",
     "ConfigError",
+    "EnrichContext",
+    "Enricher",
+    "Enrichment",
+    "Env",
     "ErrorAnswer",
     "ExpirationNotListedError",
+    "Fetched",
+    "Fundamentals",
+    "FundamentalsFetcher",
+    "FundamentalsUnavailableError",
     "MalformedPayloadError",
     "MarketCalendar",
     "MarketStatus",
@@ -123,22 +148,30 @@ __all__ = [
     "UsageError",
     "__version__",
     "check_error_answers",
+    "check_fundamentals",
     "check_provider",
     "check_provider_class",
     "error_answer",
     "error_for_status",
     "expected_root",
+    "fail",
+    "format_option",
+    "fundamentals_symbols",
     "get_logger",
     "hookimpl",
     "load_settings",
     "mask_url",
     "normalize_symbol",
+    "open_fundamentals",
     "parse_occ_symbol",
     "parse_retry_after",
     "perform_scan",
+    "print_doc",
+    "provider_spelling",
     "raise_for_error_answer",
     "read_error_answer",
     "scrub",
+    "with_env",
 ]
 
 
@@ -158,11 +191,16 @@ def __dir__() -> list[str]:
 if TYPE_CHECKING:  # what type checkers and IDEs see
     from optscan.analytics.occ import OccSymbol, expected_root, parse_occ_symbol
     from optscan.chain import OptionChain
+    from optscan.cli.env import Env, with_env
+    from optscan.cli.exits import fail
+    from optscan.cli.options import format_option
+    from optscan.cli.output import print_doc
     from optscan.config.loading import load_settings
     from optscan.errors import (
         AuthenticationError,
         ConfigError,
         ExpirationNotListedError,
+        FundamentalsUnavailableError,
         MalformedPayloadError,
         NetworkUnreachableError,
         NotRecordedError,
@@ -183,6 +221,7 @@ if TYPE_CHECKING:  # what type checkers and IDEs see
         SymbolFailed,
         SymbolScanned,
     )
+    from optscan.fundamentals import Fundamentals
     from optscan.hookspecs import hookimpl
     from optscan.http_answers import (
         ErrorAnswer,
@@ -197,6 +236,8 @@ if TYPE_CHECKING:  # what type checkers and IDEs see
     from optscan.plugins import PluginHost
     from optscan.protocols import (
         JSON,
+        Enricher,
+        Enrichment,
         MarketCalendar,
         OptionProvider,
         PluginConfig,
@@ -205,7 +246,14 @@ if TYPE_CHECKING:  # what type checkers and IDEs see
         SecretUrl,
         StockSource,
     )
+    from optscan.scan.enrich import EnrichContext, Fetched, FundamentalsFetcher
+    from optscan.scan.fundamentals_source import fundamentals_symbols, open_fundamentals
     from optscan.scan.perform import perform_scan
     from optscan.secrets import mask_url, scrub
-    from optscan.symbols import normalize_symbol
-    from optscan.testing import check_error_answers, check_provider, check_provider_class
+    from optscan.symbols import normalize_symbol, provider_spelling
+    from optscan.testing import (
+        check_error_answers,
+        check_fundamentals,
+        check_provider,
+        check_provider_class,
+    )

@@ -30,6 +30,19 @@ class ConfigError(OptscanError):
     """A configuration key or value is wrong. The message names the key."""
 
 
+class InputFileError(ConfigError):
+    """A file the user gave (a positions export, a watchlist) cannot be read as what it
+    should be. The message names the file, the line and what was expected; commands
+    exit 2 with it. ``path`` and ``line`` (1-based, None for the whole file) say where."""
+
+    def __init__(self, path: str, line: int | None, message: str) -> None:
+        where = f"{path}: line {line}" if line is not None else path
+        super().__init__(f"{where}: {message}")
+        self.path = path
+        self.line = line
+        self.detail = message
+
+
 class UsageError(OptscanError):
     """A command-line request cannot be served (unknown provider, strategy, sink...)."""
 
@@ -117,3 +130,9 @@ class NotRecordedError(ProviderError):
     """``--replay``: the recording holds no payload for this request."""
 
     reason = "not_recorded"
+
+
+class FundamentalsUnavailableError(ProviderError):
+    """The provider offers no fundamentals, or none for this symbol (an ETF, an index)."""
+
+    reason = "no_fundamentals"

@@ -16,8 +16,16 @@ from typing import TYPE_CHECKING
 import pluggy
 
 if TYPE_CHECKING:
+    import click
+
     from optscan.events import ScanEvent
-    from optscan.protocols import MarketCalendar, OptionProvider, ResultSink, StockSource
+    from optscan.protocols import (
+        Enricher,
+        MarketCalendar,
+        OptionProvider,
+        ResultSink,
+        StockSource,
+    )
 
 PROJECT = "optscan"
 hookspec = pluggy.HookspecMarker(PROJECT)
@@ -66,4 +74,26 @@ def optscan_event(event: ScanEvent) -> None:
 
     Every implementation is called, in the scan's own thread and in order; keep it fast.
     A listener that raises is reported and does not stop the scan.
+    """
+
+
+@hookspec
+def register_enrichers(register: Callable[[type[Enricher]], None]) -> None:
+    """Register :class:`~optscan.protocols.Enricher` classes by calling ``register``.
+
+    Every implementation is called. Enrichers listed in ``enrichers.enabled`` run on
+    each scan after the screen and before the sinks; an enricher's config section is
+    ``[enrichers.<name>]`` and its facts go to ``extras[<name>]`` of opportunities and
+    symbol outcomes.
+    """
+
+
+@hookspec
+def register_commands(cli: click.Group) -> None:
+    """Add commands to the ``optscan`` command line (``@cli.command()``).
+
+    Every implementation is called once when the command line starts, so keep it
+    cheap: define the commands here and import anything heavy inside their bodies
+    (``optscan --help`` must stay fast). A command that takes the name of a built-in
+    command is refused and reported by ``optscan plugins``.
     """

@@ -2,8 +2,9 @@
 
 Every model is frozen and forbids unknown fields, so data that does not fit fails
 validation with a message naming the field. Every number says its unit: **percent**
-fields end in ``_pct`` or are ``annualized_return`` (21.3 means 21.3 %), **fractions**
-are ``iv``, ``delta`` and ``prob_otm`` (0.83 means 83 %); prices are **per share**
+fields end in ``_pct`` or are ``annualized_return`` and the ``if_called_`` returns (21.3
+means 21.3 %), **fractions** are ``iv``, ``delta``, ``prob_otm`` and ``prob_profit``
+(0.83 means 83 %); prices (``extrinsic`` among them) are **per share**
 unless the field says **per contract** (100 shares); days are calendar days.
 
 Error texts (:data:`SafeText`) are scrubbed of credentials when a model is built, so
@@ -29,6 +30,7 @@ from pydantic import (
     model_validator,
 )
 
+from optscan.extras import Extras, extras_field
 from optscan.secrets import scrub
 from optscan.symbols import check_key_part
 
@@ -85,7 +87,7 @@ class MarketStatus(Frozen):
 # --------------------------------------------------------------------------- results
 
 
-_OPTIONAL_NUMBERS = (
+OPTIONAL_NUMBERS = (
     "ask",
     "mid",
     "last",
@@ -94,6 +96,9 @@ _OPTIONAL_NUMBERS = (
     "iv",
     "spread_pct",
     "prob_otm",
+    "prob_profit",
+    "if_called_return",
+    "if_called_annualized",
 )
 """The opportunity's numbers that may be missing (``None``)."""
 
@@ -101,9 +106,10 @@ _OPTIONAL_NUMBERS = (
 class Opportunity(Frozen):
     """One contract that passed the data-quality gate and the strategy's screen.
 
-    Formulas (see the README, "Numbers and conventions"): ``annualized_return`` is
-    ``bid / collateral base x 365 / max(dte, 1) x 100`` with the strike as base for
-    puts and the underlying's price for calls; ``cushion_pct`` is how far out of the
+    Formulas (see the README, "Numbers and conventions"): ``extrinsic`` is ``bid -
+    intrinsic value``; ``annualized_return`` is ``extrinsic / base x 365 / max(dte, 1)
+    x 100`` with the strike as base for puts and the underlying's price for calls (the
+    return if the price is unchanged at expiry); ``cushion_pct`` is how far out of the
     money the strike is, in percent of the underlying's price; ``breakeven`` is
     ``strike - bid`` (puts) or ``strike + bid`` (calls).
 
@@ -137,10 +143,29 @@ class Opportunity(Frozen):
     breakeven: float = Field(description="Underlying price at expiry with zero P&L, per share.")
     collateral: float = Field(description="Cash secured: strike x 100, per contract.")
     prob_otm: float | None = Field(description="Probability of expiring OTM, a fraction.")
+    prob_profit: float | None = Field(
+        default=None,
+        description="Probability the short option alone profits at expiry, a fraction: "
+        "puts P(S_T > strike - bid), calls P(S_T < strike + bid).",
+    )
+    extrinsic: float = Field(
+        default=0.0, description="Bid minus intrinsic value, per share (may be negative)."
+    )
+    if_called_return: float | None = Field(
+        default=None,
+        description="Calls on shares with a cost basis: (bid + strike - basis) / basis x "
+        "100, percent, not annualized; null without a basis.",
+    )
+    if_called_annualized: float | None = Field(
+        default=None,
+        description="Calls on shares with a cost basis: (bid + strike - price) / price x "
+        "365 / max(dte, 1) x 100, percent; null without a basis.",
+    )
     underlying_price: float = Field(description="The underlying's price, per share.")
     quote_time: NewYorkTime = Field(description="When the quotes were taken.")
     data_delay_s: float = Field(description="How late the quotes are, seconds.")
     provider: str = Field(description="The provider's name.")
+    extras: Extras = extras_field()
 
     @model_validator(mode="before")
     @classmethod
@@ -151,10 +176,22 @@ class Opportunity(Frozen):
             return data
         if "premium" not in data and data.get("bid") is not None:
             data = {**data, "premium": round(float(data["bid"]) * 100.0, 2)}
+        if "extrinsic" not in data:  # stored before 0.3: bid - intrinsic value
+            data = {**data, "extrinsic": _extrinsic(data)}
         missing = [
-            k for k in _OPTIONAL_NUMBERS if isinstance(data.get(k), float) and not isfinite(data[k])
+            k for k in OPTIONAL_NUMBERS if isinstance(data.get(k), float) and not isfinite(data[k])
         ]
         return {**data, **dict.fromkeys(missing)} if missing else data
+
+
+def _extrinsic(data: dict[str, Any]) -> float:
+    """``bid - intrinsic value`` from a stored opportunity's own fields (0 if absent)."""
+    try:
+        bid, strike, spot = (float(data[k]) for k in ("bid", "strike", "underlying_price"))
+    except (KeyError, TypeError, ValueError):
+        return 0.0
+    intrinsic = max(spot - strike, 0.0) if data.get("kind") == "call" else max(strike - spot, 0.0)
+    return round(bid - intrinsic, 4)
 
 
 class SymbolOutcome(Frozen):
@@ -182,6 +219,12 @@ class SymbolOutcome(Frozen):
     partial: bool = Field(
         default=False, description="ok, but some expirations failed (set from the above)."
     )
+    contracts_coverable: int | None = Field(
+        default=None,
+        description="Covered-call scans: calls still writable on the shares held (100 "
+        "shares each, less the short calls already written); null otherwise.",
+    )
+    extras: Extras = extras_field()
 
     @model_validator(mode="before")
     @classmethod
@@ -214,11 +257,39 @@ class ScanRequest(Frozen):
     scheduled: bool = Field(default=False, description="Started by a schedule.")
     record_dir: str | None = Field(default=None, description="--record DIR.")
     replay_dir: str | None = Field(default=None, description="--replay DIR.")
+    cash: float | None = Field(
+        default=None, ge=0, le=1e10, description="--cash (or a positions file's), dollars."
+    )
 
     @field_validator("scan_id", "profile")
     @classmethod
     def _safe_id(cls, value: str | None) -> str | None:
         return None if value is None else check_key_part(value)
+
+
+class SelectedContract(Frozen):
+    """One contract of a selection: its OCC symbol and how many to sell."""
+
+    contract_symbol: str
+    quantity: int = Field(ge=1, description="Contracts to sell.")
+
+
+class Selection(Frozen):
+    """``scan --cash``: the cash-secured puts that earn the most annualized premium with
+    their collateral within the cash (:mod:`optscan.analytics.selection`).
+
+    Dollars throughout: ``cash`` the amount available, ``collateral_used`` the sum of
+    strike x 100 x quantity, ``premium_total`` the sum of bid x 100 x quantity,
+    ``annualized_income`` the sum of bid x 100 x 365 / max(DTE, 1) x quantity.
+    """
+
+    model_config = ConfigDict(frozen=True, extra="forbid", allow_inf_nan=False)
+
+    cash: float = Field(ge=0, description="Cash available, dollars.")
+    collateral_used: float = Field(ge=0, description="Collateral of the contracts, dollars.")
+    premium_total: float = Field(ge=0, description="Premium received, dollars.")
+    annualized_income: float = Field(ge=0, description="Premium a year, dollars.")
+    contracts: list[SelectedContract] = Field(default_factory=list)
 
 
 class ScanResult(Frozen):
@@ -244,6 +315,9 @@ class ScanResult(Frozen):
     )
     warnings: list[SafeText] = Field(
         default_factory=list, description="What the result's reader should know (stale replay)."
+    )
+    selection: Selection | None = Field(
+        default=None, description="With --cash: the best cash-secured puts for the cash."
     )
 
     @property

@@ -30,7 +30,9 @@ from optscan import hookspecs
 from optscan.default_plugins import DEFAULT_PLUGINS
 from optscan.errors import ConfigError, PluginError, UsageError
 from optscan.hookcalls import Guards, PluginFailure, collecting, current_plugin
+from optscan.plugin_commands import ENTRY_POINT_GROUP
 from optscan.protocols import (
+    Enricher,
     MarketCalendar,
     OptionProvider,
     PluginConfig,
@@ -40,22 +42,25 @@ from optscan.protocols import (
 from optscan.secrets import remember, scrub_exception
 
 if TYPE_CHECKING:
+    import click
+
     from optscan.config import Settings
     from optscan.events import ScanEvent
 
 __all__ = ["ENTRY_POINT_GROUP", "Family", "HookResult", "PluginFailure", "PluginHost"]
 
-ENTRY_POINT_GROUP = "optscan"
-Family = Literal["providers", "sinks", "sources"]
+Family = Literal["providers", "sinks", "sources", "enrichers"]
 _BASES: dict[str, type] = {
     "providers": OptionProvider,
     "sinks": ResultSink,
     "sources": StockSource,
+    "enrichers": Enricher,
 }
 _HOOKS: dict[str, str] = {
     "providers": "register_option_providers",
     "sinks": "register_result_sinks",
     "sources": "register_stock_sources",
+    "enrichers": "register_enrichers",
 }
 
 
@@ -291,7 +296,7 @@ class PluginHost:
         must not break optscan); enabled names that no plugin provides are errors.
         """
         warnings = []
-        families: tuple[Family, ...] = ("providers", "sinks", "sources")
+        families: tuple[Family, ...] = ("providers", "sinks", "sources", "enrichers")
         for family in families:
             section = getattr(settings, family)
             known = self._collect()[family]
@@ -306,13 +311,40 @@ class PluginHost:
             self.get_class("sources", name)
         for name in settings.enabled("sinks"):
             self.get_class("sinks", name)
+        known = self._collect()["enrichers"]
+        for name in settings.enabled("enrichers"):
+            if name not in known:
+                warnings.append(f"enrichers.enabled: no installed enricher {name!r}")
         return warnings
+
+    def enricher_names(self, settings: Settings) -> list[str]:
+        """The enrichers a scan runs: those of ``enrichers.enabled`` that are installed
+        (one that is not is only a warning of :meth:`validate_settings`, so
+        uninstalling a plugin never breaks a config)."""
+        known = self._collect()["enrichers"]
+        return [name for name in settings.enabled("enrichers") if name in known]
+
+    # ------------------------------------------------------------------ commands
+
+    def add_commands(self, group: click.Group, reserved: Iterable[str] = ()) -> dict[str, str]:
+        """Call ``register_commands`` with ``group`` (:func:`optscan.plugin_commands.add_commands`);
+        a refused command is recorded as its plugin's failure."""
+        from optscan.plugin_commands import add_commands
+
+        def refuse(plugin: str, error: str) -> None:
+            self._fail(plugin, "register_commands", error)
+
+        return add_commands(self.pm, group, reserved, refuse)
 
     # ------------------------------------------------------------------ reporting
 
-    def describe(self) -> dict[str, Any]:
-        """What ``optscan plugins --format json`` prints."""
+    def describe(self, reserved: Iterable[str] = ()) -> dict[str, Any]:
+        """What ``optscan plugins --format json`` prints; ``reserved`` names the
+        built-in commands a plugin's command may not take."""
+        import click
+
         registry = self._collect()
+        commands = self.add_commands(click.Group("optscan"), reserved)
         plugins = []
         for name, view in self.pm.list_name_plugin():
             hooks = sorted(h.name for h in self.pm.get_hookcallers(view) or [])
@@ -323,6 +355,7 @@ class PluginHost:
             # calendars answer a firstresult hook, so they are not registered: a plugin
             # names the ones it serves in an optional ``calendar_names`` attribute
             names = getattr(getattr(view, "plugin", view), "calendar_names", ())
+            provides["commands"] = sorted(n for n, o in commands.items() if o == name)
             plugins.append(
                 {
                     "name": name,

@@ -38,7 +38,9 @@ from optscan.secrets import check_url_credentials
 
 if TYPE_CHECKING:
     from optscan.chain import OptionChain
-    from optscan.models import MarketStatus, ScanResult
+    from optscan.fundamentals import Fundamentals
+    from optscan.models import MarketStatus, Opportunity, ScanResult, SymbolOutcome
+    from optscan.scan.enrich import EnrichContext
 
 JSON = Any
 """A JSON-serializable value (dict, list, str, number, bool or None)."""
@@ -171,8 +173,74 @@ class OptionProvider(Registered[ProviderConfigT]):
         """Parse one expiration's raw payload into a columnar :class:`OptionChain`;
         raise the :class:`~optscan.errors.ProviderError` an error answer means."""
 
+    # An optional part: a provider that has fundamentals overrides both methods.
+
+    def extract_fundamentals(self, symbol: str) -> JSON:
+        """Optional: fetch the raw payload of the symbol's fundamentals (or an error
+        answer), untouched. The default raises
+        :class:`~optscan.errors.FundamentalsUnavailableError`."""
+        from optscan.errors import FundamentalsUnavailableError
+
+        raise FundamentalsUnavailableError(f"provider {self.name!r} offers no fundamentals")
+
+    def transform_fundamentals(self, raw: JSON, symbol: str) -> Fundamentals:
+        """Optional: parse :meth:`extract_fundamentals`'s payload into
+        :class:`~optscan.fundamentals.Fundamentals`; raise the
+        :class:`~optscan.errors.ProviderError` an error answer means."""
+        from optscan.errors import FundamentalsUnavailableError
+
+        raise FundamentalsUnavailableError(f"provider {self.name!r} offers no fundamentals")
+
     def close(self) -> None:
         """Release sessions or sockets at the end of a scan."""
+
+
+def provides_fundamentals(provider: OptionProvider[Any]) -> bool:
+    """Whether the provider (or the provider a replay or recording wraps) overrides the
+    optional fundamentals part."""
+    inner = getattr(provider, "inner", provider)
+    return type(inner).extract_fundamentals is not OptionProvider.extract_fundamentals
+
+
+class Enrichment:
+    """What :meth:`Enricher.enrich` returns: facts keyed by OCC contract symbol and by
+    symbol, each a JSON object stored as ``extras[<enricher name>]``. Opportunities or
+    symbols left out get no facts from this enricher."""
+
+    def __init__(
+        self,
+        opportunities: dict[str, dict[str, Any]] | None = None,
+        symbols: dict[str, dict[str, Any]] | None = None,
+    ) -> None:
+        self.opportunities = opportunities or {}
+        self.symbols = symbols or {}
+
+
+class Enricher(Registered[ConfigT]):
+    """Adds facts to a finished scan's opportunities and per-symbol outcomes, after the
+    screen and the ranking and before the sinks, when ``enrichers.enabled`` lists it
+    (embedded and queued scans alike: the queued scan's aggregator runs it). Its config
+    section is ``[enrichers.<name>]``; its facts land in ``extras[<name>]``. An enricher
+    that raises is reported in the result's ``errors`` (like a failing sink) and the
+    scan goes on without its facts.
+    """
+
+    def fundamentals_ttl(self) -> float | None:
+        """How long (seconds) a queued scan should keep the fundamentals this enricher
+        reads in Redis, or ``None`` (the default) if it reads none. When set, batch jobs
+        fetch the fundamentals of the symbols they scanned ahead, across the fleet."""
+        return None
+
+    @abstractmethod
+    def enrich(
+        self,
+        opportunities: list[Opportunity],
+        symbols: list[SymbolOutcome],
+        context: EnrichContext,
+    ) -> Enrichment:
+        """Return the facts for some of ``opportunities`` (by ``contract_symbol``) and
+        ``symbols`` (by ``symbol``). ``context`` gives the scan's clock and provider and
+        fetches fundamentals through the core's client (rate limit, retries, cache)."""
 
 
 class StockSource(Registered[ConfigT]):

@@ -11,21 +11,56 @@ from __future__ import annotations
 import re
 
 SYMBOL_PATTERN = re.compile(r"^[A-Z][A-Z0-9.\-]{0,9}$")
-"""A letter, then up to nine letters, digits, dots or dashes (``BRK.B``, ``BTC-USD``)."""
+"""A letter, then up to nine letters, digits, dots or dashes (``BRK-B``, ``BTC-USD``)."""
 SCAN_ID_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_\-]{0,63}$")
 """1-64 letters, digits, ``_`` or ``-``, starting with a letter or digit."""
 
 
-def normalize_symbol(raw: str) -> str:
-    """Upper-case and validate a ticker symbol; raise ``ValueError`` with the reason.
+CLASS_SHARE = re.compile(r"^([A-Z][A-Z0-9]{0,6})(?:\.|/| +|-)([A-Z])$")
+"""A class share in any broker's spelling: a base, then ``.``, ``/``, spaces or ``-``
+and a one-letter class (``BRK.B``, ``BRK/B``, ``BRK B``, ``BRK-B``). A longer suffix
+(``RY.TO``, ``BTC-USD``) is not a class."""
 
-    The pattern (a letter, then up to nine letters, digits, dots or dashes) admits
-    class shares (``BRK.B``, ``BRK-B``) and crypto pairs (``BTC-USD``), and rejects
-    anything that could be a path, a shell fragment or a Redis key trick.
+
+def canonical_symbol(raw: str) -> str:
+    """The one spelling optscan uses for a ticker: upper case, and a class share written
+    with ``-`` (``BRK.B``, ``BRK/B`` and ``BRK B`` become ``BRK-B``, Yahoo's spelling).
+
+    Only spelling: nothing is validated here (:func:`normalize_symbol` does both).
+    """
+    symbol = raw.strip().upper()
+    match = CLASS_SHARE.fullmatch(symbol)
+    return f"{match[1]}-{match[2]}" if match else symbol
+
+
+def class_share(symbol: str) -> tuple[str, str] | None:
+    """``(base, class)`` of a canonical class-share symbol (``("BRK", "B")`` for
+    ``BRK-B``), else None. Providers use it to write the symbol their own way."""
+    match = CLASS_SHARE.fullmatch(symbol)
+    return (match[1], match[2]) if match else None
+
+
+def provider_spelling(symbol: str, separator: str) -> str:
+    """A canonical symbol as a provider spells it: a class share's ``-`` becomes
+    ``separator`` (``"."`` gives ``BRK.B``, ``"/"`` gives ``BRK/B``, ``""`` gives the
+    OCC root ``BRKB``); any other symbol is returned unchanged."""
+    parts = class_share(symbol)
+    return f"{parts[0]}{separator}{parts[1]}" if parts else symbol
+
+
+def normalize_symbol(raw: str) -> str:
+    """Upper-case, canonicalize and validate a ticker symbol; raise ``ValueError`` with
+    the reason.
+
+    Class shares in every spelling become one symbol (:func:`canonical_symbol`:
+    ``BRK.B``, ``BRK/B``, ``BRK B`` -> ``BRK-B``). The pattern (a letter, then up to
+    nine letters, digits, dots or dashes) admits crypto pairs (``BTC-USD``) and other
+    exchanges' suffixes (``RY.TO``), and rejects anything that could be a path, a shell
+    fragment or a Redis key trick.
     """
     if not isinstance(raw, str):
         raise ValueError(f"symbol must be text, got {type(raw).__name__}")
-    symbol = raw.strip().upper()
+    symbol = canonical_symbol(raw)
     if not symbol:
         raise ValueError("empty symbol")
     if not SYMBOL_PATTERN.fullmatch(symbol):

@@ -36,6 +36,7 @@ from optscan.protocols import JSON, OptionProvider, ProviderConfig
 if TYPE_CHECKING:
     from optscan.chain import OptionChain
     from optscan.errors import ProviderError
+    from optscan.fundamentals import Fundamentals
 
 __all__ = ["check_error_answers", "check_provider", "check_provider_class"]
 
@@ -224,6 +225,33 @@ def check_error_answers(
                 raise AssertionError(f"{where} raised nothing")
             _unchanged(payload, text, where)
     return raised
+
+
+def check_fundamentals(provider: OptionProvider, symbol: str, payload: JSON) -> Fundamentals:
+    """Run ``provider``'s ``transform_fundamentals`` on a recorded payload and assert the
+    core's invariants: the provider overrides the optional fundamentals part, the payload
+    is JSON (what ``--record`` stores) and is left unmodified, and the answer is
+    :class:`~optscan.fundamentals.Fundamentals` of ``symbol`` from this provider.
+    Returns it for further assertions; raises ``AssertionError`` naming what broke."""
+    from optscan.fundamentals import Fundamentals
+    from optscan.protocols import provides_fundamentals
+
+    name = provider.name
+    assert provides_fundamentals(provider), f"{name} does not override extract_fundamentals"
+    text = _json_text(payload, f"{name} {symbol} fundamentals payload")
+    try:
+        found = provider.transform_fundamentals(payload, symbol)
+    except Exception as exc:
+        raise AssertionError(
+            f"{name}.transform_fundamentals({symbol}) raised {type(exc).__name__}: {exc}"
+        ) from exc
+    _unchanged(payload, text, f"{name}.transform_fundamentals({symbol})")
+    assert isinstance(found, Fundamentals), (
+        f"{name}.transform_fundamentals returned {type(found).__name__}, not Fundamentals"
+    )
+    assert found.symbol == symbol, f"asked for {symbol}, got fundamentals of {found.symbol}"
+    assert found.provider == name, f"fundamentals say provider {found.provider!r}, not {name!r}"
+    return found
 
 
 def _json_text(payload: Any, what: str) -> str:

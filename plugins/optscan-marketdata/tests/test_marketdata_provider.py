@@ -195,6 +195,17 @@ def test_scan_gets_the_chain_and_the_providers_deltas(
     assert request.url.params["expiration"] == "2023-06-16"
 
 
+def test_a_class_share_is_asked_for_in_marketdatas_spelling(monkeypatch: pytest.MonkeyPatch):
+    """optscan's canonical BRK-B (however the user wrote it) is BRK.B at marketdata.app."""
+    monkeypatch.setenv("MD_API_KEY", TOKEN)
+    with respx.mock(base_url=BASE) as mock:
+        route = mock.get("/v1/options/expirations/BRK.B/").respond(200, json={"s": "no_data"})
+        result = _scan(["BRK/B"])
+    assert route.called
+    (outcome,) = result.symbols
+    assert outcome.symbol == "BRK-B" and outcome.reason == "no_options"
+
+
 def test_cached_answers_203_are_fine(chain_body: dict[str, Any], monkeypatch: pytest.MonkeyPatch):
     monkeypatch.setenv("MD_API_KEY", TOKEN)
     with respx.mock(base_url=BASE) as mock:

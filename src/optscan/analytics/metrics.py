@@ -3,12 +3,23 @@
 Conventions (the README's "Numbers and conventions"):
 
 * **Time to expiry** (for greeks) runs from the as-of instant to the expiration day's
-  16:00 America/New_York close, in years of 365 days.
+  close by the market calendar (:mod:`optscan.analytics.expiry`: 13:00 New York on
+  early-close days, 16:00 otherwise), in years of 365 days; a contract is expired from
+  that close on.
 * **DTE** (for annualizing) is calendar days from the as-of date in New York to the
   expiration date; DTE 0 annualizes as one day.
-* **Annualized return** (percent): puts ``bid / strike * 365 / DTE * 100`` (the
-  original formula: premium over the cash secured); calls ``bid / underlying price *
-  365 / DTE * 100``.
+* **Extrinsic value** (per share): ``bid - intrinsic``, the intrinsic value being
+  ``max(K - S, 0)`` for puts and ``max(S - K, 0)`` for calls; negative when the bid is
+  below the intrinsic value.
+* **Annualized return** (percent): the return if the stock price is unchanged at
+  expiry, ``extrinsic / base * 365 / max(DTE, 1) * 100`` with the strike as base for
+  puts (the cash secured) and the underlying price for calls. For an out-of-the-money
+  contract the extrinsic value is the whole bid, so puts keep the original formula
+  ``bid / strike * 365 / DTE * 100``; an in-the-money option's intrinsic value is given
+  back at expiry, so it is not income.
+* **Probability of profit** (fraction): the option alone held to expiry, under the
+  same model as probability OTM: puts ``P(S_T > K - bid)``, calls ``P(S_T < K + bid)``;
+  never below probability OTM.
 * **Spread** (percent): ``(ask - bid) / mid * 100``.
 * **Cushion** (percent): how far out of the money, in percent of the underlying price
   (puts ``(S - K) / S``, calls ``(K - S) / S``); negative when in the money.
@@ -19,6 +30,7 @@ Conventions (the README's "Numbers and conventions"):
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Callable
 from dataclasses import dataclass, fields
 from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
@@ -55,10 +67,34 @@ class Metrics:
     delta: np.ndarray
     delta_from_provider: np.ndarray
     prob_otm: np.ndarray
+    extrinsic: np.ndarray | None = None
+    """Bid minus intrinsic value, per share (``None``: not computed)."""
+    prob_profit: np.ndarray | None = None
+    """Probability the short option alone ends in profit, a fraction (``None``: not
+    computed)."""
 
     def take(self, index: np.ndarray) -> Metrics:
         """The metrics of the contracts at ``index``, in that order."""
-        return Metrics(**{f.name: getattr(self, f.name)[index] for f in fields(self)})
+        return Metrics(
+            **{
+                f.name: None if getattr(self, f.name) is None else getattr(self, f.name)[index]
+                for f in fields(self)
+            }
+        )
+
+
+CloseOf = Callable[[dt.date], dt.datetime]
+"""The close of the market on an expiration day (an aware instant):
+:meth:`optscan.analytics.expiry.ExpiryCloses.close_of`."""
+
+
+def _regular_close(day: dt.date) -> dt.datetime:
+    return dt.datetime.combine(day, dt.time(16), NEW_YORK)
+
+
+def intrinsic_value(spot: float, strike: np.ndarray, is_call: np.ndarray) -> np.ndarray:
+    """Per share: ``max(S - K, 0)`` for calls, ``max(K - S, 0)`` for puts."""
+    return np.maximum(np.where(is_call, spot - strike, strike - spot), 0.0)
 
 
 def days_to_expiry(expiration: np.ndarray, as_of: dt.datetime) -> np.ndarray:
@@ -67,13 +103,17 @@ def days_to_expiry(expiration: np.ndarray, as_of: dt.datetime) -> np.ndarray:
     return (expiration - today).astype(np.int64)
 
 
-def years_to_expiry(expiration: np.ndarray, as_of: dt.datetime) -> np.ndarray:
-    """Years (of 365 days) from ``as_of`` to each expiration's 16:00 New York close.
+def years_to_expiry(
+    expiration: np.ndarray, as_of: dt.datetime, close_of: CloseOf | None = None
+) -> np.ndarray:
+    """Years (of 365 days) from ``as_of`` to each expiration day's close.
 
-    The close's UTC offset is taken per expiration date, so daylight-saving changes
-    between now and expiry are honoured. Each distinct date is converted once: through
-    a table indexed by day when the dates are dense (linear time, no sort), else
-    through the sorted distinct dates (a small chain spanning years).
+    ``close_of(day)`` gives the close (the market calendar's: 13:00 New York on an
+    early-close day); without it, 16:00 New York. The close's UTC offset is taken per
+    expiration date, so daylight-saving changes between now and expiry are honoured.
+    Each distinct date is converted once: through a table indexed by day when the
+    dates are dense (linear time, no sort), else through the sorted distinct dates (a
+    small chain spanning years).
     """
     if len(expiration) == 0:
         return np.zeros(0)
@@ -86,13 +126,8 @@ def years_to_expiry(expiration: np.ndarray, as_of: dt.datetime) -> np.ndarray:
         wanted = distinct.tolist()
     epoch = dt.date(1970, 1, 1)
     now = as_of.timestamp()
-    table = np.array(
-        [
-            dt.datetime.combine(epoch + dt.timedelta(days=d), dt.time(16), NEW_YORK).timestamp()
-            - now
-            for d in wanted
-        ]
-    )
+    close = close_of or _regular_close
+    table = np.array([close(epoch + dt.timedelta(days=d)).timestamp() - now for d in wanted])
     table /= SECONDS_PER_YEAR
     return table[where]
 
@@ -105,6 +140,7 @@ def compute_metrics(
     dividend_yield: float = 0.0,
     with_greeks: bool = True,
     with_position: bool = True,
+    close_of: CloseOf | None = None,
 ) -> Metrics:
     """Every metric for every contract, vectorized.
 
@@ -118,7 +154,7 @@ def compute_metrics(
     is_call = chain.is_call
     n = len(strike)
     dte = days_to_expiry(chain.expiration, as_of)
-    years = years_to_expiry(chain.expiration, as_of)
+    years = years_to_expiry(chain.expiration, as_of, close_of)
     with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
         # (ask - bid) / mid * 100, in place. Bid and ask are >= 0 or NaN (OptionChain
         # checks), so a zero mid means bid = ask = 0: 0 / 0 is NaN, no spread.
@@ -127,11 +163,12 @@ def compute_metrics(
         spread_pct /= mid
         spread_pct *= 200.0
         mid *= 0.5
-        # bid / (strike for puts, spot for calls) * 365 / max(DTE, 1) * 100
+        # extrinsic / (strike for puts, spot for calls) * 365 / max(DTE, 1) * 100
         base = np.where(is_call, spot, strike)
+        extrinsic = bid - intrinsic_value(spot, strike, is_call)
         annualized = np.maximum(dte, 1).astype(np.float64)
         annualized *= base
-        np.divide(bid, annualized, out=annualized)
+        np.divide(extrinsic, annualized, out=annualized)
         annualized *= 365.0 * 100.0
     nothing = np.ndarray((n,), dtype=np.float64, buffer=_NAN, strides=(0,))  # read-only
     metrics = Metrics(
@@ -147,6 +184,8 @@ def compute_metrics(
         delta=nothing,
         delta_from_provider=~np.isnan(chain.delta),
         prob_otm=nothing,
+        extrinsic=extrinsic,
+        prob_profit=nothing,
     )
     if with_position:
         metrics.cushion_pct, metrics.breakeven, metrics.collateral = _position(
@@ -156,7 +195,35 @@ def compute_metrics(
         computed = bs_delta(spot, strike, years, chain.iv, is_call, rate, dividend_yield)
         metrics.delta = np.where(metrics.delta_from_provider, chain.delta, computed)
         metrics.prob_otm = prob_otm(spot, strike, years, chain.iv, is_call, rate, dividend_yield)
+        metrics.prob_profit = prob_profit(
+            spot, strike, bid, years, chain.iv, is_call, rate, dividend_yield, metrics.prob_otm
+        )
     return metrics
+
+
+def prob_profit(
+    spot: float,
+    strike: np.ndarray,
+    bid: np.ndarray,
+    years: np.ndarray,
+    iv: np.ndarray,
+    is_call: np.ndarray,
+    rate: float,
+    dividend_yield: float,
+    otm: np.ndarray,
+) -> np.ndarray:
+    """Probability that a short option alone ends in profit at expiry, a fraction.
+
+    Under the model of :func:`~optscan.analytics.greeks.prob_otm` with the breakeven in
+    place of the strike: puts ``P(S_T > K - bid)``, calls ``P(S_T < K + bid)``. A put
+    whose bid reaches its strike cannot lose (1). It is never below ``otm``, the
+    probability OTM (the breakeven lies beyond the strike); NaN where that is NaN.
+    """
+    with np.errstate(invalid="ignore"):
+        breakeven = np.where(is_call, strike + bid, strike - bid)
+        p = prob_otm(spot, breakeven, years, iv, is_call, rate, dividend_yield)
+        p = np.where(~is_call & (breakeven <= 0) & ~np.isnan(otm), 1.0, p)
+        return np.where(np.isnan(otm), np.nan, np.maximum(p, otm))
 
 
 def _position(
@@ -192,6 +259,12 @@ def survivor_metrics(
     )
     years = metrics.years[rows]
     cushion, breakeven, collateral = _position(spot, strike, bid, is_call)
+    otm = prob_otm(spot, strike, years, iv, is_call, rate, dividend_yield)
+    extrinsic = (
+        metrics.extrinsic[rows]
+        if metrics.extrinsic is not None
+        else bid - intrinsic_value(spot, strike, is_call)
+    )
     return Metrics(
         dte=metrics.dte[rows],
         years=years,
@@ -204,5 +277,7 @@ def survivor_metrics(
         collateral=collateral,
         delta=delta,
         delta_from_provider=metrics.delta_from_provider[rows],
-        prob_otm=prob_otm(spot, strike, years, iv, is_call, rate, dividend_yield),
+        prob_otm=otm,
+        extrinsic=extrinsic,
+        prob_profit=prob_profit(spot, strike, bid, years, iv, is_call, rate, dividend_yield, otm),
     )

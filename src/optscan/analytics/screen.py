@@ -19,7 +19,7 @@ import numpy as np
 
 from optscan.analytics.gate import quality_gate
 from optscan.analytics.greeks import bs_delta
-from optscan.analytics.metrics import compute_metrics, survivor_metrics
+from optscan.analytics.metrics import CloseOf, compute_metrics, survivor_metrics
 from optscan.analytics.opportunities import build_opportunities
 from optscan.analytics.ranking import rank_order
 from optscan.analytics.rules import delta_screen, strategy_screen
@@ -63,8 +63,17 @@ def screen_chain(
     as_of: dt.datetime,
     market_open: bool = True,
     cost_basis: float | None = None,
+    close_of: CloseOf | None = None,
+    seen: set[str] | None = None,
 ) -> ChainScreen:
     """Metrics, gate and screen over a whole chain; models only for the survivors.
+
+    ``close_of`` gives each expiration day's close (the market calendar's; default
+    16:00 New York). A contract listed twice (in this chain, or in ``seen``: the
+    contract symbols of the symbol's chains screened before) is screened once, and each
+    copy is rejected as ``duplicate``; this chain's contract symbols are added to
+    ``seen``. ``cost_basis`` (per share, of the shares a covered call is written on)
+    guards the call strikes and gives the if-called returns.
 
     The cheap chain-wide metrics, the gate and the strategy's rules run on every
     contract; delta is then computed only for the contracts still alive (a few percent
@@ -82,8 +91,11 @@ def screen_chain(
     positional = strategy.min_cushion_pct is not None or (
         strategy.max_collateral is not None and strategy.type != "cc"
     )
-    metrics = compute_metrics(chain, as_of, with_greeks=False, with_position=positional)
-    checks = quality_gate(
+    metrics = compute_metrics(
+        chain, as_of, with_greeks=False, with_position=positional, close_of=close_of
+    )
+    checks = duplicate_check(chain, seen)
+    checks += quality_gate(
         chain,
         metrics,
         as_of=as_of,
@@ -106,8 +118,94 @@ def screen_chain(
         counts["rank_cut"] += len(order) - strategy.top_per_symbol
         order = order[: strategy.top_per_symbol]
     result.rejected = counts
-    result.opportunities = build_opportunities(chain, rows[order], metrics.take(order))
+    result.opportunities = build_opportunities(
+        chain, rows[order], metrics.take(order), cost_basis=cost_basis
+    )
     return result
+
+
+def duplicate_check(chain: OptionChain, seen: set[str] | None) -> list[tuple[str, np.ndarray]]:
+    """``("duplicate", mask)`` for every copy of a contract after its first listing (in
+    this chain, or already in ``seen``), and ``seen`` updated; ``[]`` when none is."""
+    symbols = chain.contract_symbol
+    copies = _repeats(symbols)
+    if seen is not None:  # a set lookup per contract: cheaper than a sort of them all
+        names = symbols.tolist()
+        if seen:
+            earlier = np.fromiter((name in seen for name in names), dtype=bool, count=len(names))
+            copies = earlier if copies is None else copies | earlier
+        seen.update(names)
+    return [("duplicate", copies)] if copies is not None and copies.any() else []
+
+
+_FMIX1 = np.uint64(0xFF51AFD7ED558CCD)
+_FMIX2 = np.uint64(0xC4CEB9FE1A85EC53)
+_33 = np.uint64(33)
+
+
+def _repeats(symbols: np.ndarray) -> np.ndarray | None:
+    """True for each contract symbol equal to an earlier one; ``None`` when none is.
+
+    Vectorized: the symbols narrowed to bytes (as the OCC check does) and read as
+    overlapping 8-byte words give a 64-bit hash each; a chain whose sorted hashes never
+    repeat has no copy (the usual case). Otherwise rows are grouped by hash, each
+    group's first listing leads it, and a row is a copy when its words equal its
+    lead's (ASCII symbols; else the strings are compared); a true hash collision (two
+    different symbols, one hash) falls back to an exact check of every row.
+    """
+    n = len(symbols)
+    if n < 2:
+        return None
+    words = _words_of(symbols)
+    digest = np.zeros(n, dtype=np.uint64)
+    with np.errstate(over="ignore"):
+        for word in words:  # MurmurHash3's 64-bit finalizer after each word
+            digest ^= word
+            digest ^= digest >> _33
+            digest *= _FMIX1
+            digest ^= digest >> _33
+            digest *= _FMIX2
+            digest ^= digest >> _33
+    if not (np.diff(np.sort(digest)) == 0).any():
+        return None
+    order = np.argsort(digest)
+    ranked = digest[order]
+    starts = np.flatnonzero(np.concatenate(([True], ranked[1:] != ranked[:-1])))
+    sizes = np.diff(np.append(starts, n))
+    leads = np.minimum.reduceat(order, starts)  # the first listing of each hash
+    lead_of = np.repeat(leads, sizes)  # aligned with order
+    if int(symbols.view(np.uint32).max(initial=0)) < 128:  # the bytes are the symbols
+        same = np.ones(n, dtype=bool)
+        for word in words:
+            same &= word[order] == word[lead_of]
+    else:
+        same = symbols[order] == symbols[lead_of]
+    if not same.all():  # a hash collision: decide exactly, row by row
+        listed: set[str] = set()
+        flags = []
+        for name in symbols.tolist():
+            flags.append(name in listed)
+            listed.add(name)
+        return np.array(flags, dtype=bool)
+    copies = np.ones(n, dtype=bool)
+    copies[leads] = False
+    return copies
+
+
+def _words_of(symbols: np.ndarray) -> list[np.ndarray]:
+    """Every symbol's bytes as overlapping 8-byte words (views: no copy past the one
+    narrowing); characters above 127 are clamped (the caller checks)."""
+    from optscan.analytics.occ import _ascii_matrix, _words
+
+    width = symbols.dtype.itemsize // 4
+    chars = _ascii_matrix(np.ascontiguousarray(symbols)) if width else None
+    if width < 8:  # short symbols: pad to one word
+        padded = np.zeros((len(symbols), 8), dtype=np.uint8)
+        if chars is not None:
+            padded[:, :width] = chars
+        chars, width = padded, 8
+    offsets = sorted({*range(0, width - 7, 8), width - 8})
+    return [_words(chars, offset) for offset in offsets]
 
 
 def _delta_at(

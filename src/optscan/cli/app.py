@@ -21,7 +21,36 @@ from optscan.cli.env import common_options
 
 
 class OptscanGroup(click.Group):
-    """A click group whose ``main`` turns an uncaught error into one line and a code."""
+    """A click group whose ``main`` turns an uncaught error into one line and a code,
+    and which adds plugins' commands (``register_commands``) when it first needs a
+    name it does not hold (:mod:`optscan.cli.plugin_commands`)."""
+
+    _plugins_added = False
+    _builtin: frozenset[str] | None = None
+
+    @property
+    def builtin_names(self) -> frozenset[str]:
+        """The group's own commands, not a plugin's."""
+        return self._builtin if self._builtin is not None else frozenset(self.commands)
+
+    def _add_plugin_commands(self, ctx: click.Context) -> None:
+        if self._plugins_added:
+            return
+        self._plugins_added = True
+        self._builtin = frozenset(self.commands)
+        from optscan.cli.env import CommonOptions
+        from optscan.cli.plugin_commands import add_plugin_commands
+
+        add_plugin_commands(self, ctx.find_object(CommonOptions))
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        self._add_plugin_commands(ctx)
+        return super().list_commands(ctx)
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        if cmd_name not in self.commands:
+            self._add_plugin_commands(ctx)
+        return super().get_command(ctx, cmd_name)
 
     def main(
         self,

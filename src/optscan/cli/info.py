@@ -21,7 +21,8 @@ if TYPE_CHECKING:
 @with_env
 def plugins(fmt: str, env: Env) -> None:
     """List plugins: name, version, hooks, what they provide, and load failures."""
-    info = env.host().describe()
+    root = click.get_current_context().find_root().command
+    info = env.host().describe(reserved=getattr(root, "builtin_names", ()))
     if fmt != "table":
         print_doc(info, fmt, [], rows=info["plugins"] + info["failures"])
         return
@@ -43,7 +44,7 @@ def plugins(fmt: str, env: Env) -> None:
     for p in info["plugins"]:
         provides = "\n".join(
             f"{family[:-1]}:{name}"
-            for family in ("providers", "sinks", "sources", "calendars")
+            for family in ("providers", "sinks", "sources", "enrichers", "calendars", "commands")
             for name in p[family]
         )
         table.add_row(
@@ -75,7 +76,7 @@ def config_show(fmt: str, env: Env) -> None:
     from optscan.secrets import mask
 
     host = env.host()
-    families: tuple[Family, ...] = ("providers", "sinks", "sources")
+    families: tuple[Family, ...] = ("providers", "sinks", "sources", "enrichers")
     try:
         warnings = host.validate_settings(env.settings)
         data = mask(env.settings)

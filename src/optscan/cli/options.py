@@ -92,6 +92,55 @@ YEARS = (1970, 2200)
 """The years ``--as-of`` and ``--at`` may name (market calendars cover no more)."""
 
 
+def _cash(_ctx: Any, _param: Any, value: float | None) -> float | None:
+    import math
+
+    if value is not None and not (math.isfinite(value) and 0 <= value <= 1e10):
+        raise click.BadParameter("must be an amount of dollars from 0 to 10,000,000,000")
+    return value
+
+
+cash_option = click.option(
+    "--cash",
+    type=float,
+    default=None,
+    callback=_cash,
+    metavar="AMOUNT",
+    help="Add a `selection`: the cash-secured puts that earn the most annualized premium "
+    "with their collateral within AMOUNT dollars (default: a positions file's cash, "
+    "else [selection] cash).",
+)
+
+
+def fetch_options() -> list[Callable[..., Any]]:
+    """``--as-of``, ``--record DIR``, ``--replay DIR``: how a command that fetches chains
+    (``scan``, ``enqueue``, ``schedule add``, ``rolls``) pins its clock and its data."""
+    return [
+        click.option(
+            "--as-of",
+            "as_of",
+            default=None,
+            metavar="ISO8601",
+            help="Pin the clock (calendar and days to expiry). Without an offset it "
+            "is read in New York time.",
+        ),
+        click.option(
+            "--record",
+            "record_dir",
+            default=None,
+            type=click.Path(file_okay=False),
+            help="Save every raw provider payload under DIR.",
+        ),
+        click.option(
+            "--replay",
+            "replay_dir",
+            default=None,
+            type=click.Path(file_okay=False, exists=True),
+            help="Serve provider payloads from a recording in DIR (no network).",
+        ),
+    ]
+
+
 def scan_options(fn: Callable[..., Any]) -> Callable[..., Any]:
     """The options that describe a scan request (``scan``, ``enqueue``, ``schedule add``)."""
     options = [
@@ -123,28 +172,8 @@ def scan_options(fn: Callable[..., Any]) -> Callable[..., Any]:
             help="Scan even when the market is closed "
             "(results are labelled as taken outside market hours).",
         ),
-        click.option(
-            "--as-of",
-            "as_of",
-            default=None,
-            metavar="ISO8601",
-            help="Pin the clock (calendar and days to expiry). Without an offset it "
-            "is read in New York time.",
-        ),
-        click.option(
-            "--record",
-            "record_dir",
-            default=None,
-            type=click.Path(file_okay=False),
-            help="Save every raw provider payload under DIR.",
-        ),
-        click.option(
-            "--replay",
-            "replay_dir",
-            default=None,
-            type=click.Path(file_okay=False, exists=True),
-            help="Serve provider payloads from a recording in DIR (no network).",
-        ),
+        *fetch_options(),
+        cash_option,
     ]
     for option in reversed(options):
         fn = option(fn)
@@ -175,6 +204,7 @@ def build_request(env: Env, **opts: Any) -> ScanRequest:
             overrides=env.overrides,
             record_dir=opts.get("record_dir"),
             replay_dir=opts.get("replay_dir"),
+            cash=opts.get("cash"),
         )
     except ValidationError as exc:
         fail(f"bad request: {format_validation_error(exc)}")

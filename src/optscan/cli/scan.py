@@ -30,6 +30,16 @@ if TYPE_CHECKING:
     is_flag=True,
     help="Run the scan on RQ workers (enqueue + wait); needs Redis and `optscan worker`.",
 )
+@click.option(
+    "--positions",
+    "positions",
+    default=None,
+    metavar="PATH",
+    help="Your broker's positions export (Schwab, Fidelity, IBKR, Tastytrade, E*Trade or "
+    "a CSV; check it with `optscan positions PATH`): covered calls write on its shares "
+    "not already covered by short calls, and its cash (less its short puts' collateral) "
+    "is the --cash selection's default. Replaces holdings.file.",
+)
 @scan_options
 @timeout_option("--queue")
 @format_option(("table", "json", "csv"))
@@ -37,19 +47,46 @@ if TYPE_CHECKING:
 @with_env
 def scan(
     on_queue: bool,
+    positions: str | None,
     timeout_s: float | None,
     fmt: str,
     columns: list[Column] | None,
     env: Env,
     **opts: Any,
 ) -> None:
-    """Scan option chains and print the opportunities (in this process: no Redis needed)."""
+    """Scan option chains and print the opportunities (in this process: no Redis needed).
+
+    Covered calls (--strategy cc) are written on the stock you hold: [holdings] lots in
+    the config, plus holdings.file or --positions PATH, a positions export downloaded
+    from your broker (see `optscan positions`). Each short call already in the file
+    covers 100 shares.
+    """
     if timeout_s is not None and not on_queue:
         fail("--timeout needs --queue")
+    if positions is not None:
+        use_positions(env, positions)
     request = build_request(env, **opts)
     if on_queue:
         _scan_on_queue(request, fmt, columns, env, timeout_s)
     _scan_here(request, fmt, columns, env)
+
+
+def use_positions(env: Env, path: str) -> None:
+    """``--positions PATH``: the file replaces ``holdings.file`` here and, through the
+    request's overrides, on the workers of a queued scan (exit 2 if it is unreadable)."""
+    from pathlib import Path
+
+    from optscan.config import load_settings
+    from optscan.errors import ConfigError
+    from optscan.positions import read_positions
+
+    file = Path(path).expanduser()
+    try:
+        read_positions(file, env.settings.holdings.broker or None)  # fail early, exit 2
+        env.overrides["holdings.file"] = str(file.resolve())
+        env.settings = load_settings(env.config_path, env.overrides)
+    except ConfigError as exc:
+        fail(f"--positions: {exc}")
 
 
 def _scan_here(request: ScanRequest, fmt: str, columns: list[Column] | None, env: Env) -> None:

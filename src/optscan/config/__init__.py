@@ -30,10 +30,13 @@ from optscan.config.sections import (
     PluginsSection,
     QueueSection,
     RedisSection,
+    RollStrategySection,
     ScanSection,
     Section,
+    SelectionSection,
     Settings,
     StrategySection,
+    WebSection,
 )
 
 __all__ = [
@@ -48,10 +51,13 @@ __all__ = [
     "PluginsSection",
     "QueueSection",
     "RedisSection",
+    "RollStrategySection",
     "ScanSection",
     "Section",
+    "SelectionSection",
     "Settings",
     "StrategySection",
+    "WebSection",
     "apply_overrides",
     "current_settings",
     "env_overrides",

@@ -6,7 +6,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from optscan.config.sections import PLUGIN_FAMILIES
+from optscan.config.sections import PLUGIN_FAMILIES, STRATEGY_TAGS
 from optscan.secrets import MASK, is_secret, mask, mask_url, scrub
 
 MAX_SHOWN = 80
@@ -17,7 +17,7 @@ def problems(exc: ValidationError, prefix: str = "") -> list[tuple[str, str]]:
     """``(dotted key, what is wrong)`` for each problem, secrets never shown."""
     out = []
     for err in exc.errors():
-        loc = ".".join(str(p) for p in err["loc"] if p not in ("function-after",))
+        loc = ".".join(str(p) for p in err["loc"] if p not in ("function-after", *STRATEGY_TAGS))
         key = f"{prefix}.{loc}" if prefix and loc else (prefix or loc)
         message = str(err["msg"]).removeprefix("Value error, ")
         if err["type"] == "extra_forbidden":

@@ -2,8 +2,8 @@
 
 Defaults here are identical to the shipped, fully commented ``config.toml`` (a test
 checks it). Plugin sections (``[providers.<name>]``, ``[sinks.<name>]``,
-``[sources.<name>]``) are kept raw here and validated by the plugin host against each
-plugin's own ``Config`` model, with the same error format.
+``[sources.<name>]``, ``[enrichers.<name>]``) are kept raw here and validated by the
+plugin host against each plugin's own ``Config`` model, with the same error format.
 """
 
 from __future__ import annotations
@@ -13,8 +13,10 @@ from typing import Annotated, Any, Literal
 from pydantic import (
     BaseModel,
     ConfigDict,
+    Discriminator,
     Field,
     SecretStr,
+    Tag,
     ValidationInfo,
     field_validator,
     model_validator,
@@ -23,7 +25,7 @@ from pydantic import (
 from optscan.secrets import check_url_credentials
 from optscan.symbols import SCAN_ID_PATTERN, normalize_symbol
 
-PLUGIN_FAMILIES = ("providers", "sinks", "sources")
+PLUGIN_FAMILIES = ("providers", "sinks", "sources", "enrichers")
 RankBy = Literal["annualized_return", "prob_otm", "cushion_pct", "bid", "open_interest", "dte"]
 """What opportunities are ranked by (:mod:`optscan.analytics.ranking`)."""
 
@@ -97,7 +99,61 @@ class StrategySection(Section):
     top_overall: int = Field(default=0, ge=0, le=1_000_000)
 
 
-def _default_strategies() -> dict[str, StrategySection]:
+RollRankBy = Literal["net_credit", "annualized_return", "prob_otm", "days_added"]
+"""What roll candidates are ranked by (``optscan rolls``), bigger first."""
+
+
+class RollStrategySection(Section):
+    """``[strategies.roll]``: which rolls ``optscan rolls`` offers for a short option.
+
+    ``min_dte``/``max_dte`` bound the new expiration's DTE (it must also be later than
+    the old one); ``min_net_credit`` is per share (a roll for a debit is not a roll);
+    the delta keys bound the new contract's delta. ``scan`` refuses this type.
+    """
+
+    type: Literal["roll"]
+    min_dte: int = Field(default=7, ge=0, le=ANY_DTE)
+    max_dte: int = Field(default=60, ge=0, le=ANY_DTE)
+    min_net_credit: float = Field(default=0.05, ge=0.0, le=1e6)
+    min_put_delta: float | None = Field(default=-0.30, ge=-1, le=0)
+    max_call_delta: float | None = Field(default=0.30, ge=0, le=1)
+    min_open_interest: float = Field(default=10, ge=0, le=1e9)
+    min_volume: float = Field(default=0, ge=0, le=1e9)
+    min_bid: float = Field(default=0.0, ge=0, le=1e6)
+    max_spread_pct: float = Field(default=25.0, ge=0, le=10_000)
+    rank_by: RollRankBy = "net_credit"
+    top_per_position: int = Field(default=5, ge=0, le=1_000_000)
+
+    @model_validator(mode="after")
+    def _window(self) -> RollStrategySection:
+        if self.max_dte < self.min_dte:
+            raise ValueError("max_dte must be >= min_dte")
+        return self
+
+
+def _strategy_kind(value: Any) -> str:
+    kind = value.get("type") if isinstance(value, dict) else getattr(value, "type", None)
+    return "roll-strategy" if kind == "roll" else "scan-strategy"
+
+
+STRATEGY_TAGS = ("scan-strategy", "roll-strategy")
+"""The union's tags: not keys, so config messages leave them out of the dotted key."""
+AnyStrategy = Annotated[
+    Annotated[StrategySection, Tag("scan-strategy")]
+    | Annotated[RollStrategySection, Tag("roll-strategy")],
+    Discriminator(_strategy_kind),
+]
+"""A ``[strategies.<name>]`` table: a scan's screen (csp, cc) or the rolls' (roll)."""
+
+
+class SelectionSection(Section):
+    """``[selection]``: ``scan --cash``, the best cash-secured puts for the cash."""
+
+    cash: float | None = Field(default=None, ge=0, le=1e10)
+    max_contracts_per_symbol: int = Field(default=1, ge=1, le=100)
+
+
+def _default_strategies() -> dict[str, StrategySection | RollStrategySection]:
     return {
         "csp": StrategySection(type="csp", min_annualized_return=30.0, min_delta=-0.20),
         "cc": StrategySection(
@@ -111,6 +167,7 @@ def _default_strategies() -> dict[str, StrategySection]:
                 CallDeltaStep(max_dte=100000, max_delta=0.36),
             ],
         ),
+        "roll": RollStrategySection(type="roll"),
     }
 
 
@@ -119,6 +176,12 @@ class AnalyticsSection(Section):
     dividend_yields: dict[str, Annotated[float, Field(ge=0, le=1)]] = Field(default_factory=dict)
     iv_cap: float = Field(default=5.0, gt=0, le=100)
     max_quote_age_s: float = Field(default=0.0, ge=0, le=MAX_TTL_S)
+
+    @field_validator("dividend_yields")
+    @classmethod
+    def _canonical(cls, value: dict[str, float]) -> dict[str, float]:
+        """Keyed by canonical symbol (``BRK.B`` is ``BRK-B``), as chains are."""
+        return {normalize_symbol(symbol): y for symbol, y in value.items()}
 
 
 class HoldingsLot(Section):
@@ -134,6 +197,9 @@ class HoldingsLot(Section):
 
 class HoldingsSection(Section):
     file: str = ""
+    broker: Literal[
+        "", "schwab", "fidelity", "ibkr-activity", "ibkr-flex", "tastytrade", "etrade", "generic"
+    ] = ""
     lots: list[HoldingsLot] = Field(default_factory=list)
 
 
@@ -210,6 +276,24 @@ class DashboardSection(Section):
     ] = Field(default_factory=list, max_length=64)
 
 
+class WebSection(Section):
+    """``[web]``: ``optscan web`` (the results page, its API and, with ``--queue``,
+    rq-dashboard at ``/rq``)."""
+
+    access_token: SecretStr = SecretStr("")
+    allowed_hosts: list[
+        Annotated[str, Field(pattern=r"^[A-Za-z0-9.\-]{1,253}$|^\[?[0-9A-Fa-f:]{2,39}\]?$")]
+    ] = Field(default_factory=list, max_length=64)
+
+    @field_validator("access_token")
+    @classmethod
+    def _long_enough(cls, value: SecretStr) -> SecretStr:
+        token = value.get_secret_value()
+        if token and (len(token) < 16 or token != token.strip()):
+            raise ValueError("must be at least 16 characters, without surrounding spaces")
+        return value
+
+
 class Settings(Section):
     """The whole effective configuration."""
 
@@ -217,7 +301,8 @@ class Settings(Section):
     sources: dict[str, Any] = Field(default_factory=lambda: {"enabled": ["watchlist"]})
     providers: dict[str, dict[str, Any]] = Field(default_factory=dict)
     sinks: dict[str, Any] = Field(default_factory=lambda: {"enabled": []})
-    strategies: dict[str, StrategySection] = Field(default_factory=_default_strategies)
+    enrichers: dict[str, Any] = Field(default_factory=lambda: {"enabled": []})
+    strategies: dict[str, AnyStrategy] = Field(default_factory=_default_strategies)
     analytics: AnalyticsSection = AnalyticsSection()
     holdings: HoldingsSection = HoldingsSection()
     plugins: PluginsSection = PluginsSection()
@@ -225,6 +310,8 @@ class Settings(Section):
     redis: RedisSection = RedisSection()
     queue: QueueSection = QueueSection()
     dashboard: DashboardSection = DashboardSection()
+    selection: SelectionSection = SelectionSection()
+    web: WebSection = WebSection()
 
     @model_validator(mode="before")
     @classmethod
@@ -251,17 +338,20 @@ class Settings(Section):
     @model_validator(mode="before")
     @classmethod
     def _strategy_types(cls, data: Any) -> Any:
-        """``[strategies.csp]`` and ``[strategies.cc]`` imply their ``type``."""
+        """``[strategies.csp]``, ``[strategies.cc]`` and ``[strategies.roll]`` imply
+        their ``type`` and start from their defaults; the built-in three always exist,
+        so a config (or one ``--set strategies.cc.<key>``) that names some strategies
+        does not remove the others."""
         if isinstance(data, dict) and isinstance(data.get("strategies"), dict):
-            strategies = {}
+            strategies: dict[str, Any] = dict(_default_strategies())  # their order
             for name, body in data["strategies"].items():
-                if isinstance(body, dict) and "type" not in body and name in ("csp", "cc"):
+                if isinstance(body, dict) and "type" not in body and name in ("csp", "cc", "roll"):
                     body = {**_default_strategies()[name].model_dump(), **body}
                 strategies[name] = body
             data = {**data, "strategies": strategies}
         return data
 
-    @field_validator("sources", "sinks")
+    @field_validator("sources", "sinks", "enrichers")
     @classmethod
     def _family(cls, section: dict[str, Any], info: ValidationInfo) -> dict[str, Any]:
         """``enabled`` is a list of names; every other entry is a plugin's table."""
@@ -275,7 +365,7 @@ class Settings(Section):
                 )
         return section
 
-    def enabled(self, family: Literal["sources", "sinks"]) -> list[str]:
+    def enabled(self, family: Literal["sources", "sinks", "enrichers"]) -> list[str]:
         return list(getattr(self, family).get("enabled", []))
 
     def plugin_section(self, family: str, name: str) -> dict[str, Any]:

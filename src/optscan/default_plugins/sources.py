@@ -1,4 +1,5 @@
-"""Built-in stock sources: ``watchlist`` (symbols in the config) and ``file``.
+"""Built-in stock sources: ``watchlist`` (symbols in the config) and ``file`` (a
+watchlist file, :mod:`optscan.watchlists`).
 
 Sources hand back raw text; the core upper-cases, validates and de-duplicates it, so a
 bad symbol is reported as ``skipped`` and the others still scan.
@@ -6,7 +7,6 @@ bad symbol is reported as ``skipped`` and the others still scan.
 
 from __future__ import annotations
 
-import csv
 from collections.abc import Callable, Iterable
 from pathlib import Path
 
@@ -14,6 +14,7 @@ from pydantic import Field
 
 from optscan.hookspecs import hookimpl
 from optscan.protocols import PluginConfig, StockSource
+from optscan.watchlists import Watchlist, read_watchlist
 
 DEFAULT_WATCHLIST = ["AAPL", "MSFT", "AMD", "NVDA", "SPY", "QQQ", "PYPL", "INTC", "F", "SOFI"]
 
@@ -33,36 +34,28 @@ class WatchlistSource(StockSource[WatchlistConfig]):
 
 class FileConfig(PluginConfig):
     path: str = ""
-    column: str = Field(default="symbol", description="CSV column holding the symbols")
+    column: str = Field(
+        default="symbol", description="A CSV's symbol column (Symbol and Ticker always count)"
+    )
 
 
 class FileSource(StockSource[FileConfig]):
-    """A text file (one symbol a line, ``#`` comments) or a CSV with a ``symbol`` column."""
+    """A watchlist file: plain text, a TradingView export, a Finviz or thinkorswim CSV,
+    or any CSV with a symbol column (:mod:`optscan.watchlists`)."""
 
     name = "file"
 
-    def symbols(self) -> Iterable[str]:
+    def read(self) -> Watchlist:
+        """The file's symbols with their lines, and the lines skipped (``optscan
+        symbols`` shows both). Raises ``InputFileError`` (exit 2) for a file that is no
+        watchlist."""
         cfg = self.config
         if not cfg.path:
             raise ValueError("sources.file.path is not set")
-        path = Path(cfg.path).expanduser()
-        text = path.read_text(encoding="utf-8-sig")
-        lines = [ln.split("#", 1)[0].strip() for ln in text.splitlines()]
-        lines = [ln for ln in lines if ln]
-        if lines and ("," in lines[0] or path.suffix.lower() == ".csv"):
-            return _csv_symbols(lines, cfg.column)
-        return lines
+        return read_watchlist(Path(cfg.path).expanduser(), cfg.column)
 
-
-def _csv_symbols(lines: list[str], column: str) -> list[str]:
-    rows = list(csv.reader(lines))
-    header = [h.strip().lower() for h in rows[0]]
-    if column.lower() in header:
-        index = header.index(column.lower())
-        rows = rows[1:]
-    else:
-        index = 0
-    return [row[index].strip() for row in rows if len(row) > index and row[index].strip()]
+    def symbols(self) -> Iterable[str]:
+        return self.read().symbols
 
 
 @hookimpl(trylast=True)

@@ -62,6 +62,10 @@ COLUMNS: tuple[Column, ...] = (
     Column("quote_time", "Quoted", "text", 24, in_table=False),
     Column("data_delay_s", "Delay s", "seconds", 25, in_table=False),
     Column("provider", "Provider", "text", 26, in_table=False),
+    Column("extrinsic", "Extr.", "money", 27, in_table=False),
+    Column("prob_profit", "P(prof)%", "fraction", 28, in_table=False),
+    Column("if_called_return", "Called%", "percent", 29, in_table=False),
+    Column("if_called_annualized", "Called ann.%", "percent", 30, in_table=False),
 )
 BY_KEY = {column.key: column for column in COLUMNS}
 CSV_ORDER: tuple[str, ...] = (
@@ -90,8 +94,13 @@ CSV_ORDER: tuple[str, ...] = (
     "quote_time",
     "data_delay_s",
     "provider",
+    "extrinsic",
+    "prob_profit",
+    "if_called_return",
+    "if_called_annualized",
 )
-"""The CSV's columns, in 0.1.0's order (``premium`` added after ``mid``)."""
+"""The CSV's columns, in 0.1.0's order (``premium`` added after ``mid``; the wheel's
+numbers of 0.3 at the end)."""
 
 
 def parse_columns(text: str | None) -> list[Column] | None:
@@ -102,11 +111,41 @@ def parse_columns(text: str | None) -> list[Column] | None:
     keys = [k.strip() for k in text.split(",") if k.strip()]
     if not keys:
         raise ValueError("no columns given")
-    unknown = [k for k in keys if k not in BY_KEY]
+    unknown = [k for k in keys if k not in BY_KEY and not is_fact_key(k)]
     if unknown:
         known = ", ".join(column.key for column in COLUMNS)
-        raise ValueError(f"unknown column {unknown[0]!r}; one of: {known}")
-    return [BY_KEY[k] for k in dict.fromkeys(keys)]
+        raise ValueError(
+            f"unknown column {unknown[0]!r}; one of: {known} (or an enricher's fact, "
+            "<enricher>.<fact>)"
+        )
+    return [BY_KEY[k] if k in BY_KEY else fact_column(k) for k in dict.fromkeys(keys)]
+
+
+BADGE = "_badge"
+BADGE_PRIORITY = 6
+"""A badge (a fact named ``*_badge``: a few letters) is kept whole in a narrow terminal
+as long as the days to expiry are."""
+EXTRAS_PRIORITY = 100
+"""Enrichers' other facts come after the core's columns when a narrow terminal leaves
+some out."""
+
+
+def is_fact_key(key: str) -> bool:
+    """Whether a column key names an enricher's fact (``<enricher>.<fact>``)."""
+    name, dot, fact = key.partition(".")
+    return bool(dot and name and fact)
+
+
+def fact_column(key: str, value: Any = None, priority: int = EXTRAS_PRIORITY) -> Column:
+    """The column of fact ``key``; its kind follows ``value`` (money for numbers)."""
+    fact = key.partition(".")[2]
+    kind: Kind = (
+        "money" if isinstance(value, int | float) and not isinstance(value, bool) else "text"
+    )
+    if fact.endswith(BADGE):
+        header = fact[: -len(BADGE)].replace("_", " ").capitalize()
+        return Column(key, header, kind, min(priority, BADGE_PRIORITY), in_table=True)
+    return Column(key, key, kind, priority, in_table=False)
 
 
 def _missing(value: Any) -> bool:

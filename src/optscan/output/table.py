@@ -15,6 +15,7 @@ from typing import IO, TYPE_CHECKING
 from zoneinfo import ZoneInfo
 
 from optscan.output.columns import BY_KEY, COLUMNS, Column, cell
+from optscan.output.extras import fact_columns, summaries, value_of
 from optscan.symbols import printable
 
 if TYPE_CHECKING:
@@ -74,8 +75,12 @@ def print_table(
         return
     shown = result.opportunities[:limit]
     if shown:
-        chosen = columns or [BY_KEY[key] for key in TABLE_ORDER]
-        table, left_out = _fitted(console, result, chosen, fit_to, explicit=columns is not None)
+        chosen = columns or [
+            *(BY_KEY[key] for key in TABLE_ORDER),
+            *(c for c in fact_columns(shown) if c.in_table),
+        ]
+        explicit = columns is not None
+        table, left_out = _fitted(console, result, chosen, fit_to, explicit=explicit, limit=limit)
         console.print(table)
         more = len(result.opportunities) - limit
         if more > 0:
@@ -93,8 +98,13 @@ def print_table(
         console.print("No opportunities passed the screen.")
     elif result.symbols:
         console.print(Text("Nothing was screened: no symbol could be scanned.", style="red"))
+    if result.selection is not None:
+        for line in selection_lines(result):
+            console.print(Text(line))
     for line in failure_lines(result.symbols):
         console.print(line)
+    for text in summaries(result.symbols):
+        console.print(Text(printable(text)))
     for label, texts, style in (
         ("error", result.errors, "red"),
         ("warning", result.warnings, "yellow"),
@@ -136,7 +146,7 @@ def _table(result: ScanResult, columns: list[Column], *, limit: int, whole: bool
         data = opportunity.model_dump()
         cells = []
         for column in columns:
-            text = printable(cell(column, data.get(column.key)))
+            text = printable(cell(column, value_of(data, column.key)))
             if column.key == "delta" and opportunity.delta_source == "computed":
                 text += "*"
             cells.append(Text(text))
@@ -225,3 +235,29 @@ def _without_symbol(error: str, symbol: str) -> str:
     """``AAPL: no listed options`` shown after the symbol would repeat it."""
     prefix = f"{symbol}: "
     return error[len(prefix) :] if error.startswith(prefix) else error
+
+
+def selection_lines(result: ScanResult) -> list[str]:
+    """``scan --cash``: the selection as its own section (contracts with their numbers)."""
+    selection = result.selection
+    if selection is None:
+        return []
+    by_contract = {o.contract_symbol: o for o in result.opportunities}
+    lines = [
+        f"Selection for {selection.cash:,.2f} cash: {len(selection.contracts)} "
+        f"contract{'' if len(selection.contracts) == 1 else 's'}, "
+        f"collateral {selection.collateral_used:,.2f}, premium {selection.premium_total:,.2f}, "
+        f"annualized income {selection.annualized_income:,.2f}",
+    ]
+    for chosen in selection.contracts:
+        o = by_contract.get(chosen.contract_symbol)
+        detail = (
+            f"  strike {o.strike:,.2f}  bid {o.bid:,.2f}  DTE {o.dte}  "
+            f"collateral {o.collateral * chosen.quantity:,.2f}"
+            if o is not None
+            else ""
+        )
+        lines.append(f"  {chosen.quantity} x {chosen.contract_symbol}{detail}")
+    if not selection.contracts:
+        lines.append("  no put opportunity fits the cash")
+    return lines

@@ -66,6 +66,18 @@ def patch_for_json() -> None:
     web.Queue = JsonQueue
     web.Worker = OptscanWorker
     web.requeue_job = functools.partial(requeue_job, serializer=JSONSerializer)
+    web.escape_format_instance_list = masked_instance_list
+
+
+def masked_instance_list(urls: Any) -> list[str]:
+    """rq-dashboard's list of Redis URLs for display, passwords masked whole.
+
+    Its own masking (``://[^@]*@``) stops at the first ``@``, so a password holding one
+    showed its end: ``redis://:S3c@ret@h`` became ``redis://***:***@ret@h``.
+    """
+    from optscan.secrets import mask_url
+
+    return [mask_url(str(url)) for url in ([urls] if isinstance(urls, str) else list(urls))]
 
 
 WRITE_METHODS = frozenset(("POST", "PUT", "PATCH", "DELETE"))

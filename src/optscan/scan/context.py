@@ -9,13 +9,14 @@ from __future__ import annotations
 
 import datetime as dt
 import secrets
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
+from optscan.analytics.expiry import REGULAR, ExpiryCloses
 from optscan.errors import UsageError
 from optscan.scan.fetch import ProviderClient
-from optscan.scan.holdings import load_holdings
+from optscan.scan.holdings import Portfolio, load_portfolio
 
 if TYPE_CHECKING:
     from optscan.config import Settings, StrategySection
@@ -39,7 +40,9 @@ class ScanContext:
     ``provider`` is the provider instance (wrapped for replay or record); ``client``
     calls it with the core's policy. ``gated`` is true when the market is closed (or
     inside a buffer) and the scan may not run; ``outside_hours`` when it runs anyway.
-    ``holdings`` maps a symbol to ``(shares, cost basis per share)``.
+    ``holdings`` maps a symbol to ``(shares, cost basis per share)``; ``portfolio``
+    adds the covered calls still writable per symbol and the positions file's cash line
+    (:mod:`optscan.scan.holdings`).
     """
 
     scan_id: str
@@ -57,8 +60,11 @@ class ScanContext:
     gated: bool
     sink_names: list[str]
     started: dt.datetime
-    holdings: dict[str, tuple[int, float]]
+    holdings: dict[str, tuple[int, float | None]]
     warnings: list[str]
+    portfolio: Portfolio = field(default_factory=Portfolio)
+    expiry: ExpiryCloses = REGULAR
+    """Each expiration day's close by the scan's market calendar (time to expiry)."""
 
     @property
     def market_open(self) -> bool:
@@ -88,6 +94,11 @@ def prepare_scan(
         available = ", ".join(sorted(settings.strategies))
         raise UsageError(f"unknown strategy {strategy_name!r}; available: {available}")
     strategy = settings.strategies[strategy_name]
+    if strategy.type == "roll":
+        raise UsageError(
+            f"strategy {strategy_name!r} is of type 'roll': it is for `optscan rolls`, "
+            "not for scans"
+        )
     sink_names = request.sinks if request.sinks is not None else settings.enabled("sinks")
     for name in sink_names:
         host.get_class("sinks", name)
@@ -126,6 +137,7 @@ def prepare_scan(
     warnings = _replay_warnings(request, provider, as_of, calendar)
     in_window = market.is_open and _within_buffers(settings, market)
     ignore_hours = config.ignore_market_hours or replaying
+    portfolio = load_portfolio(settings)  # its cash line matters to puts too
     return ScanContext(
         scan_id=scan_id,
         request=request,
@@ -142,8 +154,10 @@ def prepare_scan(
         gated=not in_window and not ignore_hours and not request.force,
         sink_names=list(sink_names),
         started=started,
-        holdings=load_holdings(settings) if strategy.type == "cc" else {},
-        warnings=warnings,
+        holdings=portfolio.holdings if strategy.type == "cc" else {},
+        warnings=warnings + portfolio.warnings,
+        portfolio=portfolio,
+        expiry=ExpiryCloses(calendar),
     )
 
 

@@ -43,6 +43,7 @@ if TYPE_CHECKING:
     from tenacity import RetryCallState
 
     from optscan.chain import OptionChain
+    from optscan.fundamentals import Fundamentals
     from optscan.protocols import JSON, OptionProvider, ProviderConfig
 
 T = TypeVar("T")
@@ -121,6 +122,16 @@ class ProviderClient:
             lambda raw: self._chain(raw, symbol, expiration),
         )
         return chain
+
+    def fundamentals(self, symbol: str) -> Fundamentals:
+        """The symbol's fundamentals (the provider's optional part), with the same gate,
+        slots, rate limit, retries and signals as a chain request."""
+        _raw, fundamentals = self._request(
+            f"{symbol} fundamentals",
+            lambda: self.provider.extract_fundamentals(symbol),
+            lambda raw: self._fundamentals(raw, symbol),
+        )
+        return fundamentals
 
     def _request(
         self, what: str, extract: Callable[[], JSON], interpret: Callable[[JSON], T]
@@ -283,6 +294,21 @@ class ProviderClient:
                 "malformed_contracts", count=bad, total=len(chain), example=chain.malformed_example
             )
         return chain
+
+    def _fundamentals(self, raw: JSON, symbol: str) -> Fundamentals:
+        from optscan.fundamentals import Fundamentals
+
+        found = self._transform(self.provider.transform_fundamentals, raw, symbol)
+        if not isinstance(found, Fundamentals):
+            raise PluginError(
+                self.plugin,
+                f"transform_fundamentals returned {type(found).__name__}, not Fundamentals",
+            )
+        if found.symbol != symbol:
+            raise PluginError(
+                self.plugin, f"asked for {symbol}, got fundamentals of {found.symbol}"
+            )
+        return found
 
     def _transform(self, fn: Callable[..., Any], *args: Any) -> Any:
         """Run a transform; anything but a ProviderError is the plugin's fault."""

@@ -1,98 +1,126 @@
-"""Stock held, for covered calls: ``[holdings] lots`` in the config and ``holdings.file``.
+"""Stock held, for covered calls: ``[holdings] lots`` in the config and ``holdings.file``
+(or ``scan --positions PATH``).
 
-Covered calls need 100 shares per contract, and the strike screen needs the cost basis
-(per share), so a scan of the ``cc`` strategy reads them once, here. Every row of the
-file is checked like a lot in the config (a known symbol, whole shares, a finite cost
-basis within bounds): a bad row, a missing column or an unreadable file is a
-:class:`~optscan.errors.ConfigError` naming ``holdings.file``, the file and the line,
-never a silently switched-off cost-basis guard (a ``nan`` basis compares false with
-every strike).
+``holdings.file`` is a broker's positions export in any format
+:func:`optscan.positions.read_positions` reads (Schwab, Fidelity, Interactive Brokers,
+Tastytrade, E*Trade, or a CSV with symbol and quantity columns, optscan's own
+``symbol,shares,cost_basis`` among them). Covered calls are written only against shares
+not already covered: each short call in the file covers 100 shares. A file that cannot
+be read as positions at all is an :class:`~optscan.errors.InputFileError` naming the
+file and the line (exit 2); a row that cannot be read is skipped and becomes one of the
+scan's warnings (line and reason only: never a row's text, which may hold an account).
 """
 
 from __future__ import annotations
 
-import math
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
-
-from optscan.errors import ConfigError
-from optscan.symbols import normalize_symbol
 
 if TYPE_CHECKING:
     from pathlib import Path
 
     from optscan.config import Settings
+    from optscan.positions import PositionsReading
 
-COLUMNS = ("symbol", "shares", "cost_basis")
+CONTRACT_SIZE = 100
+QUIET_REASONS = frozenset(
+    {"preamble", "footer", "header", "total", "other_section", "lot_detail", "pending_activity"}
+)
+"""Skipped lines that are not positions by design: not worth a scan warning."""
 
 
-def load_holdings(settings: Settings) -> dict[str, tuple[int, float]]:
-    """Stock held, by symbol: ``(shares, average cost basis per share)``.
+@dataclass(frozen=True)
+class Portfolio:
+    """What the scan knows of the account.
 
-    Lots of one symbol are merged (shares add up, the basis is share-weighted).
+    ``holdings``: symbol -> ``(whole shares, average cost basis per share or None when
+    the export gives none)``; ``coverable``: symbol -> covered calls still writable
+    (shares not covered by short calls, in whole hundreds); ``short_calls``: symbol ->
+    calls already written (contracts); ``cash``: the export's cash
+    line in dollars (None when it has none); ``put_collateral``: the cash its short puts
+    already secure (strike x 100 per contract, dollars); ``warnings``: rows of the file
+    skipped.
     """
+
+    holdings: dict[str, tuple[int, float | None]] = field(default_factory=dict)
+    coverable: dict[str, int] = field(default_factory=dict)
+    short_calls: dict[str, int] = field(default_factory=dict)
+    cash: float | None = None
+    put_collateral: float = 0.0
+    warnings: list[str] = field(default_factory=list)
+
+    @property
+    def free_cash(self) -> float | None:
+        """The cash free for new cash-secured puts: ``cash - put_collateral``, never
+        below 0; ``None`` when the export has no cash line."""
+        if self.cash is None:
+            return None
+        return round(max(self.cash - self.put_collateral, 0.0), 2)
+
+
+def load_portfolio(settings: Settings) -> Portfolio:
+    """Read ``[holdings] lots`` and ``holdings.file`` (raises ``InputFileError``)."""
     from pathlib import Path
 
-    lots = [(lot.symbol, lot.shares, lot.cost_basis) for lot in settings.holdings.lots]
+    rows: list[tuple[str, float, float | None]] = [
+        (lot.symbol, lot.shares, lot.cost_basis) for lot in settings.holdings.lots
+    ]
+    short_calls: dict[str, int] = {}
+    put_collateral = 0.0
+    cash: float | None = None
+    warnings: list[str] = []
     if settings.holdings.file:
-        lots.extend(_read_file(Path(settings.holdings.file).expanduser()))
-    holdings: dict[str, tuple[int, float]] = {}
-    for symbol, shares, basis in lots:
-        held, old_basis = holdings.get(symbol, (0, 0.0))
+        reading = read_holdings_file(Path(settings.holdings.file).expanduser(), settings)
+        rows.extend((s.symbol, s.shares, s.cost_basis) for s in reading.stocks)
+        for option in reading.options:
+            if option.kind == "call" and option.quantity < 0:
+                short_calls[option.symbol] = short_calls.get(option.symbol, 0) - option.quantity
+            elif option.kind == "put" and option.quantity < 0:
+                put_collateral += option.strike * CONTRACT_SIZE * -option.quantity
+        cash = reading.cash
+        warnings = [
+            # not the file's path: brokers put account digits in export names, and
+            # warnings reach the logs and Redis
+            f"positions file (holdings.file): line {s.line} skipped ({s.reason})"
+            for s in reading.skipped
+            if s.reason not in QUIET_REASONS
+        ]
+    merged: dict[str, tuple[float, float | None]] = {}
+    for symbol, shares, basis in rows:
+        held, old = merged.get(symbol, (0.0, 0.0))
         total = held + shares
-        avg = (held * old_basis + shares * basis) / total if total else 0.0
-        holdings[symbol] = (total, avg)
-    return holdings
+        if basis is None or old is None:
+            merged[symbol] = (total, None)
+        else:
+            merged[symbol] = (total, (held * old + shares * basis) / total if total else 0.0)
+    holdings = {s: (int(shares), basis) for s, (shares, basis) in merged.items()}
+    coverable = {
+        s: max(0, int((shares - CONTRACT_SIZE * short_calls.get(s, 0)) // CONTRACT_SIZE))
+        for s, (shares, _basis) in merged.items()
+    }
+    return Portfolio(
+        holdings=holdings,
+        coverable=coverable,
+        short_calls=short_calls,
+        cash=cash,
+        put_collateral=put_collateral,
+        warnings=warnings,
+    )
 
 
-def _read_file(path: Path) -> list[tuple[str, int, float]]:
-    """The lots of a ``symbol,shares,cost_basis`` CSV file, each row checked."""
-    import csv
-
-    where = f"holdings.file {str(path)!r}"
-    try:
-        with path.open(encoding="utf-8-sig", newline="") as fh:
-            reader = csv.DictReader(fh)
-            missing = [c for c in COLUMNS if c not in (reader.fieldnames or ())]
-            if missing:
-                raise ConfigError(
-                    f"{where}: no column {missing[0]!r} (the header must name {', '.join(COLUMNS)})"
-                )
-            return [_row(row, where, reader.line_num) for row in reader]
-    except OSError as exc:
-        raise ConfigError(f"{where}: cannot read: {exc.strerror or exc}") from None
-    except UnicodeDecodeError:
-        raise ConfigError(f"{where}: not UTF-8 text") from None
-    except csv.Error as exc:
-        raise ConfigError(f"{where}: not a CSV file: {exc}") from None
-
-
-def _row(row: dict[str | None, str | None], where: str, line: int) -> tuple[str, int, float]:
-    from pydantic import ValidationError
-
-    from optscan.config import HoldingsLot
+def read_holdings_file(path: Path, settings: Settings) -> PositionsReading:
+    """``holdings.file`` read as positions (``holdings.broker`` forces the format)."""
+    from optscan.errors import InputFileError
+    from optscan.positions import read_positions
 
     try:
-        symbol = normalize_symbol(row.get("symbol") or "")
-        shares = _number(row.get("shares"), "shares")
-        if not shares.is_integer():
-            raise ValueError(f"shares: {shares:g} is not a whole number of shares")
-        basis = _number(row.get("cost_basis"), "cost_basis")
-        lot = HoldingsLot(symbol=symbol, shares=int(shares), cost_basis=basis)
-    except ValueError as exc:  # ValidationError is one
-        if isinstance(exc, ValidationError):
-            from optscan.config import format_validation_error
-
-            exc = ValueError(format_validation_error(exc))
-        raise ConfigError(f"{where}, line {line}: {exc}") from None
-    return lot.symbol, lot.shares, lot.cost_basis
+        return read_positions(path, settings.holdings.broker or None)
+    except InputFileError as exc:  # name the key as well as the file
+        raise InputFileError(f"holdings.file {exc.path}", exc.line, exc.detail) from None
 
 
-def _number(text: str | None, column: str) -> float:
-    """A finite number from a CSV cell (``nan``, ``inf`` and blanks refused)."""
-    try:
-        value = float((text or "").strip())
-    except ValueError:
-        raise ValueError(f"{column}: {str(text)[:24]!r} is not a number") from None
-    if not math.isfinite(value):
-        raise ValueError(f"{column}: {text!r} is not a finite number")
-    return value
+def load_holdings(settings: Settings) -> dict[str, tuple[int, float | None]]:
+    """Stock held, by symbol: ``(shares, average cost basis per share)`` (lots of one
+    symbol merged: shares add up, the basis is share-weighted; ``None`` when a row of
+    the file gave none)."""
+    return load_portfolio(settings).holdings

@@ -59,18 +59,44 @@ def failed_outcome(
 
 
 def _no_holding(ctx: ScanContext, symbol: str) -> SymbolOutcome | None:
-    """Covered calls need 100 shares: the ``skipped`` outcome when they are not held."""
+    """Covered calls need 100 shares not already covered by a short call, and a known
+    cost basis when the strategy keeps strikes at or above it: the ``skipped`` outcome
+    when they are missing."""
     if ctx.strategy.type != "cc":
         return None
-    shares, _basis = ctx.holdings.get(symbol, (0, 0.0))
-    if shares >= 100:
-        return None
-    return SymbolOutcome(
-        symbol=symbol,
-        status="skipped",
-        reason="no_holding",
-        error=f"covered calls need 100 shares of {symbol}; holdings show {shares}",
-    )
+    shares, basis = ctx.holdings.get(symbol, (0, 0.0))
+    coverable = _coverable(ctx, symbol)
+    if coverable < 1:
+        why = f"holdings show {shares}"
+        short = ctx.portfolio.short_calls.get(symbol, 0)
+        if short:
+            why += f", {short * 100} of them covered by {short} short call{'s' * (short > 1)}"
+        return SymbolOutcome(
+            symbol=symbol,
+            status="skipped",
+            reason="no_holding",
+            error=f"covered calls need 100 uncovered shares of {symbol}; {why}",
+            contracts_coverable=0,
+        )
+    if basis is None and ctx.strategy.strikes_at_or_above_cost_basis:
+        return SymbolOutcome(
+            symbol=symbol,
+            status="skipped",
+            reason="no_cost_basis",
+            error=f"the positions file gives no cost basis for {symbol}: strikes cannot be "
+            "kept at or above it (add it as a [holdings] lot or set "
+            "strikes_at_or_above_cost_basis = false)",
+            contracts_coverable=coverable,
+        )
+    return None
+
+
+def _coverable(ctx: ScanContext, symbol: str) -> int:
+    """Covered calls still writable on ``symbol`` (None outside covered-call scans)."""
+    coverable = ctx.portfolio.coverable.get(symbol)
+    if coverable is None:  # a context built without a portfolio: shares alone
+        coverable = ctx.holdings.get(symbol, (0, 0.0))[0] // 100
+    return coverable
 
 
 async def scan_symbol(
@@ -120,6 +146,7 @@ async def scan_symbol(
     seen = 0
     rejected: Counter[str] = Counter()
     opportunities: list[Opportunity] = []
+    listed: set[str] = set()  # a contract in two answers is screened once
     for chain in chains:
         screened = screen_chain(
             chain,
@@ -128,6 +155,8 @@ async def scan_symbol(
             as_of=ctx.as_of,
             market_open=ctx.market_open,
             cost_basis=cost_basis,
+            close_of=ctx.expiry.close_of,
+            seen=listed,
         )
         seen += screened.contracts_seen
         rejected.update(screened.rejected)
@@ -140,6 +169,7 @@ async def scan_symbol(
     outcome = SymbolOutcome(
         symbol=symbol,
         status="ok",
+        contracts_coverable=_coverable(ctx, symbol) if ctx.strategy.type == "cc" else None,
         contracts_seen=seen,
         rejected=dict(sorted(rejected.items())),
         opportunities=len(opportunities),

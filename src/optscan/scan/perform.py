@@ -2,7 +2,8 @@
 
 prepare (provider, strategy, clock, market) -> gate on the market -> resolve the
 symbols -> ``ScanStarted`` -> scan the symbols concurrently (a ``SymbolScanned`` or
-``SymbolFailed`` as each ends) -> assemble the result -> publish it to the sinks ->
+``SymbolFailed`` as each ends) -> assemble the result -> enrich it (plugins' facts in
+``extras``) -> publish it to the sinks ->
 ``ScanFinished``. One failing symbol, sink or listener never fails the scan: the
 result says what failed and why. The work of each step lives in its own module of
 :mod:`optscan.scan`.
@@ -18,6 +19,7 @@ import structlog
 from optscan.events import ScanStarted
 from optscan.logs import get_logger
 from optscan.scan.context import prepare_scan
+from optscan.scan.enrich import enrich_result
 from optscan.scan.per_symbol import run_symbols
 from optscan.scan.resolve import resolve_symbols
 from optscan.scan.result import (
@@ -97,17 +99,24 @@ def perform_scan(
         t0 = time.perf_counter()
         results = run_symbols(ctx, symbols, on_done)
         log.info("symbols_scanned", count=len(symbols), seconds=round(time.perf_counter() - t0, 3))
-        try:
-            ctx.provider.close()
-        except Exception as exc:
-            errors.append(f"provider {ctx.provider_name!r} close failed: {exc}")
-
         result = assemble_result(
             ctx,
             outcomes=skipped + [outcome for outcome, _ in results],
             opportunities=[o for _, found in results for o in found],
             errors=errors,
         )
+        result = enrich_result(ctx, result)  # plugins' facts, before the sinks
+        try:
+            ctx.provider.close()
+        except Exception as exc:
+            result = result.model_copy(
+                update={
+                    "errors": [
+                        *result.errors,
+                        f"provider {ctx.provider_name!r} close failed: {exc}",
+                    ]
+                }
+            )
         result = publish(result, host, settings, ctx.sink_names)
         emit_finished(ctx, result)
         log.info("scan_finished", success=result.success, message=result.message)

@@ -1,7 +1,8 @@
 """Generic record/replay, built on the providers' extract/transform split.
 
 ``--record DIR`` saves every raw payload a provider extracts, untouched, as
-``DIR/<provider>/<SYMBOL>/expirations.json`` and ``DIR/<provider>/<SYMBOL>/<date>.json``;
+``DIR/<provider>/<SYMBOL>/expirations.json``, ``DIR/<provider>/<SYMBOL>/<date>.json``
+and (the optional part) ``DIR/<provider>/<SYMBOL>/fundamentals.json``;
 ``--replay DIR`` serves those files instead of the network. Both wrap any provider
 without its help: the provider's own *transform* parses the replayed payloads exactly
 as it parses live ones, so a replay exercises the real parsing code. Error answers
@@ -24,6 +25,7 @@ from optscan.protocols import JSON, OptionProvider
 from optscan.symbols import normalize_symbol
 
 MANIFEST = "manifest.json"
+FUNDAMENTALS = "fundamentals.json"
 
 
 def _symbol_dir(root: Path, provider: str, symbol: str) -> Path:
@@ -63,6 +65,9 @@ class _Wrapper(OptionProvider):
     def transform_chain(self, raw: JSON, symbol: str, expiration: dt.date) -> Any:
         return self.inner.transform_chain(raw, symbol, expiration)
 
+    def transform_fundamentals(self, raw: JSON, symbol: str) -> Any:
+        return self.inner.transform_fundamentals(raw, symbol)
+
     def close(self) -> None:
         self.inner.close()
 
@@ -90,6 +95,11 @@ class RecordingProvider(_Wrapper):
         _write_json(path, raw)
         return raw
 
+    def extract_fundamentals(self, symbol: str) -> JSON:
+        raw = self.inner.extract_fundamentals(symbol)
+        _write_json(_symbol_dir(self.root, self.name, symbol) / FUNDAMENTALS, raw)
+        return raw
+
 
 class ReplayProvider(_Wrapper):
     """Serves recorded payloads; a missing file is a ``not_recorded`` outcome."""
@@ -112,11 +122,17 @@ class ReplayProvider(_Wrapper):
         path = _symbol_dir(self.root, self.name, symbol) / f"{expiration.isoformat()}.json"
         return self._read(path, f"{symbol} {expiration}")
 
-    def recorded_symbols(self) -> list[str]:
+    def extract_fundamentals(self, symbol: str) -> JSON:
+        path = _symbol_dir(self.root, self.name, symbol) / FUNDAMENTALS
+        return self._read(path, f"{symbol} fundamentals")
+
+    def recorded_symbols(self, payload: str = "expirations.json") -> list[str]:
+        """The symbols whose ``payload`` file was recorded (``FUNDAMENTALS`` for those
+        with fundamentals)."""
         base = self.root / self.name
         if not base.is_dir():
             return []
-        return sorted(p.name for p in base.iterdir() if (p / "expirations.json").is_file())
+        return sorted(p.name for p in base.iterdir() if (p / payload).is_file())
 
     def recorded_providers(self) -> list[str]:
         """Every provider the recording folder holds payloads of."""

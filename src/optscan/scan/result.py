@@ -20,6 +20,7 @@ from optscan.events import (
 )
 from optscan.logs import get_logger
 from optscan.models import Opportunity, ScanResult, SymbolOutcome
+from optscan.scan.selection import scan_selection
 from optscan.secrets import scrub_exception
 
 if TYPE_CHECKING:
@@ -128,6 +129,7 @@ def assemble_result(
         symbols=outcomes,
         opportunities=ranked,
         errors=[*_refused(ctx, outcomes), *errors],
+        selection=scan_selection(ctx, ranked),
     )
 
 
@@ -193,13 +195,20 @@ def _publish_each(
             sink.publish(result)
         except Exception as exc:
             error = scrub_exception(exc, with_type=False)
-            get_logger().warning("sink_failed", sink=name, plugin=owner, error=error)
-            errors.append(f"sink {name!r} (plugin {owner!r}) failed: {error}")
-            emit(
-                host,
-                errors,
-                PluginFailed(scan_id=result.scan_id, plugin=owner, hook="publish", error=error),
-            )
+            plugin_failed(host, errors, result.scan_id, ("sink", name, owner, "publish"), error)
+
+
+def plugin_failed(
+    host: PluginHost, errors: list[str], scan_id: str, what: tuple[str, str, str, str], error: str
+) -> None:
+    """Report a plugin class that failed during a scan: ``what`` is ``(family word,
+    name, owning plugin, hook)``, e.g. ``("sink", "json", "optscan.sinks", "publish")``.
+    Logged, added to ``errors`` as ``<family> '<name>' (plugin '<owner>') failed:
+    <error>``, and emitted as a ``PluginFailed`` event."""
+    family, name, owner, hook = what
+    get_logger().warning(f"{family}_failed", **{family: name}, plugin=owner, error=error)
+    errors.append(f"{family} {name!r} (plugin {owner!r}) failed: {error}")
+    emit(host, errors, PluginFailed(scan_id=scan_id, plugin=owner, hook=hook, error=error))
 
 
 def emit_finished(ctx: ScanContext, result: ScanResult) -> None:

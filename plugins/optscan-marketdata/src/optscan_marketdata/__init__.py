@@ -8,8 +8,12 @@ so an installed plugin costs ``optscan --help`` nothing.
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import TYPE_CHECKING
 
-from optscan import OptionProvider, hookimpl
+from optscan import hookimpl
+
+if TYPE_CHECKING:
+    from optscan import OptionProvider
 
 __all__ = ["register_option_providers"]
 

@@ -60,6 +60,7 @@ from optscan import (
     TransientProviderError,
     error_answer,
     error_for_status,
+    provider_spelling,
     read_error_answer,
     scrub,
 )
@@ -134,7 +135,8 @@ class MarketDataProvider(OptionProvider[MarketDataConfig]):
     # ------------------------------------------------------------------ extract
 
     def extract_expirations(self, symbol: str) -> JSON:
-        return self._get(f"/v1/options/expirations/{quote(symbol, safe='')}/", None, symbol)
+        path = f"/v1/options/expirations/{quote(_spelled(symbol), safe='')}/"
+        return self._get(path, None, symbol)
 
     def extract_chain(self, symbol: str, expiration: dt.date, listing: JSON) -> JSON:
         try:
@@ -146,7 +148,7 @@ class MarketDataProvider(OptionProvider[MarketDataConfig]):
                 f"marketdata: {symbol}: {expiration} is not a listed expiration"
             )
         return self._get(
-            f"/v1/options/chain/{quote(symbol, safe='')}/",
+            f"/v1/options/chain/{quote(_spelled(symbol), safe='')}/",
             {"expiration": expiration.isoformat()},
             symbol,
         )
@@ -319,6 +321,12 @@ class MarketDataProvider(OptionProvider[MarketDataConfig]):
 
 
 _TOKEN_HINT = f"set {TOKEN_ENV} or [providers.marketdata] token"
+
+
+def _spelled(symbol: str) -> str:
+    """optscan's canonical symbol as marketdata.app writes it: a class share with a dot
+    (``BRK-B`` -> ``BRK.B``), every other symbol unchanged."""
+    return provider_spelling(symbol, ".")
 
 
 def _raise_for_answer(raw: JSON, symbol: str, what: str, not_found: type[ProviderError]) -> None:

@@ -7,8 +7,12 @@ registers the sink class; the sink module loads when a scan publishes to it.
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import TYPE_CHECKING
 
-from optscan import ResultSink, hookimpl
+from optscan import hookimpl
+
+if TYPE_CHECKING:
+    from optscan import ResultSink
 
 __all__ = ["register_result_sinks"]
 

@@ -27,10 +27,8 @@ change nothing:
   the request (``what`` is ``expirations`` or the expiration date). The file is opened
   in append mode for each line, so the workers of a fleet can share one.
 
-When a queued scan's batch runs it (:meth:`SimProvider.share_server`), the simulated
-server keeps its request count, its rate-limit window and its count of "too many
-requests" answers in the fleet's Redis: one server for every worker, as a real provider
-is, so its ``rate_limit_per_s`` and ``sim_server.server_counts`` cover the whole fleet.
+When queued, a batch makes the server one for the whole fleet, in Redis
+(:meth:`SimProvider.share_server`, :mod:`~optscan.default_plugins.providers.sim_server`).
 
 The server's failures are *error answers* (:func:`optscan.http_answers.error_answer`)
 that the extract returns and the transform raises as the mapped error
@@ -46,12 +44,12 @@ import math
 import os
 import threading
 import time
-from collections import deque
 from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
 from pydantic import Field, field_validator
 
+from optscan.default_plugins.providers.sim_server import ServerWindow
 from optscan.errors import (
     ExpirationNotListedError,
     MalformedPayloadError,
@@ -62,6 +60,7 @@ from optscan.protocols import JSON, OptionProvider, ProviderConfig
 
 if TYPE_CHECKING:
     from optscan.chain import OptionChain
+    from optscan.fundamentals import Fundamentals
 
 NEW_YORK = ZoneInfo("America/New_York")
 RATE = 0.04
@@ -125,6 +124,21 @@ def _nyse() -> Any:
     return _calendar
 
 
+_closes: Any = None
+
+
+def _expiry_close(day: dt.date) -> dt.datetime:
+    """The NYSE close of an expiration day: options stop trading then (13:00 on an
+    early-close day), and the simulated market prices them to it, as the scan does."""
+    global _closes
+    if _closes is None:
+        from optscan.analytics.expiry import ExpiryCloses
+
+        _closes = ExpiryCloses(_nyse())
+    close: dt.datetime = _closes.close_of(day)
+    return close
+
+
 def _log_request(path: str, text: str) -> None:
     """Append one line to ``path`` (one ``write`` on an ``O_APPEND`` descriptor, so lines
     from several threads and processes never interleave)."""
@@ -152,21 +166,15 @@ class SimProvider(OptionProvider[SimConfig]):
         self.as_of: dt.datetime | None = None
         self._lock = threading.Lock()
         self._attempts: dict[tuple[str, str], int] = {}
-        self._recent: deque[float] = deque()
         self.requests = 0
         self.request_times: list[float] = []
         self.rejected_for_rate = 0
         self._seen: set[str] = set()
-        self._shared: Any = None  # a sim_server.SharedServer when queued
+        self._window = ServerWindow()
 
     def share_server(self, redis: Any, key: str) -> None:
-        """Keep the simulated server's request count, rate window and "too many" count
-        in Redis under ``key`` (see the module docstring): a queued batch calls this,
-        so every worker of the fleet talks to one server. A Redis error falls back to
-        this process's own window for that request."""
-        from optscan.default_plugins.providers.sim_server import SharedServer
-
-        self._shared = SharedServer(redis, key)
+        """One simulated server for the fleet, in Redis under ``key`` (:mod:`.sim_server`)."""
+        self._window.share(redis, key)
 
     # ----------------------------------------------------------- the simulated server
 
@@ -193,22 +201,10 @@ class SimProvider(OptionProvider[SimConfig]):
                 refusal = error_answer(401, body=f"{symbol}: token refused (sim auth_refused)")
             elif first and symbol in config.rate_limited:
                 refusal = self._too_many(f"{symbol}: too many requests (sim rate_limited)")
-        shared = None
-        if self._shared is not None:
-            shared = self._shared.refuses(0 if refusal is not None else limit)
-            if shared:
-                with self._lock:
-                    self.rejected_for_rate += 1
-                refusal = self._too_many(f"{symbol}: too many requests (sim limit {limit}/s)")
-        if refusal is None and shared is None and limit > 0:
+        if self._window.over(0 if refusal is not None else limit, now):
             with self._lock:
-                while self._recent and now - self._recent[0] >= 1.0:
-                    self._recent.popleft()
-                if len(self._recent) >= math.floor(limit):
-                    self.rejected_for_rate += 1
-                    refusal = self._too_many(f"{symbol}: too many requests (sim limit {limit}/s)")
-                else:
-                    self._recent.append(now)
+                self.rejected_for_rate += 1
+            refusal = self._too_many(f"{symbol}: too many requests (sim limit {limit}/s)")
         if config.request_log:
             status = f" {refusal[ERROR_ANSWER_KEY]['status']}" if refusal else ""
             _log_request(config.request_log, f"{symbol} {what}{status}")
@@ -298,6 +294,23 @@ class SimProvider(OptionProvider[SimConfig]):
                     _payloads.pop(next(iter(_payloads)))
         return payload
 
+    def extract_fundamentals(self, symbol: str) -> JSON:
+        from optscan.default_plugins.providers import sim_fundamentals
+
+        refused = self._serve(symbol, "fundamentals")
+        if refused is not None:
+            return refused
+        if symbol in self.config.no_options:
+            return error_answer(404, body=f"{symbol}: no fundamentals (sim no_options)")
+        today = self._now().astimezone(NEW_YORK).date()
+        spot = self._spot(symbol, today)
+        return sim_fundamentals.payload(self.config.seed, symbol, spot, today)
+
+    def transform_fundamentals(self, raw: JSON, symbol: str) -> Fundamentals:
+        from optscan.default_plugins.providers import sim_fundamentals
+
+        return sim_fundamentals.parse(raw, symbol, self.name)
+
     def _chain_payload(
         self, symbol: str, expiration: dt.date, now: dt.datetime, spot: float
     ) -> JSON:
@@ -306,7 +319,7 @@ class SimProvider(OptionProvider[SimConfig]):
         from optscan.analytics.greeks import bs_price
 
         rng = np.random.default_rng(_seed(self.config.seed, symbol, expiration, now.date()))
-        close = dt.datetime.combine(expiration, dt.time(16), NEW_YORK)
+        close = _expiry_close(expiration)  # 13:00 on an early-close day, as the scan's
         years = max((close - now).total_seconds(), 60.0) / (365.0 * 86400)
         step = 0.5 if spot < 25 else 1.0 if spot < 100 else 2.5 if spot < 250 else 5.0
         lo, hi = spot * 0.6, spot * 1.4

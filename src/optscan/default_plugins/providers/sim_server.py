@@ -12,7 +12,9 @@ from __future__ import annotations
 import itertools
 import math
 import os
+import threading
 import time
+from collections import deque
 from typing import Any
 
 # KEYS: the server's window (a sorted set of request times, ms), its request count, its
@@ -82,3 +84,33 @@ class SharedServer:
             )
         except Exception:
             return None
+
+
+class ServerWindow:
+    """The simulated server's count and rate window: this process's, or (once
+    :meth:`share` was called) the fleet's in Redis, this process's when Redis fails."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._recent: deque[float] = deque()
+        self._shared: SharedServer | None = None
+
+    def share(self, redis: Any, key: str) -> None:
+        self._shared = SharedServer(redis, key)
+
+    def over(self, limit: float, now: float) -> bool:
+        """Count one request arriving at ``now`` (monotonic seconds); whether it goes
+        over ``limit`` requests a second (0: count it only)."""
+        if self._shared is not None:
+            verdict = self._shared.refuses(limit)
+            if verdict is not None:
+                return verdict
+        if limit <= 0:
+            return False
+        with self._lock:
+            while self._recent and now - self._recent[0] >= 1.0:
+                self._recent.popleft()
+            if len(self._recent) >= math.floor(limit):
+                return True
+            self._recent.append(now)
+            return False

@@ -2,7 +2,8 @@
 
 It runs once every batch job has ended, failed or not. Symbols whose batch failed for
 good are reported ``failed`` (reason ``job_failed``, with the job's last error line);
-then the result is assembled exactly as the embedded scan assembles it, published to
+then the result is assembled and enriched (the enrichers' facts) exactly as the
+embedded scan does it, published to
 the sinks (the ``redis`` sink through the jobs' own connection) at most once per scan
 (a re-run aggregator finds the scan's ``published_at`` mark taken and skips them), kept
 as the profile's latest result (``<prefix>results:<profile>``, ``redis.result_ttl_s``,
@@ -25,13 +26,15 @@ from optscan.models import Opportunity, SymbolOutcome
 from optscan.queue.connection import batch_job_id, patiently
 from optscan.queue.enqueue import mirror_meta
 from optscan.queue.jobs.env import JobEnv, job_entry, lost, payload
-from optscan.queue.lock import keep_lock
+from optscan.queue.lock import keep_lock, lock_kept
 from optscan.queue.rq import JsonJob, last_error_line
 from optscan.queue.store import TERMINAL_STATES
+from optscan.scan.enrich import enrich_result
 from optscan.scan.result import assemble_result, emit_finished, publish
 
 if TYPE_CHECKING:
-    from optscan.models import ScanRequest
+    from optscan.models import ScanRequest, ScanResult
+    from optscan.scan.context import ScanContext
 
 
 class _Record(BaseModel):
@@ -105,6 +108,7 @@ def _aggregate(
     opportunities = [o for r in records for o in r.opportunities]
     errors: list[str] = json.loads(fields.get("errors") or "[]")
     result = assemble_result(ctx, outcomes=outcomes, opportunities=opportunities, errors=errors)
+    result = _enriched(env, ctx, scan_id, result)
     ttl = ctx.settings.redis.result_ttl_s
     first = patiently(
         lambda: env.store.mark_published(scan_id), what="published mark", budget_s=wait
@@ -139,6 +143,27 @@ def _aggregate(
     if fields.get("job_id"):
         mirror_meta(env.redis, fields["job_id"], {"state": state, "done": len(outcomes)})
     return data
+
+
+def _enriched(env: JobEnv, ctx: ScanContext, scan_id: str, result: ScanResult) -> ScanResult:
+    """The enrichers' facts, as the embedded scan adds them (:func:`enrich_result`):
+    fundamentals through the provider with the fleet's shared rate limit and gate, and
+    cached in Redis for every worker."""
+    if not ctx.host.enricher_names(ctx.settings):
+        return result
+    from optscan.queue.fundamentals import RedisCache
+    from optscan.queue.jobs.batch import share_limits
+
+    share_limits(env, ctx, scan_id)
+    profile, ttl_s = ctx.request.profile, env.cfg.lock_ttl_s
+    try:
+        with lock_kept(env.redis, env.keys, profile, scan_id, ttl_s):  # fetches may be slow
+            return enrich_result(ctx, result, cache=RedisCache(env.redis, env.keys))
+    finally:
+        try:
+            ctx.provider.close()
+        except Exception as exc:
+            structlog.get_logger("optscan").warning("provider_close_failed", error=str(exc))
 
 
 def _job_failure(env: JobEnv, job_id: str) -> str:

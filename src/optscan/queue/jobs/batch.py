@@ -17,6 +17,7 @@ import structlog
 
 from optscan.errors import OptscanError
 from optscan.queue.enqueue import mirror_meta
+from optscan.queue.fundamentals import prefetch_fundamentals
 from optscan.queue.jobs.env import JobEnv, job_entry, lost, payload
 from optscan.queue.jobs.recorder import Recorder
 from optscan.queue.limits import RedisGate, Trouble, WatchedLimiter, redis_limiter
@@ -72,12 +73,13 @@ def _scan_and_record(
     except OptscanError as exc:  # a config or plugin problem on this worker: no retry helps
         failed_items = [(s, payload(failed_outcome(s, exc), []), True) for s in todo]
         return env.store.record(scan_id, failed_items)
-    trouble = _share_limits(env, ctx, scan_id)
+    trouble = share_limits(env, ctx, scan_id)
     recorder = Recorder(env, ctx, scan_id, trouble)
     try:
         with lock_kept(env.redis, env.keys, req.profile, scan_id, env.cfg.lock_ttl_s):
             run_symbols(ctx, todo, lambda outcome: None, recorder.add)
             recorder.finish()
+            prefetch_fundamentals(env.redis, env.keys, ctx, recorder.ok)
     finally:
         try:
             ctx.provider.close()
@@ -98,7 +100,7 @@ def _counts(env: JobEnv, scan_id: str) -> tuple[int, int]:
     return int(done), int(failed)
 
 
-def _share_limits(env: JobEnv, ctx: ScanContext, scan_id: str) -> Trouble:
+def share_limits(env: JobEnv, ctx: ScanContext, scan_id: str) -> Trouble:
     """Every worker of the fleet draws on one request budget per provider, pauses
     together on a ``retry_after`` and stops together on a refused credential (Redis).
     A provider that simulates a server keeps that server's state in Redis too. Returns

@@ -61,6 +61,7 @@ class Recorder:
         self.pending: list[SymbolResult] = []
         self.held: list[SymbolResult] = []
         self.scanned: list[str] = []
+        self.ok: list[str] = []  # recorded ``ok`` (their fundamentals are worth fetching)
         self.added = 0
         self.done = 0
         self.failed = 0
@@ -135,6 +136,7 @@ class Recorder:
             return
         self.added += added
         self.done, self.failed = done, failed
+        self.ok.extend(outcome.symbol for outcome, _ in batch if outcome.status == "ok")
         errors: list[str] = []
         first = done - len(batch)
         for i, (outcome, _) in enumerate(batch):

@@ -20,6 +20,7 @@ either.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from optscan.errors import (
@@ -53,8 +54,9 @@ _UNREACHABLE_TEXT = (
 _DROPPED_TEXT = ("connection reset", "connection aborted", "remotedisconnected", "broken pipe")
 
 
-def answer_of(response: Any, symbol: str) -> JSON:
-    """The JSON body of a finished request, or the error answer its status means."""
+def answer_of(response: Any, symbol: str, check: Callable[[Any, str], JSON] | None = None) -> JSON:
+    """The JSON body of a finished request, or the error answer its status means;
+    ``check`` vets the body (default: an options answer, with an ``optionChain``)."""
     status = getattr(response, "status_code", 200)
     if status >= 400:
         return _error_answer(response, status)
@@ -64,6 +66,8 @@ def answer_of(response: Any, symbol: str) -> JSON:
         raise MalformedPayloadError(
             f"{symbol}: Yahoo's answer (HTTP {status}) is not JSON: {exc}"
         ) from None
+    if check is not None:
+        return check(body, symbol)
     if not isinstance(body, dict) or not isinstance(body.get("optionChain"), dict):
         raise MalformedPayloadError(f"{symbol}: Yahoo's answer has no optionChain object")
     return body

@@ -13,13 +13,15 @@ from urllib.parse import quote as url_quote
 
 from pydantic import Field, field_validator
 
+from optscan.default_plugins.providers.yfinance import fundamentals as quote_summary
 from optscan.default_plugins.providers.yfinance import network, parse
-from optscan.errors import SymbolNotFoundError
+from optscan.errors import FundamentalsUnavailableError, SymbolNotFoundError
 from optscan.http_answers import raise_for_error_answer
 from optscan.protocols import JSON, OptionProvider, ProviderConfig
 
 if TYPE_CHECKING:
     from optscan.chain import OptionChain
+    from optscan.fundamentals import Fundamentals
 
 BASE_URL = "https://query2.finance.yahoo.com/v7/finance/options/"
 
@@ -85,7 +87,9 @@ class YFinanceProvider(OptionProvider[YFinanceConfig]):
 
         return str(Path(user_cache_dir("optscan")) / "yfinance")
 
-    def _get(self, symbol: str, expiration: dt.date | None = None) -> JSON:
+    def _get(
+        self, symbol: str, expiration: dt.date | None = None, *, fundamentals: bool = False
+    ) -> JSON:
         """One GET of the v7 options endpoint through yfinance: the JSON body untouched,
         or an error answer (an HTTP error status, yfinance's rate-limit error) for the
         transforms to map. Only a request that got no answer at all raises."""
@@ -95,6 +99,8 @@ class YFinanceProvider(OptionProvider[YFinanceConfig]):
         url = BASE_URL + url_quote(symbol, safe="")
         if expiration is not None:
             url += f"?date={parse.epoch(expiration)}"
+        if fundamentals:
+            url = quote_summary.url(symbol)
         try:
             response = YfData().get(url=url, timeout=self.config.timeout_s)
         except Exception as exc:
@@ -102,6 +108,8 @@ class YFinanceProvider(OptionProvider[YFinanceConfig]):
             if answer is not None:
                 return answer
             raise network.classify(exc, symbol, self.config.timeout_s) from exc
+        if fundamentals:
+            return network.answer_of(response, symbol, check=quote_summary.check_body)
         return network.answer_of(response, symbol)
 
     def extract_expirations(self, symbol: str) -> JSON:
@@ -115,6 +123,10 @@ class YFinanceProvider(OptionProvider[YFinanceConfig]):
         except (KeyError, IndexError, TypeError):
             pass  # a listing we cannot read: ask for the chain itself
         return self._get(symbol, expiration)
+
+    def extract_fundamentals(self, symbol: str) -> JSON:
+        """One GET of Yahoo's ``quoteSummary`` (:mod:`.fundamentals`)."""
+        return self._get(symbol, fundamentals=True)
 
     # ------------------------------------------------------------------ transform
 
@@ -137,3 +149,9 @@ class YFinanceProvider(OptionProvider[YFinanceConfig]):
             provider=self.name,
             data_delay_s=self.config.data_delay_s,
         )
+
+    def transform_fundamentals(self, raw: JSON, symbol: str) -> Fundamentals:
+        raise_for_error_answer(
+            raw, f"{symbol}: Yahoo fundamentals", not_found=FundamentalsUnavailableError
+        )
+        return quote_summary.parse(raw, symbol, self.name)

@@ -1,0 +1,127 @@
+"""A user's file as numbered lines of cells: encodings, BOM, CRLF, quoting, and the
+one-line message for a file that is no text at all.
+
+Shared by the positions reader and the watchlist reader. Account numbers and names
+are withheld from every text this module gives back for a report
+(:func:`redact_line`, :func:`row_text`).
+"""
+
+from __future__ import annotations
+
+import csv
+import re
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from optscan.errors import InputFileError
+from optscan.symbols import printable
+
+if TYPE_CHECKING:
+    from pathlib import Path
+
+MAX_BYTES = 50 * 1024 * 1024
+"""The largest file read (50 MiB: a positions export or a watchlist is far smaller)."""
+MAX_TEXT = 120
+"""A skipped line is echoed cut to this many characters."""
+
+
+@dataclass(frozen=True)
+class Line:
+    """One line of the file: its 1-based number, its raw text and its cells."""
+
+    number: int
+    raw: str
+    cells: list[str]
+
+    @property
+    def blank(self) -> bool:
+        """No cell holds anything but spaces."""
+        return not any(c.strip() for c in self.cells)
+
+    @property
+    def filled(self) -> list[str]:
+        """The cells that hold something, stripped."""
+        return [c.strip() for c in self.cells if c.strip()]
+
+
+def read_text(path: Path, what: str) -> str:
+    """The file's text (UTF-8 with or without BOM, else Windows-1252), or an
+    :class:`InputFileError` naming the file and saying what was expected (``what``)."""
+    shown = str(path)
+    try:
+        if path.is_dir():
+            raise InputFileError(shown, None, f"is a folder, not {what}")
+        with path.open("rb") as fh:
+            data = fh.read(MAX_BYTES + 1)
+    except OSError as exc:
+        raise InputFileError(shown, None, f"cannot read it: {exc.strerror or exc}") from None
+    if len(data) > MAX_BYTES:
+        raise InputFileError(shown, None, f"larger than {MAX_BYTES >> 20} MiB: not {what}")
+    if data.startswith(b"PK\x03\x04"):
+        raise InputFileError(
+            shown, 1, f"an Excel workbook or a zip archive, not {what}: save or export it as CSV"
+        )
+    if b"\x00" in data:
+        raise InputFileError(shown, 1, f"binary data, not {what}")
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        return data.decode("cp1252", errors="replace")
+
+
+def split_lines(text: str, delimiter: str = ",") -> list[Line]:
+    """Numbered lines (``\\n``, ``\\r\\n`` or ``\\r``), each split into cells as CSV
+    (quotes, doubled quotes); a line that is not valid CSV keeps its raw text as its one
+    cell."""
+    lines: list[Line] = []
+    for number, raw in enumerate(text.splitlines(), start=1):
+        raw = raw.lstrip("\ufeff")
+        try:
+            cells = next(csv.reader([raw], delimiter=delimiter, skipinitialspace=False), [])
+        except csv.Error:
+            cells = [raw]
+        lines.append(Line(number, raw, cells))
+    return lines
+
+
+def guess_delimiter(lines: list[str]) -> str:
+    """Tab when the first lines with content hold tabs and no commas, else comma."""
+    sample = [ln for ln in lines if ln.strip()][:5]
+    if sample and all("\t" in ln and "," not in ln for ln in sample):
+        return "\t"
+    return ","
+
+
+_ACCOUNT_PHRASE = re.compile(
+    r"(?i)\b(for\s+accounts?|accounts?\s*(?:#|no\.?|number|name|id)\s*:?)(\s+)(.*?)"
+    r"(?=\s+as\s+of\b|\"|,|$)"
+)
+_ACCOUNT_NUMBER = re.compile(
+    r"(?i)(?:\.{2,}|\bx{2,}-?|\*{2,}|#)\d{2,}\b|\b[A-Z]{1,3}\d{5,}\b"
+    r"|\b(?!(?:19|20)\d\d(?:0[1-9]|1[0-2])(?:[0-2]\d|3[01])\b)\d{8,}\b"
+    r"|(?<=[A-Za-z] )-\d{3,}\b"
+)
+
+
+def redact_line(text: str) -> str:
+    """A free-text line (a title, a note) with account names and numbers withheld:
+    what follows "account" up to "as of" (``Positions for account Individual ...123 as
+    of ...`` -> ``Positions for account *** as of ...``) and anything shaped like an
+    account number (``...123``, ``XXXX-1234``, ``Z12345678``, ``U1234567``)."""
+    text = _ACCOUNT_PHRASE.sub(lambda m: f"{m[1]}{m[2]}***" if m[3].strip() else m[0], text)
+    return shorten_text(_ACCOUNT_NUMBER.sub("***", text))
+
+
+def row_text(cells: list[str], withheld: set[int]) -> str:
+    """A table row echoed for a report: its cells joined by commas, the account columns
+    (``withheld``) shown as ``***`` and account-shaped numbers withheld elsewhere."""
+    shown = ["***" if i in withheld and c.strip() else c.strip() for i, c in enumerate(cells)]
+    while shown and not shown[-1]:
+        shown.pop()
+    return shorten_text(_ACCOUNT_NUMBER.sub("***", ",".join(shown)))
+
+
+def shorten_text(text: str, limit: int = MAX_TEXT) -> str:
+    """``text`` printable and cut to ``limit`` characters with ``...``."""
+    text = printable(" ".join(text.split()))
+    return text if len(text) <= limit else text[: limit - 3] + "..."

@@ -1,0 +1,118 @@
+"""Short positions for ``optscan rolls`` from what the user gives: ``--position`` text,
+or a broker's positions file.
+
+Positions files are read by :mod:`optscan.positions` (``read_positions(path, broker)``
+gives a ``PositionsReading`` with ``.options``, ``.stocks`` and ``.cash``). This module
+only converts such a reading (imported lazily: ``optscan rolls --help`` stays fast).
+"""
+
+from __future__ import annotations
+
+import math
+from typing import TYPE_CHECKING, Any
+
+from optscan.errors import UsageError
+
+if TYPE_CHECKING:
+    from pathlib import Path
+
+    from optscan.rolls.models import ShortPosition
+
+
+def parse_position(text: str, cost_basis: dict[str, float] | None = None) -> ShortPosition:
+    """``CONTRACT[:QTY][@PRICE]``: an OCC symbol, the short contracts (a positive whole
+    number, default 1) and the premium received per share (optional). ``cost_basis``
+    maps a ticker (or OCC root) to the shares' cost basis per share, for calls.
+
+    Raises :class:`UsageError` naming the text when it is not one.
+    """
+    from pydantic import ValidationError
+
+    from optscan.rolls.models import ShortPosition
+
+    body, _, price_text = text.strip().partition("@")
+    contract, _, qty_text = body.partition(":")
+    try:
+        quantity = int(qty_text) if qty_text.strip() else 1
+    except ValueError:
+        raise UsageError(
+            f"--position {text!r}: QTY {qty_text!r} is not a whole number of contracts"
+        ) from None
+    if quantity < 1:
+        raise UsageError(
+            f"--position {text!r}: QTY counts short contracts and must be positive, got {quantity}"
+        )
+    price = None
+    if price_text.strip():
+        try:
+            price = float(price_text)
+        except ValueError:
+            raise UsageError(f"--position {text!r}: PRICE {price_text!r} is not a number") from None
+        if not (math.isfinite(price) and price >= 0):
+            raise UsageError(f"--position {text!r}: PRICE must be a finite price >= 0")
+    try:
+        position = ShortPosition(
+            contract_symbol=contract.upper(), quantity=quantity, average_price=price
+        )
+    except (ValidationError, ValueError) as exc:
+        raise UsageError(f"--position {text!r}: {_first_error(exc)}") from None
+    basis = (cost_basis or {}).get(position.symbol)
+    if position.kind == "call" and basis is not None:
+        position = position.model_copy(update={"cost_basis": basis})
+    return position
+
+
+def _first_error(exc: Exception) -> str:
+    from pydantic import ValidationError
+
+    if isinstance(exc, ValidationError):
+        err = exc.errors()[0]
+        where = ".".join(str(p) for p in err["loc"])
+        return f"{where}: {err['msg']}".removeprefix(": ").replace("Value error, ", "")
+    return str(exc)
+
+
+def read_positions_file(path: Path, broker: str | None = None) -> Any:
+    """The :mod:`optscan.positions` reading of ``path`` (a ``PositionsReading``).
+
+    Raises :class:`UsageError` when this build has no positions reader; the reader's
+    own errors (:class:`~optscan.errors.InputFileError`, naming the file and line)
+    pass through.
+    """
+    try:
+        from optscan.positions import read_positions  # type: ignore[import-not-found,unused-ignore]
+    except ImportError:
+        raise UsageError(
+            f"--positions {str(path)!r}: this optscan cannot read positions files "
+            "(optscan.positions is missing)"
+        ) from None
+    return read_positions(path, broker=broker)
+
+
+def short_positions(reading: Any) -> list[ShortPosition]:
+    """The short options of a positions reading (``quantity < 0``), each with its
+    average price and, for calls, the shares' cost basis when the reading has it."""
+    from optscan.rolls.models import ShortPosition
+
+    basis = {
+        stock.symbol: stock.cost_basis
+        for stock in getattr(reading, "stocks", ())
+        if stock.cost_basis is not None
+    }
+    out = []
+    for option in getattr(reading, "options", ()):
+        if option.quantity >= 0:
+            continue
+        out.append(
+            ShortPosition(
+                contract_symbol=option.contract_symbol,
+                symbol=option.symbol,
+                kind=option.kind,
+                strike=option.strike,
+                expiration=option.expiration,
+                quantity=-option.quantity,
+                average_price=option.average_price,
+                cost_basis=basis.get(option.symbol) if option.kind == "call" else None,
+            )
+        )
+    return out
