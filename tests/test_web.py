@@ -451,3 +451,17 @@ def test_rolls_without_a_positions_file_say_so():
     headers = {"Origin": ORIGIN, "X-CSRF-Token": _csrf(client)}
     answer = client.post("/api/rolls", json={}, headers=headers)
     assert answer.status_code == 404 and "holdings.file" in answer.get_json()["error"]
+
+
+def test_bound_to_every_interface_any_address_of_this_machine_is_served():
+    """The machine's own IP in Host was refused: its host name resolves through
+    /etc/hosts to a loopback address on Debian. Any address a socket can be bound to
+    is this machine's; a name never is (DNS rebinding)."""
+    from optscan.web.security import Guard
+
+    every = Guard.for_binding("0.0.0.0", [], TOKEN, rq_writes=False)
+    assert every.serves("127.0.0.2")  # an own address that no name lists
+    assert not every.serves("192.0.2.55")  # TEST-NET-1: nobody's interface
+    assert not every.serves("attacker.example")
+    loopback = Guard.for_binding("127.0.0.1", [], "", rq_writes=False)
+    assert not loopback.serves("127.0.0.2")
