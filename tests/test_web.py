@@ -468,3 +468,17 @@ def test_bound_to_every_interface_any_address_of_this_machine_is_served():
     assert not every.serves("attacker.example")
     loopback = Guard.for_binding("127.0.0.1", [], "", rq_writes=False)
     assert not loopback.serves("127.0.0.2")
+
+
+def test_an_invalid_symbol_counts_as_skipped_as_the_result_says():
+    """The progress said "1 failed" while the result said "0 failed, 1 skipped"."""
+    client = _client(_app())
+    answer = _post_scan(client, {"symbols": ["AAPL", XSS], "force": True})
+    assert answer.status_code == 202
+    status = _wait(client, answer.get_json()["scan_id"])
+    doc = client.get("/api/results/latest").get_json()
+    by_status = {s["symbol"]: s["status"] for s in doc["symbols"]}
+    assert sorted(by_status.values()) == ["ok", "skipped"]
+    assert status["symbols_failed"] == 0 and status["failures"] == {}
+    assert status["symbols_skipped"] == 1 and list(status["skipped"]) != []
+    assert "0 failed, 1 skipped" in status["message"]
