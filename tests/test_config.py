@@ -203,3 +203,19 @@ def test_naming_one_strategy_keeps_the_others(tmp_path: Path):
     assert list(settings.strategies) == ["csp", "cc", "roll", "wide"]
     assert settings.strategies["csp"].min_delta == -0.3
     assert settings.strategies["roll"].type == "roll"
+
+
+def test_a_plugin_table_without_enabled_keeps_the_default_list(tmp_path: Path):
+    """`[sources.watchlist] symbols = [...]` alone scanned nothing: the table replaced
+    the default `enabled = ["watchlist"]`."""
+    config = tmp_path / "config.toml"
+    config.write_text('[sources.watchlist]\nsymbols = ["AAPL", "BRK.B"]\n')
+    settings = load_settings(path=config, use_env=False)
+    assert settings.enabled("sources") == ["watchlist"]
+    assert settings.plugin_section("sources", "watchlist")["symbols"] == ["AAPL", "BRK.B"]
+    settings = load_settings(overrides={"sources.watchlist.symbols": ["MSFT"]}, use_env=False)
+    assert settings.enabled("sources") == ["watchlist"]
+    settings = load_settings(overrides={"sources.enabled": ["file"]}, use_env=False)
+    assert settings.enabled("sources") == ["file"]  # said: kept as said
+    config.write_text('[sinks.json]\npath = "out.json"\n')
+    assert load_settings(path=config, use_env=False).enabled("sinks") == []

@@ -288,6 +288,9 @@ def test_rq_dashboard_is_mounted_and_its_writes_are_guarded(queued):
     assert on.post("/rq/requeue/optscan", headers={"Origin": ORIGIN}).status_code == 403
     ok = on.post("/rq/requeue/optscan", headers={"Origin": ORIGIN, "X-CSRFToken": token})
     assert ok.status_code == 200
+    # compacting an empty queue was a 500 (rq renames a list Redis does not have)
+    ok = on.post("/rq/queue/optscan/compact", headers={"Origin": ORIGIN, "X-CSRFToken": token})
+    assert ok.status_code == 200 and ok.get_json() == {"status": "OK"}
 
 
 def test_rq_dashboards_url_display_masks_the_whole_password():
@@ -451,3 +454,31 @@ def test_rolls_without_a_positions_file_say_so():
     headers = {"Origin": ORIGIN, "X-CSRF-Token": _csrf(client)}
     answer = client.post("/api/rolls", json={}, headers=headers)
     assert answer.status_code == 404 and "holdings.file" in answer.get_json()["error"]
+
+
+def test_bound_to_every_interface_any_address_of_this_machine_is_served():
+    """The machine's own IP in Host was refused: its host name resolves through
+    /etc/hosts to a loopback address on Debian. Any address a socket can be bound to
+    is this machine's; a name never is (DNS rebinding)."""
+    from optscan.web.security import Guard
+
+    every = Guard.for_binding("0.0.0.0", [], TOKEN, rq_writes=False)
+    assert every.serves("127.0.0.2")  # an own address that no name lists
+    assert not every.serves("192.0.2.55")  # TEST-NET-1: nobody's interface
+    assert not every.serves("attacker.example")
+    loopback = Guard.for_binding("127.0.0.1", [], "", rq_writes=False)
+    assert not loopback.serves("127.0.0.2")
+
+
+def test_an_invalid_symbol_counts_as_skipped_as_the_result_says():
+    """The progress said "1 failed" while the result said "0 failed, 1 skipped"."""
+    client = _client(_app())
+    answer = _post_scan(client, {"symbols": ["AAPL", XSS], "force": True})
+    assert answer.status_code == 202
+    status = _wait(client, answer.get_json()["scan_id"])
+    doc = client.get("/api/results/latest").get_json()
+    by_status = {s["symbol"]: s["status"] for s in doc["symbols"]}
+    assert sorted(by_status.values()) == ["ok", "skipped"]
+    assert status["symbols_failed"] == 0 and status["failures"] == {}
+    assert status["symbols_skipped"] == 1 and list(status["skipped"]) != []
+    assert "0 failed, 1 skipped" in status["message"]

@@ -267,7 +267,8 @@ def test_sorting_filtering_and_selecting(browser, server):
     assert browser.execute_script("return window.optscan.selected.contract_symbol") in tip
     shot(browser, "03-selected")
     # the payoff: a put keeps its credit above the strike and is zero at breakeven;
-    # a call keeps its credit below the strike and is zero at the strike + bid
+    # a covered call (100 shares from today's price and the call): zero at S0 - bid,
+    # capped at K - S0 + bid from the strike up
     put = browser.execute_script(
         "const o = window.optscan.selected, f = window.optscan.payoffAt;"
         "return [f(o, o.strike * 2), f(o, o.breakeven), o.premium, f(o, o.strike - 10)]"
@@ -278,7 +279,11 @@ def test_sorting_filtering_and_selecting(browser, server):
         "const o = {kind: 'call', strike: 110, bid: 2, underlying_price: 100};"
         "const f = window.optscan.payoffAt; return [f(o, 98), f(o, 110), f(o, 112), f(o, 150)]"
     )
-    assert call == pytest.approx([200, 200, 0, -3800])
+    assert call == pytest.approx([0, 1200, 1200, 1200])
+    assert browser.execute_script(
+        "return window.optscan.payoffBreakeven({kind: 'call', strike: 110, bid: 2,"
+        " underlying_price: 100, breakeven: 112})"
+    ) == pytest.approx(98)
     assert console_errors(browser) == []
 
 

@@ -172,3 +172,20 @@ def test_a_real_process_serves_the_page_and_runs_scan_now(tmp_path: Path):
     output = Path(log.name).read_text()
     assert "optscan: web page on http://127.0.0.1:" in output
     assert "canary" not in output and all("canary" not in text for text in seen)
+
+
+def test_a_port_in_use_is_one_line_before_any_announcement():
+    import socket
+
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        ran = invoke("web", "--port", str(port), "--set", "scan.provider=sim")
+        assert ran.returncode == 1, ran.stderr
+        assert (
+            ran.stderr.strip()
+            == f"optscan: cannot serve on 127.0.0.1:{port}: Address already in use"
+        )
+        ran = invoke("dashboard", "--port", str(port))  # the same for rq-dashboard
+        assert "web page on" not in ran.stderr and "Traceback" not in ran.stderr

@@ -29,7 +29,8 @@ def web(host: str, port: int, on_queue: bool, env: Env) -> None:
     Binding another address than 127.0.0.1 needs [web] access_token.
     """
     from optscan.cli.exits import fail
-    from optscan.web.server import WebConfigError, build_app, serve
+    from optscan.cli.serving import serve_wsgi
+    from optscan.web.server import WebConfigError, build_app
 
     env.for_service()
     redis = None
@@ -47,9 +48,14 @@ def web(host: str, port: int, on_queue: bool, env: Env) -> None:
         )
     except WebConfigError as exc:
         fail(str(exc))
-    shown = f"[{host}]" if ":" in host else host
-    where = " and rq-dashboard at /rq" if on_queue else " (scans run in this process)"
-    click.echo(f"optscan: web page on http://{shown}:{port}/{where}", err=True)
-    hosts = ", ".join(sorted(app.extensions["optscan"].guard.hosts))
-    click.echo(f"optscan: it answers requests for these hosts only: {hosts}", err=True)
-    serve(app, host, port)
+    guard = app.extensions["optscan"].guard
+
+    def announce(port: int) -> None:
+        shown = f"[{host}]" if ":" in host else host
+        where = " and rq-dashboard at /rq" if on_queue else " (scans run in this process)"
+        click.echo(f"optscan: web page on http://{shown}:{port}/{where}", err=True)
+        hosts = ", ".join(sorted(guard.hosts))
+        also = " and any address of this machine" if guard.every_interface else ""
+        click.echo(f"optscan: it answers requests for these hosts only: {hosts}{also}", err=True)
+
+    serve_wsgi(app, host, port, announce)

@@ -227,8 +227,7 @@ def dashboard(
 ) -> None:
     """Serve rq-dashboard for the configured Redis (JSON jobs on every page), with
     waitress (a production WSGI server, not Flask's development server)."""
-    import waitress
-
+    from optscan.cli.serving import serve_wsgi
     from optscan.queue.dashboard import make_app
     from optscan.secrets import mask_url
 
@@ -237,13 +236,20 @@ def dashboard(
     url, cfg = env.settings.redis.url.get_secret_value(), env.settings.dashboard
     hosts = [host, *cfg.allowed_hosts]
     app = make_app(url, queue_name=env.settings.queue.name, writes=cfg.writes, allowed_hosts=hosts)
-    click.echo(f"optscan: rq-dashboard on http://{host}:{port}/ for {mask_url(url)}", err=True)
-    click.echo(
-        "optscan: write actions (delete, requeue, empty, compact) "
-        + ("on, from the dashboard's own pages only" if cfg.writes else "off ([dashboard] writes)"),
-        err=True,
-    )
-    waitress.serve(app, host=host, port=port, threads=8, ident="optscan")
+
+    def announce(port: int) -> None:
+        click.echo(f"optscan: rq-dashboard on http://{host}:{port}/ for {mask_url(url)}", err=True)
+        click.echo(
+            "optscan: write actions (delete, requeue, empty, compact) "
+            + (
+                "on, from the dashboard's own pages only"
+                if cfg.writes
+                else "off ([dashboard] writes)"
+            ),
+            err=True,
+        )
+
+    serve_wsgi(app, host, port, announce)
 
 
 # --------------------------------------------------------------------------- lock

@@ -294,11 +294,21 @@ class WebSection(Section):
         return value
 
 
+DEFAULT_ENABLED: dict[str, tuple[str, ...]] = {
+    "sources": ("watchlist",),
+    "sinks": (),
+    "enrichers": (),
+}
+"""What each plugin family enables when the config does not say ``enabled``."""
+
+
 class Settings(Section):
     """The whole effective configuration."""
 
     scan: ScanSection = ScanSection()
-    sources: dict[str, Any] = Field(default_factory=lambda: {"enabled": ["watchlist"]})
+    sources: dict[str, Any] = Field(
+        default_factory=lambda: {"enabled": list(DEFAULT_ENABLED["sources"])}
+    )
     providers: dict[str, dict[str, Any]] = Field(default_factory=dict)
     sinks: dict[str, Any] = Field(default_factory=lambda: {"enabled": []})
     enrichers: dict[str, Any] = Field(default_factory=lambda: {"enabled": []})
@@ -354,8 +364,12 @@ class Settings(Section):
     @field_validator("sources", "sinks", "enrichers")
     @classmethod
     def _family(cls, section: dict[str, Any], info: ValidationInfo) -> dict[str, Any]:
-        """``enabled`` is a list of names; every other entry is a plugin's table."""
-        enabled = section.get("enabled", [])
+        """``enabled`` is a list of names; every other entry is a plugin's table. A
+        table that does not say ``enabled`` keeps the default list (a config with only
+        ``[sources.watchlist] symbols = [...]`` still scans its watchlist)."""
+        if "enabled" not in section:
+            section = {"enabled": list(DEFAULT_ENABLED[info.field_name]), **section}
+        enabled = section["enabled"]
         if not isinstance(enabled, list) or not all(isinstance(x, str) for x in enabled):
             raise ValueError("'enabled' must be a list of names, e.g. [\"json\"]")
         for name, body in section.items():

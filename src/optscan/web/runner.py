@@ -76,6 +76,8 @@ def _status(scan_id: str, profile: str) -> dict[str, Any]:
         "symbols_done": 0,
         "symbols_failed": 0,
         "failures": {},
+        "symbols_skipped": 0,
+        "skipped": {},
         "queued_at": _now(),
         "started_at": None,
         "finished_at": None,
@@ -126,8 +128,12 @@ class EmbeddedRunner:
                 status["symbols_done"] = event.done
             elif isinstance(event, SymbolFailed):
                 status["symbols_done"] = event.done
-                status["symbols_failed"] += 1
-                status["failures"][event.symbol] = event.error
+                if event.status == "skipped":  # an invalid symbol: as the result counts it
+                    status["symbols_skipped"] += 1
+                    status["skipped"][event.symbol] = event.error
+                else:
+                    status["symbols_failed"] += 1
+                    status["failures"][event.symbol] = event.error
             elif isinstance(event, ScanFinished):
                 status["symbols_done"] = status["symbols_total"]
 
@@ -140,7 +146,13 @@ class EmbeddedRunner:
     def status(self, scan_id: str) -> dict[str, Any] | None:
         with self._lock:
             status = self._statuses.get(scan_id)
-            return None if status is None else {**status, "failures": dict(status["failures"])}
+            if status is None:
+                return None
+            return {
+                **status,
+                "failures": dict(status["failures"]),
+                "skipped": dict(status["skipped"]),
+            }
 
     def start(self, request: ScanRequest) -> str:
         from optscan.scan import new_scan_id

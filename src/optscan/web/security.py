@@ -25,6 +25,7 @@ site cannot read it (no CORS), and a DNS-rebinding page is stopped at step 1.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import hmac
 import ipaddress
@@ -73,6 +74,27 @@ def machine_names() -> set[str]:
     return {n for n in names if n}
 
 
+@functools.lru_cache(maxsize=256)
+def is_own_address(host: str) -> bool:
+    """Whether ``host`` is an IP address of one of this machine's interfaces: one a
+    socket can be bound to (asked of the kernel, not of ``/etc/hosts``, which maps the
+    host name to a loopback address on Debian). A name is never one: a DNS-rebinding
+    page's ``Host`` is its own domain name."""
+    import socket
+
+    try:
+        address = ipaddress.ip_address(host.strip("[]"))
+    except ValueError:
+        return False
+    family = socket.AF_INET6 if address.version == 6 else socket.AF_INET
+    try:
+        with socket.socket(family, socket.SOCK_DGRAM) as probe:
+            probe.bind((str(address), 0))
+    except OSError:
+        return False
+    return True
+
+
 def is_loopback(host: str) -> bool:
     """Whether binding ``host`` serves this machine only (``127.0.0.1``, ``::1``,
     ``localhost``)."""
@@ -91,6 +113,8 @@ class Guard:
 
     hosts: set[str]
     access_token: str = ""
+    every_interface: bool = False
+    """Bound to every interface: any IP address of this machine is served as well."""
     csrf_token: str = field(default_factory=lambda: secrets.token_urlsafe(32))
     rq_writes: bool = False
     rq_write_endpoints: set[str] = field(default_factory=set)
@@ -101,9 +125,16 @@ class Guard:
     ) -> Guard:
         hosts = {*LOCAL_HOSTS, hostname(bind) or bind.lower().strip("[]")}
         hosts |= {hostname(h) or h.lower().strip("[]") for h in allowed_hosts}
-        if bind.strip("[]") in WILDCARDS:  # every interface: the machine's own names too
+        every = bind.strip("[]") in WILDCARDS
+        if every:  # every interface: the machine's own names (and addresses) too
             hosts |= machine_names()
-        return cls(hosts=hosts, access_token=access_token, rq_writes=rq_writes)
+        return cls(
+            hosts=hosts, access_token=access_token, rq_writes=rq_writes, every_interface=every
+        )
+
+    def serves(self, host: str) -> bool:
+        """Whether a request whose ``Host`` names ``host`` (no port) is answered."""
+        return host in self.hosts or (self.every_interface and is_own_address(host))
 
     # -- the session cookie: an HMAC of the token, so the cookie never holds it
     def session_value(self) -> str:
@@ -144,7 +175,7 @@ class Guard:
     def refusal(self, request: Any) -> tuple[int, str] | None:
         """Why ``request`` is refused, as ``(status, reason)`` (401 means "sign in"),
         or ``None`` to let it through."""
-        if hostname(request.host) not in self.hosts:
+        if not self.serves(hostname(request.host)):
             return 403, (
                 f"Host {request.host!r} is not one this page serves: add it to [web] allowed_hosts"
             )

@@ -74,10 +74,3 @@ def build_app(
         rq_prefix=RQ_PREFIX if redis is not None else None,
     )
     return create_app(state)
-
-
-def serve(app: Flask, host: str, port: int, *, threads: int = 8) -> None:
-    """Serve ``app`` with waitress (a production WSGI server; blocks)."""
-    import waitress
-
-    waitress.serve(app, host=host, port=port, threads=threads, ident="optscan")

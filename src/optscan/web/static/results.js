@@ -356,7 +356,8 @@
   function payoffData(o) {
     // P&L at expiry per contract (state.payoffAt) against the underlying's price
     var K = o.strike, S0 = o.underlying_price;
-    var lo = Math.min(K, S0, o.breakeven) * 0.8, hi = Math.max(K, S0, o.breakeven) * 1.2;
+    var even = state.payoffBreakeven(o);
+    var lo = Math.min(K, S0, even) * 0.8, hi = Math.max(K, S0, even) * 1.2;
     var xs = [], ys = [], n = 120;
     for (var i = 0; i <= n; i++) {
       var S = lo + (hi - lo) * i / n;
@@ -374,12 +375,14 @@
       if (state.payoff) { state.payoff.destroy(); state.payoff = null; }
       return;
     }
-    caption.textContent = (o.kind === "put" ? "Sell 1 put " : "Sell 1 call (the option alone: shares not drawn) ") + o.contract_symbol +
+    var even = state.payoffBreakeven(o);
+    caption.textContent = (o.kind === "put" ? "Sell 1 put " : "Hold 100 shares (from today's price) and sell 1 call ") + o.contract_symbol +
       " for " + fmt(o.bid, "money") + " (" + fmt(o.premium, "dollars") + " $ a contract): strike " + fmt(o.strike, "money") +
-      ", breakeven " + fmt(o.breakeven, "money") + ", underlying " + fmt(o.underlying_price, "money") + ", " + o.dte + " DTE.";
+      ", breakeven " + fmt(even, "money") + (o.kind === "put" ? "" : " (shares and call; the call alone: " + fmt(o.breakeven, "money") + ")") +
+      ", underlying " + fmt(o.underlying_price, "money") + ", " + o.dte + " DTE.";
     var data = payoffData(o);
     if (state.payoff) state.payoff.destroy();
-    var marks = [[o.strike, "strike", "#b35900"], [o.breakeven, "breakeven", "#1a7f37"]];
+    var marks = [[o.strike, "strike", "#b35900"], [even, "breakeven", "#1a7f37"]];
     state.payoff = new uPlot({
       width: chartWidth("payoff"),
       height: 300,
@@ -457,8 +460,11 @@
     var bar = $("progress-bar");
     bar.max = Math.max(1, s.symbols_total || 0);
     bar.value = s.symbols_done || 0;
-    var text = s.state + ": " + (s.symbols_done || 0) + " of " + (s.symbols_total || "?") + " symbols";
+    var text = s.symbols_total
+      ? s.state + ": " + (s.symbols_done || 0) + " of " + s.symbols_total + " symbols"
+      : s.state + (s.state === "queued" ? ": waiting for a worker to start it" : "");
     if (s.symbols_failed) text += ", " + s.symbols_failed + " failed";
+    if (s.symbols_skipped) text += ", " + s.symbols_skipped + " skipped";
     if ((s.state === "queued" || s.state === "running") && s.workers === 0) {
       text += ". No worker is listening on queue '" + s.queue + "': start one with `optscan worker`.";
     }
@@ -528,13 +534,19 @@
 
   // ---------------------------------------------------------------- wiring
   state.payoffAt = function (o, price) {
-    // P&L at expiry of the option sold, per contract, dollars: the credit less what
-    // the option is worth at expiry (a put: max(K - S, 0); a call: max(S - K, 0)).
-    // Its zero is the result's breakeven (K - bid, K + bid); a covered call's shares
-    // are not drawn.
+    // P&L at expiry per contract, dollars, of the trade the scan proposes:
+    // a cash-secured put: the credit less what the put is worth, max(K - S, 0)
+    //   (zero at the result's breakeven, K - bid);
+    // a covered call: 100 shares held from today's price S0 plus the call sold,
+    //   min(S, K) - S0 + bid (zero at S0 - bid; capped at K - S0 + bid above the strike).
     var K = o.strike, credit = o.bid;
-    var owed = o.kind === "put" ? Math.max(K - price, 0) : Math.max(price - K, 0);
-    return (credit - owed) * 100;
+    if (o.kind === "put") return (credit - Math.max(K - price, 0)) * 100;
+    return (Math.min(price, K) - o.underlying_price + credit) * 100;
+  };
+
+  state.payoffBreakeven = function (o) {
+    // where the drawn P&L is zero: the put's breakeven, or the covered call's S0 - bid
+    return o.kind === "put" ? o.breakeven : o.underlying_price - o.bid;
   };
 
   function init() {
