@@ -42,6 +42,7 @@ _API: dict[str, str] = {
     "expected_root": "optscan.analytics.occ",
     "normalize_symbol": "optscan.symbols",
     "provider_spelling": "optscan.symbols",
+    "without_symbol": "optscan.symbols",
     # errors
     "OptscanError": "optscan.errors",
     "ConfigError": "optscan.errors",
@@ -88,6 +89,7 @@ _API: dict[str, str] = {
     "Enrichment": "optscan.protocols",
     "Fundamentals": "optscan.fundamentals",
     "FundamentalsUnavailableError": "optscan.errors",
+    "ImplausibleFundamentalsError": "optscan.errors",
     "EnrichContext": "optscan.scan.enrich",
     "FundamentalsFetcher": "optscan.scan.enrich",
     "Fetched": "optscan.scan.enrich",
@@ -114,6 +116,7 @@ __all__ = [
     "Fundamentals",
     "FundamentalsFetcher",
     "FundamentalsUnavailableError",
+    "ImplausibleFundamentalsError",
     "MalformedPayloadError",
     "MarketCalendar",
     "MarketStatus",
@@ -172,6 +175,7 @@ __all__ = [
     "read_error_answer",
     "scrub",
     "with_env",
+    "without_symbol",
 ]
 
 
@@ -201,6 +205,7 @@ if TYPE_CHECKING:  # what type checkers and IDEs see
         ConfigError,
         ExpirationNotListedError,
         FundamentalsUnavailableError,
+        ImplausibleFundamentalsError,
         MalformedPayloadError,
         NetworkUnreachableError,
         NotRecordedError,
@@ -250,7 +255,7 @@ if TYPE_CHECKING:  # what type checkers and IDEs see
     from optscan.scan.fundamentals_source import fundamentals_symbols, open_fundamentals
     from optscan.scan.perform import perform_scan
     from optscan.secrets import mask_url, scrub
-    from optscan.symbols import normalize_symbol, provider_spelling
+    from optscan.symbols import normalize_symbol, provider_spelling, without_symbol
     from optscan.testing import (
         check_error_answers,
         check_fundamentals,
