@@ -43,21 +43,17 @@ def implausible(
     :data:`MIN_SHARES` and :data:`MAX_SHARES`; EPS and FCF per share (negative ones are
     kept: losses are real) at most :data:`MAX_PER_SHARE` in size and, with a price, at
     most :data:`MAX_PRICE_MULTIPLE` x the price."""
-    for name, value in (
-        ("price", price),
-        ("EPS", eps_ttm),
-        ("FCF per share", fcf_per_share),
-        ("shares outstanding", shares_outstanding),
-    ):
-        if value is not None and not math.isfinite(value):
-            return f"{name} {value} is not a number"
-    if price is not None and not 0 < price <= MAX_PRICE:
+    if price is not None and not (math.isfinite(price) and 0 < price <= MAX_PRICE):
         return f"price {price:g} is outside (0, {MAX_PRICE:g}]"
-    if shares_outstanding is not None and not MIN_SHARES <= shares_outstanding <= MAX_SHARES:
+    if shares_outstanding is not None and not (
+        math.isfinite(shares_outstanding) and MIN_SHARES <= shares_outstanding <= MAX_SHARES
+    ):
         return f"shares outstanding {shares_outstanding:g} is outside [1, {MAX_SHARES:g}]"
     for name, value in (("EPS", eps_ttm), ("FCF per share", fcf_per_share)):
         if value is None:
             continue
+        if not math.isfinite(value):
+            return f"{name} {value} is not a number"
         if abs(value) > MAX_PER_SHARE:
             return f"{name} {value:g} is larger than {MAX_PER_SHARE:,.0f} a share"
         if price is not None and abs(value) > MAX_PRICE_MULTIPLE * price:
