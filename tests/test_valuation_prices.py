@@ -5,10 +5,12 @@ not repeat it."""
 from __future__ import annotations
 
 import json
-from typing import Any
+from typing import Any, cast
 
 import pytest
 
+from optscan.errors import ImplausibleFundamentalsError
+from optscan.fundamentals import Fundamentals
 from optscan.models import ScanRequest
 from optscan.plugins import PluginHost
 from optscan.scan import perform_scan
@@ -115,3 +117,36 @@ def test_optscan_status_lists_failures_without_repeating_the_symbol():
         }
     )
     assert "  NOPE: no listed options" in lines
+
+
+def test_fundamentals_refuse_bad_numbers_from_any_provider_and_any_cache():
+    from pydantic import ValidationError
+
+    with pytest.raises(ValidationError) as caught:
+        Fundamentals(symbol="X", provider="t", price=10.0, eps_ttm=1e300)
+    assert caught.value.errors()[0]["type"] == "bad_number"
+    # a cached copy from before the check is not used: it is fetched again
+    from optscan.scan.enrich import FundamentalsFetcher
+
+    fetcher = FundamentalsFetcher.__new__(FundamentalsFetcher)
+    stale = {"symbol": "X", "provider": "t", "price": 10.0, "eps_ttm": 1e300}
+    assert fetcher._cached("X", stale) is None
+
+
+def test_a_third_party_transform_with_bad_numbers_is_a_bad_number_not_a_plugin_bug():
+    from optscan.protocols import ProviderConfig
+    from optscan.scan.fetch import ProviderClient
+
+    class Careless:
+        name = "careless"
+
+        def extract_fundamentals(self, symbol: str) -> Any:
+            return {"eps": 1e300}
+
+        def transform_fundamentals(self, raw: Any, symbol: str) -> Fundamentals:
+            return Fundamentals(symbol=symbol, provider="careless", eps_ttm=raw["eps"])
+
+    client = ProviderClient(cast(Any, Careless()), ProviderConfig(), plugin="careless")
+    with pytest.raises(ImplausibleFundamentalsError, match="EPS 1e\\+300") as caught:
+        client.fundamentals("AAPL")
+    assert caught.value.reason == "bad_number"

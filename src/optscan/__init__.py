@@ -41,6 +41,7 @@ _API: dict[str, str] = {
     "parse_occ_symbol": "optscan.analytics.occ",
     "expected_root": "optscan.analytics.occ",
     "normalize_symbol": "optscan.symbols",
+    "canonical_symbol": "optscan.symbols",
     "provider_spelling": "optscan.symbols",
     "without_symbol": "optscan.symbols",
     # errors
@@ -150,6 +151,7 @@ __all__ = [
     "TransientProviderError",
     "UsageError",
     "__version__",
+    "canonical_symbol",
     "check_error_answers",
     "check_fundamentals",
     "check_provider",
@@ -255,7 +257,12 @@ if TYPE_CHECKING:  # what type checkers and IDEs see
     from optscan.scan.fundamentals_source import fundamentals_symbols, open_fundamentals
     from optscan.scan.perform import perform_scan
     from optscan.secrets import mask_url, scrub
-    from optscan.symbols import normalize_symbol, provider_spelling, without_symbol
+    from optscan.symbols import (
+        canonical_symbol,
+        normalize_symbol,
+        provider_spelling,
+        without_symbol,
+    )
     from optscan.testing import (
         check_error_answers,
         check_fundamentals,

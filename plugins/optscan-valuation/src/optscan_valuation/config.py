@@ -10,8 +10,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from optscan import PluginConfig, normalize_symbol
-from optscan.symbols import canonical_symbol
+from optscan import PluginConfig, canonical_symbol, normalize_symbol
 
 Method = Literal["eps", "fcf"]
 WEEK_S = 7 * 86400
