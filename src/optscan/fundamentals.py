@@ -118,7 +118,11 @@ class Fundamentals(BaseModel):
         default=None, description="How fcf_per_share was obtained."
     )
     shares_outstanding: float | None = Field(default=None, gt=0, description="Shares outstanding.")
-    currency: str | None = Field(default=None, description="Trading currency (ISO 4217).")
+    currency: str | None = Field(
+        default=None,
+        description="Trading currency (ISO 4217, case as the source writes it: Yahoo's "
+        "GBp is pence, not GBP).",
+    )
     financial_currency: str | None = Field(
         default=None, description="Currency of the financial statements (ISO 4217)."
     )

@@ -343,3 +343,11 @@ def test_a_default_sim_put_scan_shows_good_and_high_puts_on_one_symbol():
     assert split, [s.extras.get("valuation", {}).get("summary") for s in result.symbols]
     facts = next(s for s in result.symbols if s.symbol == split[0]).extras["valuation"]
     assert 0 < facts["good"] < facts["options"]
+
+
+def test_no_fcf_value_for_a_stock_priced_in_pence_that_reports_in_pounds():
+    london = yahoo(summaryDetail__currency="GBp", financialData__financialCurrency="GBP")
+    found = transform(london, "AAPL")
+    assert found.fcf_per_share is None and found.fcf_method is None
+    assert (found.currency, found.financial_currency) == ("GBp", "GBP")
+    assert transform(YAHOO).fcf_per_share == pytest.approx(110846001152 / 15115799552)

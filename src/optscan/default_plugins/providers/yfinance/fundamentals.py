@@ -13,7 +13,9 @@ the JSON body as Yahoo sent it. *Transform* reads:
   statements can supply that instead (``"ocf_minus_capex"``). There is no FCF value when
   ``financialData.financialCurrency`` differs from the trading currency
   (``summaryDetail.currency``, else ``price.currency``): an ADR reports in its home
-  currency, and a per-share figure in another currency than the price means nothing;
+  currency, and a per-share figure in another currency than the price means nothing.
+  The codes are compared as Yahoo writes them: a London stock trades in ``GBp``
+  (pence) and reports in ``GBP``, a hundredfold apart, so it has no FCF value either;
 * ``price``: ``financialData.currentPrice``; ``shares_outstanding``,
   ``currency``, ``financial_currency``; ``as_of``: ``defaultKeyStatistics.mostRecentQuarter``
   (the end of the latest quarter the trailing figures include, a UTC date).
@@ -62,8 +64,9 @@ def _number(module: dict[str, Any], key: str) -> float | None:
 
 
 def _text(module: dict[str, Any], key: str) -> str | None:
+    """The text as Yahoo wrote it, case kept: its ``GBp`` (pence) is not ``GBP``."""
     value = module.get(key)
-    return value.strip().upper() if isinstance(value, str) and value.strip() else None
+    return value.strip() if isinstance(value, str) and value.strip() else None
 
 
 def _module(result: dict[str, Any], name: str) -> dict[str, Any]:
