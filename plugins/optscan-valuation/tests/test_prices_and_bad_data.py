@@ -121,6 +121,8 @@ def test_optscan_value_says_its_price_is_the_fundamentals(tmp_path):
     assert done.returncode == 0, done.stderr
     (row,) = json.loads(done.stdout)["values"]
     assert row["price_source"] == "fundamentals" and row["price"] > 0
+    table = _value("--provider", "sim", "--symbols", "AAPL")
+    assert "Price: what the fundamentals answer carried" in table.stdout
 
 
 # --------------------------------------------------------------------------- bad data

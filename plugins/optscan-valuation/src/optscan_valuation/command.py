@@ -151,4 +151,9 @@ def _lines(rows: list[SymbolValue]) -> list[str]:
         for r in table
     ]
     lines += [f"{row.symbol}: {row.error}" for row in rows if row.error]
+    if any(row.price_source == "fundamentals" for row in rows):
+        lines.append(
+            "Price: what the fundamentals answer carried (as fresh as it; a scan values "
+            "against its chain's price)"
+        )
     return lines
