@@ -82,9 +82,7 @@ def check_figures(
         shares_outstanding=shares_outstanding,
     )
     if problem:
-        raise ImplausibleFundamentalsError(
-            f"{symbol}: bad fundamentals, no value from them: {problem}"
-        )
+        raise ImplausibleFundamentalsError(f"{symbol}: bad fundamentals: {problem}")
 
 
 FcfMethod = Literal["reported_ttm", "ocf_minus_capex"]
@@ -139,6 +137,6 @@ class Fundamentals(BaseModel):
             shares_outstanding=self.shares_outstanding,
         )
         if problem:  # the type lets the fetch report it as ImplausibleFundamentalsError
-            text = "bad fundamentals, no value from them: {problem}"
+            text = "bad fundamentals: {problem}"
             raise PydanticCustomError("bad_number", text, {"problem": problem})
         return self
