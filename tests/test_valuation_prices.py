@@ -93,6 +93,7 @@ def test_a_queued_scan_prices_the_valuation_at_its_chain_not_the_cached_fundamen
     [
         ("AAPL: no listed options", "no listed options"),
         ("AAPL fundamentals: unreadable recording", "fundamentals: unreadable recording"),
+        ("AAPL fundamentals not recorded (x)", "fundamentals not recorded (x)"),
         ("Yahoo has no fundamentals (AAPL)", "Yahoo has no fundamentals (AAPL)"),
         ("AAPLX: not ours", "AAPLX: not ours"),
         ("", ""),

@@ -51,12 +51,13 @@ def provider_spelling(symbol: str, separator: str) -> str:
 def without_symbol(error: str, symbol: str) -> str:
     """``error`` without the leading symbol it carries, for a line that already starts
     with the symbol: ``AAPL: no listed options`` -> ``no listed options``, ``AAPL
-    fundamentals: unreadable`` -> ``fundamentals: unreadable``. Provider errors name
+    fundamentals: unreadable`` -> ``fundamentals: unreadable``, ``AAPL fundamentals not
+    recorded`` -> ``fundamentals not recorded``. Provider errors name
     their symbol so that they stand alone in logs and ``errors``; printed after the
     symbol they would repeat it (``AAPL: AAPL: ...``)."""
     if error.startswith(f"{symbol}: "):
         return error[len(symbol) + 2 :]
-    if error.startswith(f"{symbol} fundamentals: "):
+    if error.startswith((f"{symbol} fundamentals: ", f"{symbol} fundamentals not ")):
         return error[len(symbol) + 1 :]
     return error
 

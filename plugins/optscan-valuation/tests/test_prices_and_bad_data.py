@@ -319,6 +319,8 @@ def test_optscan_value_does_not_repeat_the_symbol_in_its_errors(tmp_path):
     for symbol in bodies:
         assert f"{symbol}: {symbol}" not in done.stdout, done.stdout
     assert "ERR: Yahoo has no fundamentals (Not Found)" in done.stdout
+    gone = _value("--provider", "yfinance", "--replay", str(tmp_path), "--symbols", "GONE")
+    assert "GONE: fundamentals not recorded" in gone.stdout, gone.stdout
     rows = _value("--provider", "yfinance", "--replay", str(tmp_path), "--format", "json")
     for row in json.loads(rows.stdout)["values"]:
         assert not row["error"].startswith(row["symbol"]), row
