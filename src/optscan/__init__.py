@@ -41,7 +41,9 @@ _API: dict[str, str] = {
     "parse_occ_symbol": "optscan.analytics.occ",
     "expected_root": "optscan.analytics.occ",
     "normalize_symbol": "optscan.symbols",
+    "canonical_symbol": "optscan.symbols",
     "provider_spelling": "optscan.symbols",
+    "without_symbol": "optscan.symbols",
     # errors
     "OptscanError": "optscan.errors",
     "ConfigError": "optscan.errors",
@@ -88,6 +90,7 @@ _API: dict[str, str] = {
     "Enrichment": "optscan.protocols",
     "Fundamentals": "optscan.fundamentals",
     "FundamentalsUnavailableError": "optscan.errors",
+    "ImplausibleFundamentalsError": "optscan.errors",
     "EnrichContext": "optscan.scan.enrich",
     "FundamentalsFetcher": "optscan.scan.enrich",
     "Fetched": "optscan.scan.enrich",
@@ -114,6 +117,7 @@ __all__ = [
     "Fundamentals",
     "FundamentalsFetcher",
     "FundamentalsUnavailableError",
+    "ImplausibleFundamentalsError",
     "MalformedPayloadError",
     "MarketCalendar",
     "MarketStatus",
@@ -147,6 +151,7 @@ __all__ = [
     "TransientProviderError",
     "UsageError",
     "__version__",
+    "canonical_symbol",
     "check_error_answers",
     "check_fundamentals",
     "check_provider",
@@ -172,6 +177,7 @@ __all__ = [
     "read_error_answer",
     "scrub",
     "with_env",
+    "without_symbol",
 ]
 
 
@@ -201,6 +207,7 @@ if TYPE_CHECKING:  # what type checkers and IDEs see
         ConfigError,
         ExpirationNotListedError,
         FundamentalsUnavailableError,
+        ImplausibleFundamentalsError,
         MalformedPayloadError,
         NetworkUnreachableError,
         NotRecordedError,
@@ -250,7 +257,12 @@ if TYPE_CHECKING:  # what type checkers and IDEs see
     from optscan.scan.fundamentals_source import fundamentals_symbols, open_fundamentals
     from optscan.scan.perform import perform_scan
     from optscan.secrets import mask_url, scrub
-    from optscan.symbols import normalize_symbol, provider_spelling
+    from optscan.symbols import (
+        canonical_symbol,
+        normalize_symbol,
+        provider_spelling,
+        without_symbol,
+    )
     from optscan.testing import (
         check_error_answers,
         check_fundamentals,

@@ -136,3 +136,10 @@ class FundamentalsUnavailableError(ProviderError):
     """The provider offers no fundamentals, or none for this symbol (an ETF, an index)."""
 
     reason = "no_fundamentals"
+
+
+class ImplausibleFundamentalsError(MalformedPayloadError):
+    """The fundamentals parsed, but a figure is one no stock can have (an EPS of 1e300,
+    a negative share count): bad data, so no value is computed from any of them."""
+
+    reason = "bad_number"

@@ -219,6 +219,11 @@ class SymbolOutcome(Frozen):
     partial: bool = Field(
         default=False, description="ok, but some expirations failed (set from the above)."
     )
+    underlying_price: float | None = Field(
+        default=None,
+        description="The underlying's price in the symbol's latest chain, per share "
+        "(null when no chain arrived).",
+    )
     contracts_coverable: int | None = Field(
         default=None,
         description="Covered-call scans: calls still writable on the shares held (100 "

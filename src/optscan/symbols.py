@@ -48,6 +48,20 @@ def provider_spelling(symbol: str, separator: str) -> str:
     return f"{parts[0]}{separator}{parts[1]}" if parts else symbol
 
 
+def without_symbol(error: str, symbol: str) -> str:
+    """``error`` without the leading symbol it carries, for a line that already starts
+    with the symbol: ``AAPL: no listed options`` -> ``no listed options``, ``AAPL
+    fundamentals: unreadable`` -> ``fundamentals: unreadable``, ``AAPL fundamentals not
+    recorded`` -> ``fundamentals not recorded``. Provider errors name
+    their symbol so that they stand alone in logs and ``errors``; printed after the
+    symbol they would repeat it (``AAPL: AAPL: ...``)."""
+    if error.startswith(f"{symbol}: "):
+        return error[len(symbol) + 2 :]
+    if error.startswith((f"{symbol} fundamentals: ", f"{symbol} fundamentals not ")):
+        return error[len(symbol) + 1 :]
+    return error
+
+
 def normalize_symbol(raw: str) -> str:
     """Upper-case, canonicalize and validate a ticker symbol; raise ``ValueError`` with
     the reason.

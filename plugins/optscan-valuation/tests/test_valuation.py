@@ -43,6 +43,7 @@ KEYS = [
     "margin_of_safety_pct",
     "status",
     "error",
+    "price_source",
 ]
 
 
@@ -135,7 +136,7 @@ def test_values_from_yahoos_answer_equal_the_model_by_hand():
 
     yahoo = provider_class("yfinance")
     found = yahoo(yahoo.Config()).transform_fundamentals(recorded_answer(), "AAPL")
-    value = value_of(found, ValuationConfig())
+    value = value_of(found, ValuationConfig(), price=found.price, price_source="fundamentals")
     # EPS: 124.431361 (test_the_model_by_hand_for_apples_eps)
     assert value.intrinsic_value_eps == pytest.approx(124.431361, abs=1e-5)
     # FCF per share: 110,846,001,152 / 15,115,799,552 = 7.333122
@@ -341,12 +342,15 @@ def test_the_preferred_method_and_the_fallback():
     from optscan import Fundamentals
 
     loss = Fundamentals(symbol="LOSS", provider="t", price=50.0, eps_ttm=-1.0, fcf_per_share=2.0)
-    by_fcf = value_of(loss, ValuationConfig())  # EPS preferred, negative: FCF gives the value
+    # EPS preferred, negative: FCF gives the value
+    by_fcf = value_of(loss, ValuationConfig(), price=50.0, price_source="fundamentals")
     assert by_fcf.method == "fcf" and by_fcf.intrinsic_value_eps is None
     assert by_fcf.intrinsic_value == pytest.approx(intrinsic_value(2.0, **DEFAULTS))
-    strict = value_of(loss, ValuationConfig(fallback=False))
+    strict = value_of(
+        loss, ValuationConfig(fallback=False), price=50.0, price_source="fundamentals"
+    )
     assert strict.intrinsic_value is None and strict.status == "no_value"
     assert strict.error == "no positive EPS figure: no value"
     overridden = ValuationConfig.model_validate({"symbols": {"loss": {"method": "fcf"}}})
-    assert value_of(loss, overridden).method == "fcf"
+    assert value_of(loss, overridden, price=50.0, price_source="fundamentals").method == "fcf"
     assert overridden.for_symbol("LOSS").method == "fcf"  # tickers are normalized

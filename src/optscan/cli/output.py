@@ -110,8 +110,10 @@ def status_lines(status: dict[str, Any]) -> list[str]:
     for key in ("started_at", "finished_at", "message", "error"):
         if status.get(key):
             lines.append(f"{key.replace('_', ' ')}: {status[key]}")
+    from optscan.symbols import without_symbol
+
     for symbol, reason in status.get("failures", {}).items():
-        lines.append(f"  {symbol}: {reason}")
+        lines.append(f"  {symbol}: {without_symbol(str(reason), symbol)}")
     if "workers" in status:
         lines.append(f"workers listening on queue {status['queue']!r}: {status['workers']}")
         if not status["workers"] and status["state"] in ("queued", "running"):

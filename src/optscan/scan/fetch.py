@@ -29,6 +29,7 @@ from tenacity import Retrying, retry_if_exception, stop_after_attempt, wait_expo
 
 from optscan.errors import (
     AuthenticationError,
+    ImplausibleFundamentalsError,
     MalformedPayloadError,
     PluginError,
     ProviderError,
@@ -322,6 +323,10 @@ class ProviderClient:
             from optscan.config import format_validation_error
 
             text = format_validation_error(exc)
+            if any(error["type"] == "bad_number" for error in exc.errors()):
+                raise ImplausibleFundamentalsError(
+                    f"{' '.join(map(str, args[1:]))}: {text}"
+                ) from None  # optscan.fundamentals: figures no stock can have
             if all(error["type"] in _VALUE_ERRORS for error in exc.errors()):
                 raise MalformedPayloadError(
                     f"{' '.join(map(str, args[1:]))}: numbers no quote can have: {text}"

@@ -99,4 +99,7 @@ def fundamentals_symbols(
         given = source.recorded
     request = ScanRequest(symbols=given)
     symbols, skipped, errors = resolve_symbols(request, settings, host)
-    return symbols, [*errors, *(f"{s.symbol}: {s.error}" for s in skipped)]
+    from optscan.symbols import without_symbol
+
+    problems = [f"{s.symbol}: {without_symbol(s.error or '', s.symbol)}" for s in skipped]
+    return symbols, [*errors, *problems]

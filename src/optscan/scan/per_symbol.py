@@ -171,6 +171,9 @@ async def scan_symbol(
         status="ok",
         contracts_coverable=_coverable(ctx, symbol) if ctx.strategy.type == "cc" else None,
         contracts_seen=seen,
+        underlying_price=max(chains, key=lambda c: c.quote_time).underlying_price
+        if chains
+        else None,
         rejected=dict(sorted(rejected.items())),
         opportunities=len(opportunities),
         expirations=window,

@@ -6,9 +6,13 @@ fetch load when the command runs.
 
 ``--format json`` prints ``{"values": [{"symbol", "price", "eps_ttm", "fcf_per_share",
 "intrinsic_value_eps", "intrinsic_value_fcf", "method", "intrinsic_value",
-"margin_of_safety_pct", "status", "error"}]}`` (per share; ``margin_of_safety_pct`` =
-(value - price) / value x 100); exit 0 when at least one symbol had fundamentals, 1
-when none had, 2 for bad usage or config.
+"margin_of_safety_pct", "status", "error", "price_source"}]}`` (per share;
+``margin_of_safety_pct`` = (value - price) / value x 100). There is no option chain
+here, so ``price`` is the one the fundamentals answer carried (``price_source``
+``"fundamentals"``: as fresh as that answer, a recording's with ``--replay``); a scan's
+badges use the chain's price instead. ``error`` does not repeat the symbol. Exit 0
+when at least one symbol had usable fundamentals, 1 when none had, 2 for bad usage or
+config.
 """
 
 from __future__ import annotations
@@ -68,7 +72,7 @@ def value(
         open_fundamentals,
     )
     from optscan_valuation.config import ValuationConfig
-    from optscan_valuation.model import SymbolValue, value_of
+    from optscan_valuation.model import failed_value, value_of
 
     if replay_dir and record_dir:
         fail("--record and --replay: choose one")
@@ -107,12 +111,13 @@ def value(
     for symbol in wanted:
         answer = fetched[symbol]
         if answer.fundamentals is None:
-            rows.append(SymbolValue(symbol=symbol, error=answer.error))
+            rows.append(failed_value(symbol, answer.error, answer.reason))
         else:
-            rows.append(value_of(answer.fundamentals, config))
+            f = answer.fundamentals
+            rows.append(value_of(f, config, price=f.price, price_source="fundamentals"))
     records = [row.as_row() for row in rows]
     print_doc({"values": records}, fmt, _lines(rows), records)
-    if all(row.status == "failed" for row in rows):
+    if all(row.status in ("failed", "bad_number") for row in rows):
         raise SystemExit(1)
 
 
@@ -146,4 +151,9 @@ def _lines(rows: list[SymbolValue]) -> list[str]:
         for r in table
     ]
     lines += [f"{row.symbol}: {row.error}" for row in rows if row.error]
+    if any(row.price_source == "fundamentals" for row in rows):
+        lines.append(
+            "Price: what the fundamentals answer carried (as fresh as it; a scan values "
+            "against its chain's price)"
+        )
     return lines

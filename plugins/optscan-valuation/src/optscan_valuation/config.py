@@ -10,7 +10,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from optscan import PluginConfig, normalize_symbol
+from optscan import PluginConfig, canonical_symbol, normalize_symbol
 
 Method = Literal["eps", "fcf"]
 WEEK_S = 7 * 86400
@@ -34,10 +34,16 @@ class Assumptions(BaseModel):
     method: Method = Field(
         default="eps", description="Preferred value: from EPS or from free cash flow per share."
     )
+    fallback: bool = Field(
+        default=True,
+        description="Use the other method when the preferred one gives no value.",
+    )
 
 
 class SymbolOverride(BaseModel):
-    """Per-symbol changes to the assumptions (``[enrichers.valuation.symbols.AAPL]``)."""
+    """Per-symbol changes to the assumptions (``[enrichers.valuation.symbols.AAPL]``):
+    every key of :class:`Assumptions` (the model's inputs, ``method`` and ``fallback``);
+    the section-wide keys (``cache_ttl_s``, ``symbols``) are not per symbol."""
 
     model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
 
@@ -46,17 +52,15 @@ class SymbolOverride(BaseModel):
     terminal_multiple: float | None = Field(default=None, gt=0, le=1000)
     years: int | None = Field(default=None, ge=1, le=50)
     method: Method | None = None
+    fallback: bool | None = None
 
 
 class ValuationConfig(PluginConfig, Assumptions):
     """The whole section. Every key has a default: the plugin runs with no section."""
 
-    fallback: bool = Field(
-        default=True,
-        description="Use the other method when the preferred one gives no value.",
-    )
     symbols: dict[str, SymbolOverride] = Field(
-        default_factory=dict, description="Per-symbol overrides, by ticker."
+        default_factory=dict,
+        description="Per-symbol overrides, by ticker in any spelling (BRK.B is BRK-B).",
     )
     cache_ttl_s: int = Field(
         default=WEEK_S,
@@ -68,18 +72,20 @@ class ValuationConfig(PluginConfig, Assumptions):
     @field_validator("symbols")
     @classmethod
     def _tickers(cls, value: dict[str, SymbolOverride]) -> dict[str, SymbolOverride]:
-        return {normalize_symbol(k): v for k, v in value.items()}
+        tickers: dict[str, SymbolOverride] = {}
+        spelled: dict[str, str] = {}
+        for key, override in value.items():
+            symbol = normalize_symbol(key)  # canonical: BRK.B, BRK/B and BRK-B are BRK-B
+            if symbol in tickers:
+                raise ValueError(f"{key!r} and {spelled[symbol]!r} are the same symbol {symbol}")
+            tickers[symbol], spelled[symbol] = override, key
+        return tickers
 
     def for_symbol(self, symbol: str) -> Assumptions:
-        """The assumptions for ``symbol``: the section's, with its override applied."""
-        base = Assumptions(
-            growth_rate=self.growth_rate,
-            discount_rate=self.discount_rate,
-            terminal_multiple=self.terminal_multiple,
-            years=self.years,
-            method=self.method,
-        )
-        override = self.symbols.get(symbol)
+        """The assumptions for ``symbol`` (any spelling): the section's, with its
+        override applied."""
+        base = Assumptions(**{k: getattr(self, k) for k in Assumptions.model_fields})
+        override = self.symbols.get(canonical_symbol(symbol))
         if override is None:
             return base
         return base.model_copy(update=override.model_dump(exclude_none=True))

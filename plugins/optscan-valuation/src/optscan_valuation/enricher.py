@@ -4,7 +4,11 @@ Opportunities get ``extras["valuation"] = {"intrinsic_value", "value_method",
 "value_badge"}``; each symbol that was scanned gets ``extras["valuation"] =
 {"intrinsic_value", "value_method", "price", "margin_of_safety_pct", "options",
 "good", "any_good", "summary", "error"}`` (``options`` and ``good`` count its
-opportunities in the result and the good ones). Fundamentals come from the scan's own
+opportunities in the result and the good ones). ``price`` and ``margin_of_safety_pct``
+are against the scan's own underlying price (the symbol's chain, ``underlying_price``),
+never the price the fundamentals carried: those may be cached for days (a queued scan
+keeps them ``cache_ttl_s``, a replay's are as old as the recording); only EPS, FCF and
+shares come from the fundamentals. Fundamentals come from the scan's own
 provider through optscan's fetcher (rate limit, retries, record/replay, the cache);
 a symbol without them is ``"n/a"`` and the scan goes on.
 """
@@ -16,7 +20,7 @@ from typing import TYPE_CHECKING, Any
 
 from optscan import Enricher, Enrichment
 from optscan_valuation.config import ValuationConfig
-from optscan_valuation.model import SymbolValue, badge, value_of
+from optscan_valuation.model import SymbolValue, badge, failed_value, value_of
 
 if TYPE_CHECKING:
     from optscan import EnrichContext, Opportunity, SymbolOutcome
@@ -39,12 +43,19 @@ class ValuationEnricher(Enricher[ValuationConfig]):
         wanted = [s.symbol for s in symbols if s.status == "ok"]
         wanted += [o.symbol for o in opportunities]
         fetched = context.fundamentals.get(wanted, ttl_s=self.config.cache_ttl_s or None)
+        prices = {o.symbol: o.underlying_price for o in opportunities}
+        prices |= {s.symbol: s.underlying_price for s in symbols if s.underlying_price}
         values: dict[str, SymbolValue] = {}
         for symbol, answer in fetched.items():
             if answer.fundamentals is None:
-                values[symbol] = SymbolValue(symbol=symbol, error=answer.error)
+                values[symbol] = failed_value(symbol, answer.error, answer.reason)
             else:
-                values[symbol] = value_of(answer.fundamentals, self.config)
+                values[symbol] = value_of(
+                    answer.fundamentals,
+                    self.config,
+                    price=prices.get(symbol),
+                    price_source="chain",
+                )
         facts: dict[str, dict[str, Any]] = {}
         good: Counter[str] = Counter()
         seen: Counter[str] = Counter()

@@ -45,6 +45,16 @@ def intrinsic_value(
     return value if math.isfinite(value) else None
 
 
+def failed_value(symbol: str, error: str | None, reason: str | None) -> SymbolValue:
+    """The row of a symbol whose fundamentals did not come (``reason`` ``bad_number``:
+    they came with a figure no stock can have), ``error`` without the symbol."""
+    from optscan import without_symbol
+
+    status: Literal["bad_number", "failed"] = "bad_number" if reason == "bad_number" else "failed"
+    text = without_symbol(error or "", symbol) or None
+    return SymbolValue(symbol=symbol, status=status, error=text)
+
+
 def badge(kind: str, strike: float, value: float | None) -> Badge:
     """``good`` when assignment is at or better than the value (a put's strike at or
     below it: you would buy the stock at most at its worth; a call's strike at or above
@@ -62,8 +72,13 @@ class SymbolValue:
     """One symbol's values: the row of ``optscan value --format json``.
 
     ``status``: ``ok`` (a value), ``no_value`` (fundamentals, but no positive figure for
-    any allowed method), ``failed`` (no fundamentals: ``error`` says why).
-    ``margin_of_safety_pct`` = (value - price) / value x 100.
+    any allowed method), ``bad_number`` (the provider sent a figure no stock can have,
+    such as an EPS of 1e300: no value, ``error`` names it), ``failed`` (no fundamentals:
+    ``error`` says why). ``error`` does not repeat the symbol.
+    ``margin_of_safety_pct`` = (value - price) / value x 100, against ``price``;
+    ``price_source`` says where that price is from: ``"chain"`` (a scan: the underlying
+    price of the scan's own option chain) or ``"fundamentals"`` (``optscan value``: the
+    price the fundamentals answer carried, as fresh as that answer).
     """
 
     symbol: str
@@ -75,8 +90,9 @@ class SymbolValue:
     method: str | None = None
     intrinsic_value: float | None = None
     margin_of_safety_pct: float | None = None
-    status: Literal["ok", "no_value", "failed"] = "failed"
+    status: Literal["ok", "no_value", "bad_number", "failed"] = "failed"
     error: str | None = None
+    price_source: Literal["chain", "fundamentals"] | None = None
 
     def as_row(self) -> dict[str, Any]:
         """The JSON row, money and percents rounded to 4 decimals."""
@@ -93,18 +109,25 @@ def _value(figure: float | None, assumptions: Assumptions) -> float | None:
     )
 
 
-def value_of(fundamentals: Fundamentals, config: ValuationConfig) -> SymbolValue:
-    """A symbol's values from its fundamentals with the config's assumptions for it."""
+def value_of(
+    fundamentals: Fundamentals,
+    config: ValuationConfig,
+    *,
+    price: float | None,
+    price_source: Literal["chain", "fundamentals"],
+) -> SymbolValue:
+    """A symbol's values from its fundamentals with the config's assumptions for it;
+    the margin of safety is against ``price`` (from ``price_source``): a scan passes its
+    chain's underlying price, never the fundamentals' (those may be cached for days)."""
     assumptions = config.for_symbol(fundamentals.symbol)
     by_eps = _value(fundamentals.eps_ttm, assumptions)
     by_fcf = _value(fundamentals.fcf_per_share, assumptions)
     values = {"eps": by_eps, "fcf": by_fcf}
     order = [assumptions.method] + (
-        [m for m in ("eps", "fcf") if m != assumptions.method] if config.fallback else []
+        [m for m in ("eps", "fcf") if m != assumptions.method] if assumptions.fallback else []
     )
     method = next((m for m in order if values[m] is not None), None)
     value = values[method] if method else None
-    price = fundamentals.price
     margin = (value - price) / value * 100 if value and price is not None else None
     error = None
     if value is None:
@@ -113,6 +136,7 @@ def value_of(fundamentals: Fundamentals, config: ValuationConfig) -> SymbolValue
     return SymbolValue(
         symbol=fundamentals.symbol,
         price=price,
+        price_source=price_source if price is not None else None,
         eps_ttm=fundamentals.eps_ttm,
         fcf_per_share=fundamentals.fcf_per_share,
         intrinsic_value_eps=by_eps,

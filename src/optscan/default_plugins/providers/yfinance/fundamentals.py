@@ -13,10 +13,17 @@ the JSON body as Yahoo sent it. *Transform* reads:
   statements can supply that instead (``"ocf_minus_capex"``). There is no FCF value when
   ``financialData.financialCurrency`` differs from the trading currency
   (``summaryDetail.currency``, else ``price.currency``): an ADR reports in its home
-  currency, and a per-share figure in another currency than the price means nothing;
+  currency, and a per-share figure in another currency than the price means nothing.
+  The codes are compared as Yahoo writes them: a London stock trades in ``GBp``
+  (pence) and reports in ``GBP``, a hundredfold apart, so it has no FCF value either;
 * ``price``: ``financialData.currentPrice``; ``shares_outstanding``,
   ``currency``, ``financial_currency``; ``as_of``: ``defaultKeyStatistics.mostRecentQuarter``
   (the end of the latest quarter the trailing figures include, a UTC date).
+
+A figure no stock can have (an EPS of 1e300, a negative share count: see
+:func:`optscan.fundamentals.implausible`) is
+:class:`~optscan.errors.ImplausibleFundamentalsError` (``bad_number``): bad data, no
+value from any of it. A price or share count of 0 is Yahoo's "not known" (``None``).
 
 Yahoo's own error body (``{"quoteSummary": {"error": {"code": "Not Found"}}}``) is
 :class:`~optscan.errors.FundamentalsUnavailableError`, as is an answer without the
@@ -30,7 +37,7 @@ from typing import Any
 from urllib.parse import quote as url_quote
 
 from optscan.errors import FundamentalsUnavailableError, MalformedPayloadError
-from optscan.fundamentals import Fundamentals
+from optscan.fundamentals import Fundamentals, check_figures
 from optscan.protocols import JSON
 
 BASE_URL = "https://query2.finance.yahoo.com/v10/finance/quoteSummary/"
@@ -57,8 +64,9 @@ def _number(module: dict[str, Any], key: str) -> float | None:
 
 
 def _text(module: dict[str, Any], key: str) -> str | None:
+    """The text as Yahoo wrote it, case kept: its ``GBp`` (pence) is not ``GBP``."""
     value = module.get(key)
-    return value.strip().upper() if isinstance(value, str) and value.strip() else None
+    return value.strip() if isinstance(value, str) and value.strip() else None
 
 
 def _module(result: dict[str, Any], name: str) -> dict[str, Any]:
@@ -87,11 +95,14 @@ def parse(raw: JSON, symbol: str, provider: str) -> Fundamentals:
     )
     financial_currency = _text(financial, "financialCurrency")
     shares = _number(stats, "sharesOutstanding")
-    shares = shares if shares is not None and shares > 0 else None
+    shares = None if shares == 0 else shares  # Yahoo's 0: not known
     fcf_total = _number(financial, "freeCashflow")
     same_currency = financial_currency is not None and financial_currency == currency
     fcf = fcf_total / shares if fcf_total is not None and shares and same_currency else None
     price = _number(financial, "currentPrice")
+    price = None if price == 0 else price
+    eps = _number(stats, "trailingEps")
+    check_figures(symbol, price=price, eps_ttm=eps, fcf_per_share=fcf, shares_outstanding=shares)
     quarter = _number(stats, "mostRecentQuarter")
     try:
         as_of = dt.datetime.fromtimestamp(quarter, dt.UTC).date() if quarter else None
@@ -100,8 +111,8 @@ def parse(raw: JSON, symbol: str, provider: str) -> Fundamentals:
     return Fundamentals(
         symbol=symbol,
         provider=provider,
-        price=price if price is not None and price > 0 else None,
-        eps_ttm=_number(stats, "trailingEps"),
+        price=price,
+        eps_ttm=eps,
         fcf_per_share=fcf,
         fcf_method="reported_ttm" if fcf is not None else None,
         shares_outstanding=shares,
