@@ -24,8 +24,21 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from optscan.errors import InputFileError
+from optscan.positions.reader import ACCOUNT_SECTION
+from optscan.positions.text import (
+    Line,
+    guess_delimiter,
+    read_text,
+    redact_line,
+    row_text,
+    shorten_text,
+    split_lines,
+)
+from optscan.symbols import normalize_symbol
+from optscan.tradingview import tradingview_symbol
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
     from pathlib import Path
 
 SYMBOL_HEADERS = ("symbol", "ticker", "symbols", "tickers", "sym", "instrument", "security")
@@ -70,25 +83,87 @@ class Watchlist:
 def read_watchlist(path: Path, column: str = "symbol") -> Watchlist:
     """Read a watchlist file in any format above (``column``: the CSV header cell that
     names the symbol column, besides the usual ones)."""
-    from optscan.positions.text import read_text
-
     shown = str(path)
     text = read_text(path, WHAT)
     lines = text.splitlines()
     if _is_tradingview(lines):
         result = _tradingview(lines)
     else:
-        delimiter = _delimiter(lines)
-        header = _find_header(lines, column, delimiter)
-        if header is not None:
-            result = _csv(lines, header, column, delimiter)
+        exported = _positions_export(text)
+        if exported is not None:
+            result = exported
         else:
-            _refuse_table(shown, lines, delimiter, column)
-            result = _plain(lines)
+            delimiter = _delimiter(lines)
+            header = _find_header(lines, column, delimiter)
+            if header is not None and len(_filled(lines[header[0]], delimiter)) > 1:
+                result = _csv(lines, header, column, delimiter)
+            elif header is not None:  # "Symbol" over a plain list: the list's rules
+                result = _plain(lines, _names(column))
+            else:
+                _refuse_table(shown, lines, delimiter, column)
+                result = _plain(lines, _names(column))
     if not result.entries:
         first = next((i for i, ln in enumerate(lines, 1) if ln.strip()), 1)
         raise InputFileError(shown, first, f"no symbol in the file: expected {WHAT}")
     return result
+
+
+NUMBER_REASONS = frozenset({"no_quantity", "zero_quantity", "short_stock", "bad_number"})
+"""A positions row refused for its numbers still names a stock to watch."""
+
+
+def _positions_export(text: str) -> Watchlist | None:
+    """A broker's positions export (any format :mod:`optscan.positions` detects) read
+    as a watchlist through the positions reader itself, so account lines, sections,
+    summary rows and cash are skipped exactly as ``optscan positions`` skips them: the
+    stocks held are the symbols; option, cash and summary lines are skipped. ``None``
+    when the text is no positions export."""
+    from optscan.positions.formats import LAYOUTS, columns_of, detect, find_header, strip_code
+    from optscan.positions.ibkr_activity import is_activity_statement, read_activity
+    from optscan.positions.reader import read_table
+    from optscan.positions.rows import Cash, Option, Stock
+
+    lines = split_lines(text, guess_delimiter(text.splitlines()))
+    symbol_of: Callable[[Line], str | None] = lambda _line: None  # noqa: E731
+    if is_activity_statement(lines):
+        name = "ibkr-activity"
+        rows = read_activity(lines)
+    else:
+        detected = detect(lines)
+        index = None if detected is None else find_header(lines, LAYOUTS[detected])
+        if detected is None or index is None:
+            return None
+        name, layout = detected, LAYOUTS[detected]
+        columns = columns_of(lines[index], layout)
+        rows = read_table(lines, index, name)
+
+        def symbol_of(line: Line) -> str | None:
+            return columns.get(
+                strip_code(line).cells if layout.line_codes else line.cells, "symbol"
+            )
+
+    result = Watchlist(name)
+    for line, row, echo in rows:
+        if isinstance(row, Stock):
+            result.entries.append(Entry(line.number, row.symbol))
+        elif isinstance(row, Option):
+            result.skipped.append(Skipped(line.number, echo, "option"))
+        elif isinstance(row, Cash):
+            result.skipped.append(Skipped(line.number, echo or "(cash line)", "cash"))
+        elif row.reason in NUMBER_REASONS and _plausible(symbol_of(line) or ""):
+            result.entries.append(Entry(line.number, (symbol_of(line) or "").strip()))
+        else:
+            result.skipped.append(Skipped(line.number, echo, row.reason))
+    return result
+
+
+def _plausible(token: str) -> bool:
+    """Whether ``token`` can be a ticker as written (any case)."""
+    try:
+        normalize_symbol(token)
+    except ValueError:
+        return False
+    return True
 
 
 def _is_tradingview(lines: list[str]) -> bool:
@@ -108,7 +183,11 @@ def _tradingview(lines: list[str]) -> Watchlist:
             elif item.startswith("#"):
                 continue
             else:
-                result.entries.append(Entry(number, item.split(":", 1)[-1]))
+                read = tradingview_symbol(item)
+                if read.symbol is None:
+                    result.skipped.append(Skipped(number, shorten_text(item), read.reason))
+                else:
+                    result.entries.append(Entry(number, read.symbol))
     return result
 
 
@@ -128,23 +207,39 @@ def _cells(raw: str, delimiter: str) -> list[str]:
         return [raw]
 
 
+def _filled(raw: str, delimiter: str) -> list[str]:
+    return [c.strip() for c in _cells(raw, delimiter) if c.strip()]
+
+
 def _names(column: str) -> list[str]:
     return [column.strip().lower(), *(h for h in SYMBOL_HEADERS if h != column.strip().lower())]
 
 
 def _find_header(lines: list[str], column: str, delimiter: str) -> tuple[int, int] | None:
-    """``(line index, column index)`` of the header naming the symbol column."""
+    """``(line index, column index)`` of the header naming the symbol column. A header
+    of one cell (``Symbol`` alone) counts only as the first line with content: further
+    down, after symbols, it is a stray word of a plain list (skipped, the symbols above
+    it kept)."""
     names = _names(column)
+    seen_content = False
     for i, raw in enumerate(lines[:50]):
+        if not raw.strip() or raw.lstrip().startswith("#"):
+            continue
         cells = [c.strip().lower() for c in _cells(raw, delimiter)]
+        filled = [c for c in cells if c]
         for name in names:
-            if name in cells:
+            if name in cells and (len(filled) > 1 or not seen_content):
                 return i, cells.index(name)
+        seen_content = True
     return None
 
 
 def _csv(lines: list[str], header: tuple[int, int], column: str, delimiter: str) -> Watchlist:
-    from optscan.positions.text import redact_line
+    """The symbol column's cells under the header; title lines above it, account lines,
+    repeated headers, summary rows (totals, cash), options and empty cells skipped."""
+    from optscan.positions.columns import map_columns
+    from optscan.positions.notation import parse_option
+    from optscan.positions.rows import summary_reason
 
     at, index = header
     result = Watchlist("csv")
@@ -152,19 +247,46 @@ def _csv(lines: list[str], header: tuple[int, int], column: str, delimiter: str)
         if raw.strip():
             result.skipped.append(Skipped(number, redact_line(raw), "preamble"))
     header_cells = [c.strip().lower() for c in _cells(lines[at], delimiter)]
-    for number, raw in enumerate(lines[at + 1 :], at + 2):
+    columns = map_columns(_cells(lines[at], delimiter))
+    withheld = set(columns.withheld)
+    cells_of = [(n, raw, _cells(raw, delimiter)) for n, raw in enumerate(lines, 1)]
+    for number, raw, cells in cells_of[at + 1 :]:
         if not raw.strip() or raw.lstrip().startswith("#"):
             continue
-        cells = _cells(raw, delimiter)
-        if [c.strip().lower() for c in cells] == header_cells:
-            result.skipped.append(Skipped(number, redact_line(raw), "header"))
+        lowered = [c.strip().lower() for c in cells]
+        if lowered == header_cells:
+            result.skipped.append(Skipped(number, row_text(cells, withheld), "header"))
+            continue
+        filled = [c for c in cells if c.strip()]
+        following = next((c for _n, r, c in cells_of[number:] if r.strip()), None)
+        if (
+            len(filled) == 1
+            and following is not None
+            and [c.strip().lower() for c in following] == header_cells
+        ):
+            result.skipped.append(Skipped(number, ACCOUNT_SECTION, "account_section"))
             continue
         cell = cells[index].strip() if index < len(cells) else ""
+        text = row_text(cells, withheld)
         if cell.lower() in _names(column):  # a header repeated, shorter or longer
-            result.skipped.append(Skipped(number, redact_line(raw), "header"))
+            result.skipped.append(Skipped(number, text, "header"))
             continue
         if not cell:
-            result.skipped.append(Skipped(number, redact_line(raw), "no_symbol"))
+            result.skipped.append(Skipped(number, text, "no_symbol"))
+            continue
+        kind = (columns.get(cells, "type") or "") if "type" in columns.index else ""
+        summary = summary_reason(cell, kind)
+        if summary == "cash" and cell.strip().lower() == "cash" and len(filled) * 2 > len(cells):
+            summary = None  # CASH, a ticker, in a full row (an E*Trade cash line is bare)
+        if summary is not None:
+            result.skipped.append(Skipped(number, text, summary))
+            continue
+        try:
+            option = parse_option(cell.upper())
+        except ValueError:
+            option = None
+        if option is not None:
+            result.skipped.append(Skipped(number, text, "option"))
             continue
         result.entries.append(Entry(number, cell))
     return result
@@ -195,16 +317,39 @@ def _refuse_table(shown: str, lines: list[str], delimiter: str, column: str) -> 
     )
 
 
-def _plain(lines: list[str]) -> Watchlist:
+def _plain(lines: list[str], headers: list[str]) -> Watchlist:
+    """Symbols separated by commas, spaces or tabs. A line of several words separated
+    by spaces alone, one of them in lower or mixed case or no ticker at all (``My wheel
+    watchlist``, ``NOT A TICKER!!``), or a single word in mixed case (``Watchlist``), is
+    a title: skipped and reported, never scanned. ``Symbol``/``Ticker`` is a stray
+    header word: skipped, the symbols around it kept."""
     result = Watchlist("text")
     for number, raw in enumerate(lines, 1):
         body = raw.lstrip("\ufeff").split("#", 1)[0]
-        for token in _SPLIT.split(body.strip()):
-            token = token.strip().strip('"').strip("'")
-            if not token:
-                continue
-            if token.lower() in SYMBOL_HEADERS:
+        tokens = [t.strip().strip('"').strip("'") for t in _SPLIT.split(body.strip())]
+        tokens = [t for t in tokens if t]
+        if _is_title(body, tokens, headers):
+            result.skipped.append(Skipped(number, redact_line(body.strip()), "title"))
+            continue
+        for token in tokens:
+            if token.lower() in headers:
                 result.skipped.append(Skipped(number, token, "header"))
                 continue
             result.entries.append(Entry(number, token))
     return result
+
+
+def _is_title(body: str, tokens: list[str], headers: list[str]) -> bool:
+    words = [t for t in tokens if t.lower() not in headers]
+    if not words:
+        return False
+    if any(_mixed_case(t) for t in words):
+        return True
+    if len(tokens) < 2 or "," in body or "\t" in body:
+        return False  # a list written with commas or tabs: symbols, even lower-case
+    return any(t != t.upper() or not _plausible(t) for t in words)
+
+
+def _mixed_case(token: str) -> bool:
+    letters = [c for c in token if c.isalpha()]
+    return any(c.isupper() for c in letters) and any(c.islower() for c in letters)

@@ -54,7 +54,8 @@ def read_activity(lines: list[Line]) -> Iterator[tuple[Line, Row, str]]:
                 yield line, Skip("total"), row_text(line.cells, set())
             elif kind == "data" and columns is not None:
                 withheld = {i + 2 for i in columns.withheld}
-                yield line, read_row(cells, columns), row_text(line.cells, withheld)
+                numeric = frozenset(i + 2 for i in columns.numeric)
+                yield line, read_row(cells, columns), row_text(line.cells, withheld, numeric)
             else:
                 yield line, Skip("not_a_position"), row_text(line.cells, set())
         elif section == CASH_REPORT:

@@ -13,6 +13,7 @@ scan's warnings (line and reason only: never a row's text, which may hold an acc
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
@@ -24,7 +25,16 @@ if TYPE_CHECKING:
 
 CONTRACT_SIZE = 100
 QUIET_REASONS = frozenset(
-    {"preamble", "footer", "header", "total", "other_section", "lot_detail", "pending_activity"}
+    {
+        "preamble",
+        "footer",
+        "header",
+        "account_section",
+        "total",
+        "other_section",
+        "lot_detail",
+        "pending_activity",
+    }
 )
 """Skipped lines that are not positions by design: not worth a scan warning."""
 
@@ -78,10 +88,9 @@ def load_portfolio(settings: Settings) -> Portfolio:
             elif option.kind == "put" and option.quantity < 0:
                 put_collateral += option.strike * CONTRACT_SIZE * -option.quantity
         cash = reading.cash
+        shown = file_label(settings.holdings.file)
         warnings = [
-            # not the file's path: brokers put account digits in export names, and
-            # warnings reach the logs and Redis
-            f"positions file (holdings.file): line {s.line} skipped ({s.reason})"
+            f"positions file {shown} (holdings.file): line {s.line} skipped ({s.reason})"
             for s in reading.skipped
             if s.reason not in QUIET_REASONS
         ]
@@ -106,6 +115,38 @@ def load_portfolio(settings: Settings) -> Portfolio:
         put_collateral=put_collateral,
         warnings=warnings,
     )
+
+
+_DIGITS = re.compile(r"\d+")
+
+
+def file_label(path: str) -> str:
+    """The file as warnings name it (they reach logs and Redis): its base name, with
+    every run of 4 or more digits that is not a date masked as ``XXXX``, since brokers
+    name exports by account (``Individual-Positions-2026-11-30-482913.csv`` ->
+    ``Individual-Positions-2026-11-30-XXXX.csv``, ``U1234567.csv`` -> ``UXXXX.csv``).
+    A year (``2026``) and a ``YYYYMMDD`` date stay; so do runs of 1 to 3 digits unless an
+    account mask (``...482``, ``XXX482``) leads them."""
+    import datetime as dt
+    import os
+
+    def mask(match: re.Match[str]) -> str:
+        digits = match[0]
+        before = match.string[: match.start()]
+        if len(digits) < 4:
+            return "XXXX" if before.endswith(("...", "XX", "xx", "#")) else digits
+        if len(digits) == 4 and 1900 <= int(digits) <= 2099:
+            return digits
+        if len(digits) == 8:
+            try:
+                dt.datetime.strptime(digits, "%Y%m%d")
+            except ValueError:
+                return "XXXX"
+            return digits
+        return "XXXX"
+
+    name = os.path.basename(path.rstrip("/\\")) or path
+    return _DIGITS.sub(mask, name)
 
 
 def read_holdings_file(path: Path, settings: Settings) -> PositionsReading:
