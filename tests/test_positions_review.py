@@ -137,6 +137,7 @@ def test_every_positions_fixture_as_a_watchlist_gives_its_stocks_and_no_account(
         ("brk.b\n", ["brk.b"], []),
         ("aapl, msft\n", ["aapl", "msft"], []),
         ("AAPL MSFT AMD\n", ["AAPL", "MSFT", "AMD"], []),
+        ("AAPL MSFT\nTSX:RY TVC:DXY\n", ["AAPL", "MSFT", "RY.TO"], [(2, "not_a_stock")]),
     ],
 )
 def test_plain_lists_titles_and_stray_header_words(tmp_path: Path, body, symbols, skipped):
@@ -239,6 +240,7 @@ def test_symbols_option_with_spaces_scans_each_symbol():
         ("CME_MINI:ES1!", None, "not_a_stock"),
         ("COINBASE:ETHUSD", None, "not_a_stock"),
         ("MOON:ABC", None, "unknown_exchange"),
+        ("NASDAQ:", None, "no_symbol"),
     ],
 )
 def test_tradingview_exchanges(item: str, symbol: str | None, reason: str):
@@ -424,3 +426,14 @@ def test_positions_table_keeps_rows_as_csv_and_folds_between_cells(tmp_path: Pat
     text = 'AAPL,nan,"$2,210.00","$1,234,567.00",APPLE'
     assert fold_csv(text, 20) == 'AAPL,nan,\n"$2,210.00",\n"$1,234,567.00",\nAPPLE'
     assert fold_csv("x" * 25, 10) == "xxxxxxxxxx\nxxxxxxxxxx\nxxxxx"
+
+
+def test_an_unreadable_holdings_file_error_masks_its_account_digits(tmp_path: Path):
+    path = tmp_path / "U7654321-Positions.csv"
+    proc = invoke(
+        "scan", "--provider", "sim", "--strategy", "cc", "--symbols", "AAPL",
+        "--set", f'holdings.file="{path}"',
+    )  # fmt: skip
+    assert proc.returncode == 2 and proc.stdout == ""
+    assert "/UXXXX-Positions.csv: cannot read it" in proc.stderr and "holdings.file" in proc.stderr
+    assert "7654321" not in proc.stderr

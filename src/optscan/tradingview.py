@@ -170,6 +170,8 @@ def tradingview_symbol(item: str) -> Item:
     symbol), or why it is skipped (``not_a_stock``, ``unknown_exchange``)."""
     exchange, _, symbol = item.strip().rpartition(":")
     exchange, symbol = exchange.strip().upper(), symbol.strip()
+    if not symbol:
+        return Item(None, "no_symbol", "an exchange without a symbol")
     if symbol.endswith("!") or ("/" in symbol and not _CLASS.fullmatch(symbol.upper())):
         return Item(None, "not_a_stock", "a continuous future or a spread")
     if not exchange or exchange in US_EXCHANGES:

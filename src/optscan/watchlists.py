@@ -1,13 +1,22 @@
 """Watchlist files, as the tools traders use write them: :func:`read_watchlist`.
 
 * plain text: one or several symbols a line, separated by commas, spaces or tabs;
-  ``#`` starts a comment;
+  ``#`` starts a comment; a title line (several words separated by spaces, one in lower
+  or mixed case or no ticker; a single mixed-case word) is skipped as ``title``, and a
+  stray ``Symbol``/``Ticker`` word as ``header`` (the symbols around it kept);
 * TradingView's export: ``EXCHANGE:SYMBOL`` items, comma-separated, with ``###Section``
-  items between them (the exchange is dropped, sections are skipped);
+  items between them; the exchange gives Yahoo's spelling or a reason to skip
+  (:mod:`optscan.tradingview`);
+* a broker's positions export (any format :mod:`optscan.positions` detects, the
+  Interactive Brokers activity statement included): read by the positions reader, so
+  account lines, sections, totals and cash are skipped exactly as ``optscan
+  positions`` skips them; the stocks held are the symbols, option rows are skipped;
 * Finviz's CSV export (``"No.","Ticker","Company",...``), thinkorswim's watchlist export
   (title lines before the ``Symbol,Last,...`` header) and any CSV whose header names a
   symbol column (``Symbol``, ``Ticker``, or ``sources.file.column``): the column's cells
-  are the symbols; lines before the header are skipped as ``preamble``.
+  are the symbols (a cell may write a class share with a space, ``BRK B``); lines before
+  the header are ``preamble``; totals, cash (:func:`optscan.positions.rows.summary_reason`)
+  and option rows are skipped; account columns and account lines are withheld.
 
 A header cell or a preamble line is never taken for a symbol. Symbols come back as
 written (with their line numbers); the scan upper-cases, canonicalizes and validates
@@ -67,8 +76,8 @@ class Skipped:
 
 @dataclass(frozen=True)
 class Watchlist:
-    """What a watchlist file holds: ``format`` is ``text``, ``tradingview`` or
-    ``csv``."""
+    """What a watchlist file holds: ``format`` is ``text``, ``tradingview``, ``csv``, or
+    the positions format of a broker's export (``schwab``, ``ibkr-activity``...)."""
 
     format: str
     entries: list[Entry] = field(default_factory=list)
@@ -335,6 +344,12 @@ def _plain(lines: list[str], headers: list[str]) -> Watchlist:
             if token.lower() in headers:
                 result.skipped.append(Skipped(number, token, "header"))
                 continue
+            if ":" in token:  # a TradingView item among plain symbols
+                read = tradingview_symbol(token)
+                if read.symbol is None:
+                    result.skipped.append(Skipped(number, shorten_text(token), read.reason))
+                    continue
+                token = read.symbol
             result.entries.append(Entry(number, token))
     return result
 
@@ -347,7 +362,7 @@ def _is_title(body: str, tokens: list[str], headers: list[str]) -> bool:
         return True
     if len(tokens) < 2 or "," in body or "\t" in body:
         return False  # a list written with commas or tabs: symbols, even lower-case
-    return any(t != t.upper() or not _plausible(t) for t in words)
+    return any(t != t.upper() or not (_plausible(t) or _TRADINGVIEW_ITEM.match(t)) for t in words)
 
 
 def _mixed_case(token: str) -> bool:

@@ -120,13 +120,14 @@ def load_portfolio(settings: Settings) -> Portfolio:
 _DIGITS = re.compile(r"\d+")
 
 
-def file_label(path: str) -> str:
+def file_label(path: str, *, folder: bool = False) -> str:
     """The file as warnings name it (they reach logs and Redis): its base name, with
     every run of 4 or more digits that is not a date masked as ``XXXX``, since brokers
     name exports by account (``Individual-Positions-2026-11-30-482913.csv`` ->
     ``Individual-Positions-2026-11-30-XXXX.csv``, ``U1234567.csv`` -> ``UXXXX.csv``).
     A year (``2026``) and a ``YYYYMMDD`` date stay; so do runs of 1 to 3 digits unless an
-    account mask (``...482``, ``XXX482``) leads them."""
+    account mask (``...482``, ``XXX482``) leads them. ``folder``: the whole path, masked
+    the same way (an error's message, which reaches a queued scan's state in Redis)."""
     import datetime as dt
     import os
 
@@ -145,7 +146,7 @@ def file_label(path: str) -> str:
             return digits
         return "XXXX"
 
-    name = os.path.basename(path.rstrip("/\\")) or path
+    name = path if folder else (os.path.basename(path.rstrip("/\\")) or path)
     return _DIGITS.sub(mask, name)
 
 
@@ -156,8 +157,10 @@ def read_holdings_file(path: Path, settings: Settings) -> PositionsReading:
 
     try:
         return read_positions(path, settings.holdings.broker or None)
-    except InputFileError as exc:  # name the key as well as the file
-        raise InputFileError(f"holdings.file {exc.path}", exc.line, exc.detail) from None
+    except InputFileError as exc:  # name the key as well as the file (its account digits
+        # masked: the message reaches a queued or web scan's state in Redis)
+        shown = file_label(exc.path, folder=True)
+        raise InputFileError(f"holdings.file {shown}", exc.line, exc.detail) from None
 
 
 def load_holdings(settings: Settings) -> dict[str, tuple[int, float | None]]:
