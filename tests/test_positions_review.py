@@ -437,3 +437,20 @@ def test_an_unreadable_holdings_file_error_masks_its_account_digits(tmp_path: Pa
     assert proc.returncode == 2 and proc.stdout == ""
     assert "/UXXXX-Positions.csv: cannot read it" in proc.stderr and "holdings.file" in proc.stderr
     assert "7654321" not in proc.stderr
+
+
+@pytest.mark.parametrize(
+    ("line", "shown"),
+    [
+        ("Account: Jane Doe", "Account: ***"),
+        ("Account Holder: Jane Doe", "Account Holder: ***"),
+        ("Account Name:Jane Doe", "Account Name:***"),
+        ("Owner: Jane Doe", "Owner: ***"),
+        ("Positions for account Jane Doe as of 10:42", "Positions for account *** as of 10:42"),
+        ("Positions for All-Accounts as of 10:42 AM", "Positions for All-Accounts as of 10:42 AM"),
+    ],
+)  # fmt: skip
+def test_titles_naming_an_account_holder_withhold_the_name(tmp_path: Path, line: str, shown: str):
+    path = _write(tmp_path, "p.csv", f"{line}\nsymbol,shares\nAAPL,100\n")
+    assert read_positions(path).skipped[0].text == shown
+    assert read_watchlist(path).skipped[0].text == shown

@@ -140,6 +140,9 @@ def _positions_export(text: str) -> Watchlist | None:
     else:
         detected = detect(lines)
         index = None if detected is None else find_header(lines, LAYOUTS[detected])
+        if detected is not None and index is None:  # a broker's title over another header
+            detected = "generic"
+            index = find_header(lines, LAYOUTS[detected])
         if detected is None or index is None:
             return None
         name, layout = detected, LAYOUTS[detected]

@@ -84,6 +84,9 @@ def read_positions(path: Path, broker: str | None = None) -> PositionsReading:
         )
     layout = LAYOUTS[name]
     index = find_header(lines, layout)
+    if index is None and broker is None:  # a broker's title over another header
+        name, layout = "generic", LAYOUTS["generic"]
+        index = find_header(lines, layout)
     if index is None:
         raise InputFileError(
             shown, _first(lines), f"not a {DISPLAY[name]} export: expected {layout.expects}"

@@ -127,7 +127,8 @@ def guess_delimiter(lines: list[str]) -> str:
 
 
 _ACCOUNT_PHRASE = re.compile(
-    r"(?i)\b(for\s+accounts?|accounts?\s*(?:#|no\.?|number|name|id)\s*:?)(\s+)(.*?)"
+    r"(?i)\b(for\s+accounts?|accounts?\s*(?:#|no\.?|number|name|id|nickname|title)\s*:?"
+    r"|accounts?\s*:|(?:account\s+)?(?:holder|owner)s?\s*:)(\s*)(.*?)"
     r"(?=\s+as\s+of\b|\"|,|$)"
 )
 _ACCOUNT_NUMBER = re.compile(

@@ -7,8 +7,11 @@ Tastytrade, E*Trade, or a CSV with symbol and quantity columns, optscan's own
 ``symbol,shares,cost_basis`` among them). Covered calls are written only against shares
 not already covered: each short call in the file covers 100 shares. A file that cannot
 be read as positions at all is an :class:`~optscan.errors.InputFileError` naming the
-file and the line (exit 2); a row that cannot be read is skipped and becomes one of the
-scan's warnings (line and reason only: never a row's text, which may hold an account).
+file and the line (exit 2; only covered-call scans need the file: a put scan reads it
+for its cash line alone, and goes on with a warning when it cannot,
+:func:`optscan.scan.context.portfolio_for_puts`); a row that cannot be read is skipped
+and becomes one of the scan's warnings (the file's :func:`file_label`, the line and the
+reason: never a row's text, which may hold an account).
 """
 
 from __future__ import annotations
