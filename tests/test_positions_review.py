@@ -454,3 +454,17 @@ def test_titles_naming_an_account_holder_withhold_the_name(tmp_path: Path, line:
     path = _write(tmp_path, "p.csv", f"{line}\nsymbol,shares\nAAPL,100\n")
     assert read_positions(path).skipped[0].text == shown
     assert read_watchlist(path).skipped[0].text == shown
+
+
+def test_futures_and_indices_in_a_watchlist_are_not_stocks(tmp_path: Path):
+    csv_list = read_watchlist(
+        _write(tmp_path, "l.csv", "Symbol,Last\nSPY,1\n/ES,2\n$SPX,3\n^VIX,4\n")
+    )
+    assert csv_list.symbols == ["SPY"]
+    assert [(s.line, s.reason) for s in csv_list.skipped] == [
+        (3, "not_a_stock"),
+        (4, "not_a_stock"),
+        (5, "not_a_stock"),
+    ]
+    plain = read_watchlist(_write(tmp_path, "l.txt", "SPY /ES $SPX ^VIX\n"))
+    assert plain.symbols == ["SPY"]

@@ -117,6 +117,8 @@ def read_watchlist(path: Path, column: str = "symbol") -> Watchlist:
     return result
 
 
+NOT_STOCK_MARKS = ("/", "$", "^")
+"""How thinkorswim and Yahoo mark futures (``/ES``) and indices (``$SPX``, ``^VIX``)."""
 NUMBER_REASONS = frozenset({"no_quantity", "zero_quantity", "short_stock", "bad_number"})
 """A positions row refused for its numbers still names a stock to watch."""
 
@@ -300,6 +302,9 @@ def _csv(lines: list[str], header: tuple[int, int], column: str, delimiter: str)
         if option is not None:
             result.skipped.append(Skipped(number, text, "option"))
             continue
+        if cell.startswith(NOT_STOCK_MARKS):
+            result.skipped.append(Skipped(number, text, "not_a_stock"))
+            continue
         result.entries.append(Entry(number, cell))
     return result
 
@@ -346,6 +351,9 @@ def _plain(lines: list[str], headers: list[str]) -> Watchlist:
         for token in tokens:
             if token.lower() in headers:
                 result.skipped.append(Skipped(number, token, "header"))
+                continue
+            if token.startswith(NOT_STOCK_MARKS):
+                result.skipped.append(Skipped(number, shorten_text(token), "not_a_stock"))
                 continue
             if ":" in token:  # a TradingView item among plain symbols
                 read = tradingview_symbol(token)

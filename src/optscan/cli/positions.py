@@ -198,6 +198,7 @@ def collect_symbols(env: Env) -> dict[str, Any]:
     settings = env.settings
     host = env.host()
     found: list[str] = []
+    seen: set[str] = set()
     skipped: list[dict[str, Any]] = []
     for name in settings.enabled("sources"):
         entries: list[tuple[int | None, str]] = []
@@ -232,6 +233,7 @@ def collect_symbols(env: Env) -> dict[str, Any]:
                     }
                 )
                 continue
-            if symbol not in found:
+            if symbol not in seen:
+                seen.add(symbol)
                 found.append(symbol)
     return {"symbols": found, "skipped": skipped}

@@ -144,6 +144,7 @@ def read_table(lines: list[Line], index: int, name: str) -> Iterator[tuple[Line,
             text = redact_line(csv_line(line.filled))
         yield line, Skip("preamble"), text
     seen_rows = False
+    withheld, numeric = set(columns.withheld), columns.numeric
     for at, line in enumerate(lines[index + 1 :], index + 1):
         if line.blank:
             continue
@@ -168,11 +169,16 @@ def read_table(lines: list[Line], index: int, name: str) -> Iterator[tuple[Line,
             yield line, Skip("preamble" if title else "footer"), redact_line(csv_line(line.filled))
             continue
         seen_rows = True
-        yield line, row, row_text(cells, set(columns.withheld), columns.numeric)
+        text = "" if isinstance(row, Stock) else row_text(cells, withheld, numeric)
+        yield line, row, text
 
 
 def _is_repeated_header(cells: list[str], columns: Columns) -> bool:
-    return [normalize_header(c) for c in cells] == list(columns.header)
+    """Whether a row is the table's header again (compared cell by cell, stopping at the
+    first difference: a data row costs one comparison)."""
+    return len(cells) == len(columns.header) and all(
+        normalize_header(c) == h for c, h in zip(cells, columns.header, strict=True)
+    )
 
 
 def labels_a_table(lines: list[Line], at: int, columns: Columns, layout: Layout) -> bool:
