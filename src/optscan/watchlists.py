@@ -373,7 +373,17 @@ def _is_title(body: str, tokens: list[str], headers: list[str]) -> bool:
         return True
     if len(tokens) < 2 or "," in body or "\t" in body:
         return False  # a list written with commas or tabs: symbols, even lower-case
-    return any(t != t.upper() or not (_plausible(t) or _TRADINGVIEW_ITEM.match(t)) for t in words)
+    return any(t != t.upper() or not _listable(t) for t in words)
+
+
+def _listable(token: str) -> bool:
+    """Whether a token can stand in a list of symbols: a ticker, a TradingView item, or
+    a future or an index (skipped later, but no sign of a title)."""
+    return (
+        _plausible(token)
+        or bool(_TRADINGVIEW_ITEM.match(token))
+        or token.startswith(NOT_STOCK_MARKS)
+    )
 
 
 def _mixed_case(token: str) -> bool:
