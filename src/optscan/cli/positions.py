@@ -169,8 +169,10 @@ def fold_csv(text: str, width: int) -> str:
 @with_env
 def symbols(fmt: str, env: Env) -> None:
     """Print the symbols a scan of the configured stock sources (sources.enabled) would
-    cover, canonical (BRK.B, BRK/B and BRK B are BRK-B), and every line or item skipped
-    with its source, line and reason. A watchlist file that is no watchlist exits 2."""
+    cover, canonical (BRK.B, BRK/B and, inside a CSV cell, BRK B are BRK-B), and every
+    line or item skipped with its source, line and reason (title, header, total, cash,
+    option, not_a_stock, unknown_exchange, account_section...). A watchlist file that
+    is no watchlist exits 2."""
     from optscan.errors import ConfigError
 
     try:
