@@ -9,7 +9,6 @@ from pathlib import Path
 import pytest
 
 from optscan.errors import InputFileError
-from optscan.models import ScanRequest
 from optscan.positions import read_positions
 from optscan.symbols import split_symbols
 from optscan.tradingview import tradingview_symbol
@@ -205,7 +204,6 @@ def test_etrade_export_as_a_watchlist_scans_no_cash_or_total():
 )
 def test_typed_symbol_lists_split_on_commas_and_whitespace(text: str, symbols: list[str]):
     assert split_symbols(text) == symbols
-    assert ScanRequest(symbols=[text]).symbols == symbols  # the web form's string too
 
 
 def test_symbols_option_with_spaces_scans_each_symbol():

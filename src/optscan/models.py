@@ -32,7 +32,7 @@ from pydantic import (
 
 from optscan.extras import Extras, extras_field
 from optscan.secrets import scrub
-from optscan.symbols import check_key_part, split_symbols
+from optscan.symbols import check_key_part
 
 Kind = Literal["put", "call"]
 SymbolStatus = Literal["ok", "failed", "skipped"]
@@ -249,11 +249,7 @@ class ScanRequest(Frozen):
     profile: str = Field(default="default", description="Names the lock and stored results.")
     provider: str | None = Field(default=None, description="Default: scan.provider.")
     strategy: str | None = Field(default=None, description="Default: scan.strategy.")
-    symbols: list[str] | None = Field(
-        default=None,
-        description="Default: the sources'. Typed lists (--symbols, the web form): "
-        "commas and whitespace both separate symbols (split_symbols).",
-    )
+    symbols: list[str] | None = Field(default=None, description="Default: the sources'.")
     sinks: list[str] | None = Field(default=None, description="Default: sinks.enabled.")
     force: bool = Field(default=False, description="Scan even when the market is closed.")
     as_of: dt.datetime | None = Field(default=None, description="Pinned clock; default now.")
@@ -269,11 +265,6 @@ class ScanRequest(Frozen):
     @classmethod
     def _safe_id(cls, value: str | None) -> str | None:
         return None if value is None else check_key_part(value)
-
-    @field_validator("symbols")
-    @classmethod
-    def _typed_symbols(cls, value: list[str] | None) -> list[str] | None:
-        return None if value is None else [s for item in value for s in split_symbols(item)]
 
 
 class SelectedContract(Frozen):

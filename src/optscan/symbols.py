@@ -25,12 +25,13 @@ and a one-letter class (``BRK.B``, ``BRK/B``, ``BRK B``, ``BRK-B``). A longer su
 
 
 def split_symbols(text: str) -> list[str]:
-    """The symbols of a typed list (``--symbols``, the web form): commas and whitespace
-    both separate them, so ``"AAPL MSFT"`` is two symbols and ``"JPM C"`` is JPMorgan and
-    Citigroup, never ``JPM-C``. Write a class share with ``.``, ``/`` or ``-``
-    (``BRK.B``); the spelling with a space (``BRK B``) is read only inside one cell of a
-    CSV file (a positions export, a watchlist column), where nothing else can separate.
-    Empty items are dropped."""
+    """The symbols of a typed list (``--symbols``; the web form's box should use it
+    too): commas and whitespace both separate them, so ``"AAPL MSFT"`` is two symbols and
+    ``"JPM C"`` is JPMorgan and Citigroup, never ``JPM-C``. Write a class share with
+    ``.``, ``/`` or ``-`` (``BRK.B``); the spelling with a space (``BRK B``) is read only
+    inside one cell of a CSV file (a positions export, a watchlist column) or one item
+    of a list (the config's ``symbols = [...]``, a JSON list, ``ScanRequest.symbols``),
+    where nothing else can separate. Empty items are dropped."""
     return [s for s in re.split(r"[,\s]+", text) if s]
 
 
