@@ -466,3 +466,16 @@ def test_futures_and_indices_in_a_watchlist_are_not_stocks(tmp_path: Path):
     ]
     plain = read_watchlist(_write(tmp_path, "l.txt", "SPY /ES $SPX ^VIX\n"))
     assert plain.symbols == ["SPY"]
+
+
+def test_an_unreadable_watchlist_error_masks_its_account_digits(tmp_path: Path):
+    path = tmp_path / "U7654321-Positions.csv"
+    proc = invoke(
+        "symbols", "--set", 'sources.enabled=["file"]', "--set", f'sources.file.path="{path}"'
+    )
+    assert proc.returncode == 2 and proc.stdout == ""
+    assert (
+        "sources.file.path " in proc.stderr
+        and "/UXXXX-Positions.csv: cannot read it" in proc.stderr
+    )
+    assert "7654321" not in proc.stderr

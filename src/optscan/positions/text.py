@@ -186,3 +186,36 @@ def shorten_text(text: str, limit: int = MAX_TEXT) -> str:
     """``text`` printable and cut to ``limit`` characters with ``...``."""
     text = printable(" ".join(text.split()))
     return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+_DIGITS = re.compile(r"\d+")
+
+
+def file_label(path: str, *, folder: bool = False) -> str:
+    """The file as warnings name it (they reach logs and Redis): its base name, with
+    every run of 4 or more digits that is not a date masked as ``XXXX``, since brokers
+    name exports by account (``Individual-Positions-2026-11-30-482913.csv`` ->
+    ``Individual-Positions-2026-11-30-XXXX.csv``, ``U1234567.csv`` -> ``UXXXX.csv``).
+    A year (``2026``) and a ``YYYYMMDD`` date stay; so do runs of 1 to 3 digits unless an
+    account mask (``...482``, ``XXX482``) leads them. ``folder``: the whole path, masked
+    the same way (an error's message, which reaches a queued scan's state in Redis)."""
+    import datetime as dt
+    import os
+
+    def mask(match: re.Match[str]) -> str:
+        digits = match[0]
+        before = match.string[: match.start()]
+        if len(digits) < 4:
+            return "XXXX" if before.endswith(("...", "XX", "xx", "#")) else digits
+        if len(digits) == 4 and 1900 <= int(digits) <= 2099:
+            return digits
+        if len(digits) == 8:
+            try:
+                dt.datetime.strptime(digits, "%Y%m%d")
+            except ValueError:
+                return "XXXX"
+            return digits
+        return "XXXX"
+
+    name = path if folder else (os.path.basename(path.rstrip("/\\")) or path)
+    return _DIGITS.sub(mask, name)

@@ -16,9 +16,10 @@ reason: never a row's text, which may hold an account).
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
+
+from optscan.positions.text import file_label
 
 if TYPE_CHECKING:
     from pathlib import Path
@@ -118,39 +119,6 @@ def load_portfolio(settings: Settings) -> Portfolio:
         put_collateral=put_collateral,
         warnings=warnings,
     )
-
-
-_DIGITS = re.compile(r"\d+")
-
-
-def file_label(path: str, *, folder: bool = False) -> str:
-    """The file as warnings name it (they reach logs and Redis): its base name, with
-    every run of 4 or more digits that is not a date masked as ``XXXX``, since brokers
-    name exports by account (``Individual-Positions-2026-11-30-482913.csv`` ->
-    ``Individual-Positions-2026-11-30-XXXX.csv``, ``U1234567.csv`` -> ``UXXXX.csv``).
-    A year (``2026``) and a ``YYYYMMDD`` date stay; so do runs of 1 to 3 digits unless an
-    account mask (``...482``, ``XXX482``) leads them. ``folder``: the whole path, masked
-    the same way (an error's message, which reaches a queued scan's state in Redis)."""
-    import datetime as dt
-    import os
-
-    def mask(match: re.Match[str]) -> str:
-        digits = match[0]
-        before = match.string[: match.start()]
-        if len(digits) < 4:
-            return "XXXX" if before.endswith(("...", "XX", "xx", "#")) else digits
-        if len(digits) == 4 and 1900 <= int(digits) <= 2099:
-            return digits
-        if len(digits) == 8:
-            try:
-                dt.datetime.strptime(digits, "%Y%m%d")
-            except ValueError:
-                return "XXXX"
-            return digits
-        return "XXXX"
-
-    name = path if folder else (os.path.basename(path.rstrip("/\\")) or path)
-    return _DIGITS.sub(mask, name)
 
 
 def read_holdings_file(path: Path, settings: Settings) -> PositionsReading:
