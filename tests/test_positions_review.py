@@ -7,6 +7,8 @@ import json
 from pathlib import Path
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from optscan.errors import InputFileError
 from optscan.positions import read_positions
@@ -136,6 +138,7 @@ def test_every_positions_fixture_as_a_watchlist_gives_its_stocks_and_no_account(
         ("brk.b\n", ["brk.b"], []),
         ("aapl, msft\n", ["aapl", "msft"], []),
         ("AAPL MSFT AMD\n", ["AAPL", "MSFT", "AMD"], []),
+        ("AAPL, MSFT AMD\nNVDA, SPY QQQ\n", ["AAPL", "MSFT", "AMD", "NVDA", "SPY", "QQQ"], []),
         ("AAPL MSFT\nTSX:RY TVC:DXY\n", ["AAPL", "MSFT", "RY.TO"], [(2, "not_a_stock")]),
     ],
 )
@@ -479,3 +482,20 @@ def test_an_unreadable_watchlist_error_masks_its_account_digits(tmp_path: Path):
         and "/UXXXX-Positions.csv: cannot read it" in proc.stderr
     )
     assert "7654321" not in proc.stderr
+
+
+@given(
+    symbols=st.lists(
+        st.from_regex(r"[A-Z]{1,5}(\.[A-Z])?", fullmatch=True), min_size=1, max_size=12
+    ),
+    seps=st.lists(st.sampled_from([",", " ", "\t", "\n", ", ", "  "]), min_size=12, max_size=12),
+)
+def test_property_any_list_of_tickers_reads_back_exactly(tmp_path_factory, symbols, seps):
+    headers = {"SYM", "SYMBOL", "SYMBOLS", "TICKER", "TICKERS", "SECURITY", "INSTRUMENT"}
+    symbols = [s for s in symbols if s not in headers]
+    if not symbols:
+        return
+    body = "".join(s + sep for s, sep in zip(symbols, seps, strict=False))
+    path = tmp_path_factory.mktemp("list") / "list.txt"
+    path.write_text(body)
+    assert read_watchlist(path).symbols == symbols

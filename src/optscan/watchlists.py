@@ -323,7 +323,10 @@ def _refuse_table(shown: str, lines: list[str], delimiter: str, column: str) -> 
     if any(c.strip()[:1].isdigit() for c in first):
         return  # numbers in the first row: data, not a header
     numbers = any(c.strip()[:1].isdigit() for r in later for c in r)
-    worded = any(" " in c.strip() for c in first)
+    worded = any(  # a name of words ("Market Cap"), not symbols a line ("MSFT AMD")
+        " " in c.strip() and not all(t == t.upper() and _plausible(t) for t in c.split())
+        for c in first
+    )
     if not (numbers or worded):
         return
     raise InputFileError(
