@@ -5,9 +5,15 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from optscan.positions.text import Line, guess_delimiter, shorten_text, split_lines
-from optscan.tradingview import tradingview_symbol
-from optscan.watchlists.model import TRADINGVIEW_ITEM, Entry, Skipped, Watchlist, plausible
+from optscan.positions.text import Line, guess_delimiter, split_lines
+from optscan.watchlists.model import (
+    TRADINGVIEW_ITEM,
+    Entry,
+    Skipped,
+    Watchlist,
+    add_tradingview_item,
+    plausible,
+)
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -81,9 +87,5 @@ def read_tradingview(lines: list[str]) -> Watchlist:
             elif item.startswith("#"):
                 continue
             else:
-                read = tradingview_symbol(item)
-                if read.symbol is None:
-                    result.skipped.append(Skipped(number, shorten_text(item), read.reason))
-                else:
-                    result.entries.append(Entry(number, read.symbol))
+                add_tradingview_item(result, number, item)
     return result

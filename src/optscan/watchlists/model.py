@@ -55,3 +55,16 @@ def plausible(token: str) -> bool:
     except ValueError:
         return False
     return True
+
+
+def add_tradingview_item(result: Watchlist, number: int, item: str) -> None:
+    """Add a TradingView ``EXCHANGE:SYMBOL`` item: its symbol in Yahoo's spelling, or the
+    item skipped with the reason (:func:`optscan.tradingview.tradingview_symbol`)."""
+    from optscan.positions.text import shorten_text
+    from optscan.tradingview import tradingview_symbol
+
+    read = tradingview_symbol(item)
+    if read.symbol is None:
+        result.skipped.append(Skipped(number, shorten_text(item), read.reason))
+    else:
+        result.entries.append(Entry(number, read.symbol))

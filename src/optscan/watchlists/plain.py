@@ -6,13 +6,13 @@ from __future__ import annotations
 import re
 
 from optscan.positions.text import redact_line, shorten_text
-from optscan.tradingview import tradingview_symbol
 from optscan.watchlists.model import (
     NOT_STOCK_MARKS,
     TRADINGVIEW_ITEM,
     Entry,
     Skipped,
     Watchlist,
+    add_tradingview_item,
     plausible,
 )
 
@@ -41,11 +41,8 @@ def read_plain(lines: list[str], headers: list[str]) -> Watchlist:
                 result.skipped.append(Skipped(number, shorten_text(token), "not_a_stock"))
                 continue
             if ":" in token:  # a TradingView item among plain symbols
-                read = tradingview_symbol(token)
-                if read.symbol is None:
-                    result.skipped.append(Skipped(number, shorten_text(token), read.reason))
-                    continue
-                token = read.symbol
+                add_tradingview_item(result, number, token)
+                continue
             result.entries.append(Entry(number, token))
     return result
 
