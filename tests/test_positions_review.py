@@ -499,3 +499,14 @@ def test_property_any_list_of_tickers_reads_back_exactly(tmp_path_factory, symbo
     path = tmp_path_factory.mktemp("list") / "list.txt"
     path.write_text(body)
     assert read_watchlist(path).symbols == symbols
+
+
+def test_a_tab_separated_utf16_export_with_quoted_thousands(tmp_path: Path):
+    body = 'Symbol\tQuantity\tAverage Cost\r\nAAPL\t"1,200"\t$180.50\r\n'
+    doc = read_positions(_write(tmp_path, "p.txt", body.encode("utf-16")))
+    assert [(s.symbol, s.shares, s.cost_basis) for s in doc.stocks] == [("AAPL", 1200, 180.5)]
+    watch = 'Symbol\tName\tPrice\r\nAAPL\tApple\t"1,200.00"\r\nMSFT\tMicrosoft\t1\r\n'
+    assert read_watchlist(_write(tmp_path, "w.txt", watch.encode("utf-16"))).symbols == [
+        "AAPL",
+        "MSFT",
+    ]

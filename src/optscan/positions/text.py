@@ -119,9 +119,11 @@ def split_lines(text: str, delimiter: str = ",") -> list[Line]:
 
 
 def guess_delimiter(lines: list[str]) -> str:
-    """Tab when the first lines with content hold tabs and no commas, else comma."""
+    """Tab when each of the first lines with content holds a tab and tabs outnumber
+    commas there (a tab-separated export may write ``"1,200"``), else comma."""
     sample = [ln for ln in lines if ln.strip()][:5]
-    if sample and all("\t" in ln and "," not in ln for ln in sample):
+    tabs = sum(ln.count("\t") for ln in sample)
+    if sample and all("\t" in ln for ln in sample) and tabs > sum(ln.count(",") for ln in sample):
         return "\t"
     return ","
 

@@ -7,7 +7,7 @@ import csv
 
 from optscan.errors import InputFileError
 from optscan.positions.reader import ACCOUNT_SECTION
-from optscan.positions.text import redact_line, row_text
+from optscan.positions.text import guess_delimiter, redact_line, row_text
 from optscan.watchlists.model import (
     NOT_STOCK_MARKS,
     SYMBOL_HEADERS,
@@ -19,8 +19,9 @@ from optscan.watchlists.model import (
 
 
 def delimiter_of(lines: list[str]) -> str:
+    """Tab or comma as the positions reader guesses them, or ``;`` (a European CSV)."""
     sample = "\n".join(ln for ln in lines[:30] if ln.strip())
-    if "\t" in sample and "," not in sample:
+    if ("\t" in sample and "," not in sample) or guess_delimiter(lines) == "\t":
         return "\t"
     if ";" in sample and "," not in sample:
         return ";"
