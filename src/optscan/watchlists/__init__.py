@@ -36,6 +36,7 @@ from optscan.watchlists.model import SYMBOL_HEADERS, WHAT, Entry, Skipped, Watch
 from optscan.watchlists.plain import read_plain
 from optscan.watchlists.tables import (
     delimiter_of,
+    described,
     filled_cells,
     find_header,
     header_names,
@@ -64,7 +65,10 @@ def read_watchlist(path: Path, column: str = "symbol") -> Watchlist:
         else:
             delimiter = delimiter_of(lines)
             header = find_header(lines, column, delimiter)
-            if header is not None and len(filled_cells(lines[header[0]], delimiter)) > 1:
+            if header is not None and (
+                len(filled_cells(lines[header[0]], delimiter)) > 1
+                or described(lines[header[0] + 1 :], delimiter)
+            ):
                 result = read_csv(lines, header, column, delimiter)
             elif header is not None:  # "Symbol" over a plain list: the list's rules
                 result = read_plain(lines, header_names(column))

@@ -39,6 +39,20 @@ def filled_cells(raw: str, delimiter: str) -> list[str]:
     return [c.strip() for c in cells_of(raw, delimiter) if c.strip()]
 
 
+def described(rows: list[str], delimiter: str) -> bool:
+    """Whether rows under a one-word header (``Symbol``) are a table whose other columns
+    describe the symbol (``AAPL,Apple Inc``, ``AAPL,231.45``), not a list of symbols
+    (``AAPL, MSFT``): some cell after the first is no upper-case ticker."""
+    for raw in rows[:50]:
+        if not raw.strip() or raw.lstrip().startswith("#"):
+            continue
+        for cell in cells_of(raw, delimiter)[1:]:
+            cell = cell.strip()
+            if cell and not (cell == cell.upper() and plausible(cell)):
+                return True
+    return False
+
+
 def header_names(column: str) -> list[str]:
     return [column.strip().lower(), *(h for h in SYMBOL_HEADERS if h != column.strip().lower())]
 
