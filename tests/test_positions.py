@@ -593,8 +593,8 @@ def test_schwab_300_aapl_one_short_call_covers_two_more_in_the_scan():
 
 def test_brk_dot_b_held_covers_a_brk_dash_b_covered_call(tmp_path: Path):
     path = tmp_path / "holdings.csv"
-    path.write_text("symbol,shares,cost_basis\nBRK.B,100,410.00\n")
-    for spelling in ("BRK-B", "BRK.B", "BRK/B", "brk b"):
+    path.write_text('symbol,shares,cost_basis\n"BRK B",100,410.00\n')  # a cell: BRK-B
+    for spelling in ("BRK-B", "BRK.B", "BRK/B", "brk.b"):
         result = _cc_scan("--symbols", spelling, "--positions", str(path))
         (outcome,) = result["symbols"]
         assert outcome["symbol"] == "BRK-B"
@@ -636,7 +636,8 @@ def test_bad_rows_of_holdings_file_become_scan_warnings_without_their_text(tmp_p
     path.write_text("symbol,shares,cost_basis\nAAPL,200,180\nU1234567,nan,1\nMSFT,100,-5\n")
     result = _cc_scan("--symbols", "AAPL,MSFT", "--positions", str(path))
     assert [s["status"] for s in result["symbols"]] == ["ok", "skipped"]
-    assert any("line 3 skipped (bad_number)" in w for w in result["warnings"])
+    # an account number in the symbol column is no ticker (5 digits in a row)
+    assert any("line 3 skipped (invalid_symbol)" in w for w in result["warnings"])
     assert any("line 4 skipped (bad_number)" in w for w in result["warnings"])
     assert "U1234567" not in json.dumps(result) and "U7654321" not in json.dumps(result)
 

@@ -16,10 +16,23 @@ SCAN_ID_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_\-]{0,63}$")
 """1-64 letters, digits, ``_`` or ``-``, starting with a letter or digit."""
 
 
+ACCOUNT_LIKE = re.compile(r"\d{5}")
+"""No ticker holds 5 digits in a row; an account number (``U1234567``) does."""
 CLASS_SHARE = re.compile(r"^([A-Z][A-Z0-9]{0,6})(?:\.|/| +|-)([A-Z])$")
 """A class share in any broker's spelling: a base, then ``.``, ``/``, spaces or ``-``
 and a one-letter class (``BRK.B``, ``BRK/B``, ``BRK B``, ``BRK-B``). A longer suffix
 (``RY.TO``, ``BTC-USD``) is not a class."""
+
+
+def split_symbols(text: str) -> list[str]:
+    """The symbols of a typed list (``--symbols``; the web form's box should use it
+    too): commas and whitespace both separate them, so ``"AAPL MSFT"`` is two symbols and
+    ``"JPM C"`` is JPMorgan and Citigroup, never ``JPM-C``. Write a class share with
+    ``.``, ``/`` or ``-`` (``BRK.B``); the spelling with a space (``BRK B``) is read only
+    inside one cell of a CSV file (a positions export, a watchlist column) or one item
+    of a list (the config's ``symbols = [...]``, a JSON list, ``ScanRequest.symbols``),
+    where nothing else can separate. Empty items are dropped."""
+    return [s for s in re.split(r"[,\s]+", text) if s]
 
 
 def canonical_symbol(raw: str) -> str:
@@ -82,6 +95,9 @@ def normalize_symbol(raw: str) -> str:
             f"invalid symbol {shorten(symbol)!r}: expected a letter followed by up to 9 "
             "letters, digits, '.' or '-'"
         )
+    if ACCOUNT_LIKE.search(symbol):
+        # not echoed: in a broker's file this is an account number in the wrong column
+        raise ValueError("invalid symbol: 5 or more digits in a row are an account number")
     return symbol
 
 

@@ -152,7 +152,8 @@ def scan_options(fn: Callable[..., Any]) -> Callable[..., Any]:
         click.option(
             "--symbols",
             default=None,
-            help="Comma-separated symbols; replaces the configured stock sources.",
+            help="Symbols separated by commas or spaces ('AAPL,MSFT' or 'AAPL MSFT'; a class "
+            "share as BRK.B, BRK/B or BRK-B); replaces the configured stock sources.",
         ),
         click.option(
             "--strategy",
@@ -189,7 +190,9 @@ def build_request(env: Env, **opts: Any) -> ScanRequest:
 
     symbols = None
     if opts.get("symbols") is not None:
-        symbols = [s.strip() for s in opts["symbols"].split(",") if s.strip()]
+        from optscan.symbols import split_symbols
+
+        symbols = split_symbols(opts["symbols"])
         if not symbols:
             fail("--symbols: no symbols given")
     try:

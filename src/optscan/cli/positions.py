@@ -120,9 +120,48 @@ def _table(doc: dict[str, Any]) -> None:
         Text(f"Cash: {money(doc['cash']) if doc['cash'] is not None else 'not in the file'}")
     )
     if doc["skipped"]:
-        console.print(Text(f"Skipped {len(doc['skipped'])} line(s):"))
+        # the line as CSV (quoted as needed), folded inside its own column: a narrow
+        # terminal breaks it at the column's edge, never into the other columns
+        skipped = Table(
+            title=f"Skipped {len(doc['skipped'])} line(s)",
+            title_justify="left",
+            box=box.SIMPLE_HEAD,
+            pad_edge=False,
+        )
+        skipped.add_column("Line", justify="right", no_wrap=True)
+        skipped.add_column("Reason", no_wrap=True)
+        skipped.add_column("Text (as CSV)", overflow="fold")
+        taken = max(len(str(s["line"])) for s in doc["skipped"]) + max(
+            len(s["reason"]) for s in doc["skipped"]
+        )
+        width = max(20, console.width - taken - 10)
         for s in doc["skipped"]:
-            console.print(Text(f"  line {s['line']} ({s['reason']}): {s['text']}"))
+            skipped.add_row(str(s["line"]), s["reason"], Text(fold_csv(s["text"], width)))
+        console.print(skipped)
+
+
+def fold_csv(text: str, width: int) -> str:
+    """A CSV line folded to ``width`` columns after the commas that separate its cells
+    (never inside a quoted cell such as ``"$2,210.00"``); a cell longer than ``width`` is
+    cut at the width."""
+    pieces: list[str] = []
+    start, quoted = 0, False
+    for i, char in enumerate(text):
+        if char == '"':
+            quoted = not quoted
+        elif char == "," and not quoted:
+            pieces.append(text[start : i + 1])
+            start = i + 1
+    pieces.append(text[start:])
+    lines: list[str] = [""]
+    for piece in pieces:
+        if lines[-1] and len(lines[-1]) + len(piece) > width:
+            lines.append("")
+        lines[-1] += piece
+        while len(lines[-1]) > width:
+            lines[-1], rest = lines[-1][:width], lines[-1][width:]
+            lines.append(rest)
+    return "\n".join(line for line in lines if line)
 
 
 @click.command(short_help="The symbols the configured sources give, and what they skip.")
@@ -130,8 +169,10 @@ def _table(doc: dict[str, Any]) -> None:
 @with_env
 def symbols(fmt: str, env: Env) -> None:
     """Print the symbols a scan of the configured stock sources (sources.enabled) would
-    cover, canonical (BRK.B, BRK/B and BRK B are BRK-B), and every line or item skipped
-    with its source, line and reason. A watchlist file that is no watchlist exits 2."""
+    cover, canonical (BRK.B, BRK/B and, inside a CSV cell, BRK B are BRK-B), and every
+    line or item skipped with its source, line and reason (title, header, total, cash,
+    option, not_a_stock, unknown_exchange, account_section...). A watchlist file that
+    is no watchlist exits 2."""
     from optscan.errors import ConfigError
 
     try:
@@ -159,6 +200,7 @@ def collect_symbols(env: Env) -> dict[str, Any]:
     settings = env.settings
     host = env.host()
     found: list[str] = []
+    seen: set[str] = set()
     skipped: list[dict[str, Any]] = []
     for name in settings.enabled("sources"):
         entries: list[tuple[int | None, str]] = []
@@ -193,6 +235,7 @@ def collect_symbols(env: Env) -> dict[str, Any]:
                     }
                 )
                 continue
-            if symbol not in found:
+            if symbol not in seen:
+                seen.add(symbol)
                 found.append(symbol)
     return {"symbols": found, "skipped": skipped}

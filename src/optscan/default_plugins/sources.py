@@ -49,10 +49,18 @@ class FileSource(StockSource[FileConfig]):
         """The file's symbols with their lines, and the lines skipped (``optscan
         symbols`` shows both). Raises ``InputFileError`` (exit 2) for a file that is no
         watchlist."""
+        from optscan.errors import InputFileError
+        from optscan.positions.text import file_label
+
         cfg = self.config
         if not cfg.path:
             raise ValueError("sources.file.path is not set")
-        return read_watchlist(Path(cfg.path).expanduser(), cfg.column)
+        try:
+            return read_watchlist(Path(cfg.path).expanduser(), cfg.column)
+        except InputFileError as exc:  # a positions export named by its account: the
+            # message reaches a queued or web scan's state in Redis, so mask its digits
+            shown = f"sources.file.path {file_label(exc.path, folder=True)}"
+            raise InputFileError(shown, exc.line, exc.detail) from None
 
     def symbols(self) -> Iterable[str]:
         return self.read().symbols

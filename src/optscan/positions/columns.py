@@ -28,6 +28,7 @@ FIELDS: dict[str, tuple[str, ...]] = {
         "cost/share",
         "unit cost",
         "basis per share",
+        "cost basis per share",
         "average open price",
         "avg open price",
     ),
@@ -41,6 +42,7 @@ FIELDS: dict[str, tuple[str, ...]] = {
     ),
     "type": (
         "security type",
+        "asset type",
         "asset category",
         "assetclass",
         "asset class",
@@ -79,10 +81,18 @@ ACCOUNT_HEADERS = frozenset(
         "acctalias",
         "accountid",
         "account nickname",
+        "account name/number",
+        "account number/name",
+        "account no",
+        "account title",
+        "accountname",
+        "accountnumber",
         "model",
     }
 )
 """Columns that hold an account number or name: never echoed."""
+NUMERIC_FIELDS = ("quantity", "cost_per_share", "cost_total", "strike", "multiplier", "value")
+"""The fields read as numbers (:mod:`optscan.positions.numbers`)."""
 OWN_PER_SHARE = "cost_basis"
 """optscan's own ``symbol,shares,cost_basis`` file gives the cost basis per share."""
 
@@ -106,6 +116,12 @@ class Columns:
         if i is None or i >= len(cells):
             return None
         return cells[i].strip()
+
+    @property
+    def numeric(self) -> frozenset[int]:
+        """The columns of quantities and prices: echoed as written (never withheld as
+        account-shaped), since their value is why a row was refused."""
+        return frozenset(self.index[f] for f in NUMERIC_FIELDS if f in self.index)
 
     def has(self, *names: str) -> bool:
         """Whether every field named is a column of this table."""

@@ -7,7 +7,8 @@ disclaimers). A format is recognised from its own header and preamble:
 
 * ``schwab`` - a ``"Positions for account ..."`` title, or a header with ``Security
   Type`` and ``Qty (Quantity)``/``Mkt Val (Market Value)``; cost basis is the total.
-* ``fidelity`` - a header starting ``Account Number,Account Name,Symbol``; per-share
+* ``fidelity`` - a header starting ``Account Number,Account Name,Symbol`` (the older
+  layout: ``Account Name/Number,Symbol,...,Cost Basis,Cost Basis Per Share,Type``); per-share
   ``Average Cost Basis``; money-market rows (``SPAXX**``) are cash; its ``Type`` column
   is the account type (Cash/Margin), not the asset.
 * ``ibkr-flex`` - a Flex query's Open Positions CSV (``ClientAccountID``, ``AssetClass``,
@@ -75,7 +76,7 @@ LAYOUTS: dict[str, Layout] = {
         header=lambda n: (
             "symbol" in n
             and bool(n & {"qty quantity", "quantity", "qty"})
-            and bool(n & {"security type", "mkt val market value", "qty quantity"})
+            and bool(n & {"security type", "asset type", "mkt val market value", "qty quantity"})
         ),
         preamble=lambda text: text.lower().lstrip('"').startswith("positions for "),
         expects='a header "Symbol","Description","Qty (Quantity)",...,"Cost Basis",...,'
@@ -84,8 +85,17 @@ LAYOUTS: dict[str, Layout] = {
     "fidelity": Layout(
         "fidelity",
         header=lambda n: (
-            {"account number", "symbol", "quantity"} <= n
-            and bool(n & {"current value", "average cost basis", "cost basis total"})
+            {"symbol", "quantity"} <= n
+            and bool(n & {"account number", "account name/number"})
+            and bool(
+                n
+                & {
+                    "current value",
+                    "average cost basis",
+                    "cost basis total",
+                    "cost basis per share",
+                }
+            )
         ),
         ignore=frozenset({"type"}),
         expects="a header Account Number,Account Name,Symbol,Description,Quantity,...,"

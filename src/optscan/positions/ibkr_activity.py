@@ -51,10 +51,12 @@ def read_activity(lines: list[Line]) -> Iterator[tuple[Line, Row, str]]:
             if kind == "header":
                 columns = map_columns(cells)
             elif kind in ("total", "subtotal"):
-                yield line, Skip("total"), row_text(line.cells, set())
+                numeric = frozenset(i + 2 for i in columns.numeric) if columns else frozenset()
+                yield line, Skip("total"), row_text(line.cells, set(), numeric)
             elif kind == "data" and columns is not None:
                 withheld = {i + 2 for i in columns.withheld}
-                yield line, read_row(cells, columns), row_text(line.cells, withheld)
+                numeric = frozenset(i + 2 for i in columns.numeric)
+                yield line, read_row(cells, columns), row_text(line.cells, withheld, numeric)
             else:
                 yield line, Skip("not_a_position"), row_text(line.cells, set())
         elif section == CASH_REPORT:

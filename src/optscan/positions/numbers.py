@@ -19,7 +19,7 @@ _NUMBER = re.compile(
     (?:[eE][+-]?\d+)?                        # 1.5e3
     |\.\d+(?:[eE][+-]?\d+)?                  # .5
     """,
-    re.VERBOSE,
+    re.VERBOSE | re.ASCII,  # 0-9 only: no full-width or Arabic-Indic digits
 )
 
 

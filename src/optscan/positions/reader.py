@@ -20,6 +20,7 @@ from optscan.positions.columns import Columns, normalize_header
 from optscan.positions.formats import (
     DISPLAY,
     LAYOUTS,
+    Layout,
     columns_of,
     detect,
     find_header,
@@ -36,6 +37,7 @@ from optscan.positions.models import (
 from optscan.positions.rows import CONTRACT_SIZE, Cash, Option, Row, Skip, Stock, read_row
 from optscan.positions.text import (
     Line,
+    csv_line,
     guess_delimiter,
     read_text,
     redact_line,
@@ -82,11 +84,14 @@ def read_positions(path: Path, broker: str | None = None) -> PositionsReading:
         )
     layout = LAYOUTS[name]
     index = find_header(lines, layout)
+    if index is None and broker is None:  # a broker's title over another header
+        name, layout = "generic", LAYOUTS["generic"]
+        index = find_header(lines, layout)
     if index is None:
         raise InputFileError(
             shown, _first(lines), f"not a {DISPLAY[name]} export: expected {layout.expects}"
         )
-    return _assemble(shown, name, _read_table(lines, index, name))
+    return _assemble(shown, name, read_table(lines, index, name))
 
 
 FLEX_CODES = frozenset({"BOF", "EOF", "BOA", "EOA", "BOS", "EOS", "TRAILER"})
@@ -101,12 +106,26 @@ def _first(lines: list[Line]) -> int:
     return next((ln.number for ln in lines if not ln.blank), 1)
 
 
-def _read_table(lines: list[Line], index: int, name: str) -> Iterator[tuple[Line, Row, str]]:
+ACCOUNT_SECTION = "(account section: name and number withheld)"
+"""What a one-cell line right above a header is shown as: an export of several accounts
+(Schwab's All-Accounts) opens each account's table with its name and number."""
+
+
+def read_table(lines: list[Line], index: int, name: str) -> Iterator[tuple[Line, Row, str]]:
+    """``(line, what it holds, its echo text)`` for every line with content of a table
+    format's file whose header is ``lines[index]`` (the watchlist reader reads positions
+    exports through it too)."""
     layout = LAYOUTS[name]
     header = lines[index]
     columns = columns_of(header, layout)
     in_account_summary = False
-    for line in lines[:index]:  # the preamble
+    # several tables, one per account (Schwab's All-Accounts): the one-cell line above
+    # each header, the first one included, is that account's label
+    several = any(
+        _is_repeated_header(strip_code(ln).cells if layout.line_codes else ln.cells, columns)
+        for ln in lines[index + 1 :]
+    )
+    for at, line in enumerate(lines[:index]):  # the preamble
         if line.blank:
             in_account_summary = False
             continue
@@ -118,19 +137,26 @@ def _read_table(lines: list[Line], index: int, name: str) -> Iterator[tuple[Line
             text = "(account summary withheld)"
         elif layout.line_codes and _code(line) in FLEX_CODES:
             text = _code(line)  # BOF/BOA lines carry the account: only their code
+        elif several and labels_a_table(lines, at, columns, layout):
+            yield line, Skip("account_section"), ACCOUNT_SECTION
+            continue
         else:
-            text = redact_line(", ".join(line.filled))
+            text = redact_line(csv_line(line.filled))
         yield line, Skip("preamble"), text
     seen_rows = False
-    for line in lines[index + 1 :]:
+    withheld, numeric = set(columns.withheld), columns.numeric
+    for at, line in enumerate(lines[index + 1 :], index + 1):
         if line.blank:
             continue
         cells = strip_code(line).cells if layout.line_codes else line.cells
         if layout.line_codes and _code(line) in FLEX_CODES:
             yield line, Skip("footer" if seen_rows else "preamble"), _code(line)
             continue
-        if [normalize_header(c) for c in cells] == list(columns.header):
+        if _is_repeated_header(cells, columns):
             yield line, Skip("header"), row_text(cells, set())
+            continue
+        if labels_a_table(lines, at, columns, layout):
+            yield line, Skip("account_section"), ACCOUNT_SECTION
             continue
         row = read_row(cells, columns)
         if (
@@ -140,10 +166,29 @@ def _read_table(lines: list[Line], index: int, name: str) -> Iterator[tuple[Line
             and not _symbol_alone(line.filled[0], cells, columns)
         ):  # a title or a note, not a position
             title = not seen_rows or layout.preamble(line.filled[0])
-            yield line, Skip("preamble" if title else "footer"), redact_line(line.filled[0])
+            yield line, Skip("preamble" if title else "footer"), redact_line(csv_line(line.filled))
             continue
         seen_rows = True
-        yield line, row, row_text(cells, set(columns.withheld))
+        text = "" if isinstance(row, Stock) else row_text(cells, withheld, numeric)
+        yield line, row, text
+
+
+def _is_repeated_header(cells: list[str], columns: Columns) -> bool:
+    """Whether a row is the table's header again (compared cell by cell, stopping at the
+    first difference: a data row costs one comparison)."""
+    return len(cells) == len(columns.header) and all(
+        normalize_header(c) == h for c, h in zip(cells, columns.header, strict=True)
+    )
+
+
+def labels_a_table(lines: list[Line], at: int, columns: Columns, layout: Layout) -> bool:
+    """Whether line ``at`` is one cell right above a header line (no blank line between):
+    an account's label opening its table."""
+    if len(lines[at].filled) != 1 or at + 1 >= len(lines):
+        return False
+    following = lines[at + 1]
+    cells = strip_code(following).cells if layout.line_codes else following.cells
+    return _is_repeated_header(cells, columns)
 
 
 def _symbol_alone(text: str, cells: list[str], columns: Columns) -> bool:

@@ -128,17 +128,33 @@ class BadNumber(ValueError):
     """A number no position can have (the row is skipped as ``bad_number``)."""
 
 
+def summary_reason(symbol: str, kind: str = "") -> str | None:
+    """What a row is when it is no security: ``"total"`` (``Account Total``, ``TOTAL``,
+    ``Grand Total``...), ``"pending_activity"``, ``"cash"`` (``Cash & Cash
+    Investments``, ``CASH``, a money market ``SPAXX**``, a cash security type), or
+    ``None`` for a row naming a security. ``symbol`` is the row's symbol cell, ``kind``
+    its security-type cell. Shared by the positions reader and the watchlist reader, so
+    neither takes a summary row for a ticker."""
+    name = " ".join(symbol.lower().split())
+    kind = " ".join(kind.lower().split())
+    if name.startswith(TOTALS) or name.endswith(" total") or (not name and kind.startswith(TOTALS)):
+        return "total"
+    if name.startswith(PENDING):
+        return "pending_activity"
+    if name in CASH_NAMES or symbol.strip().endswith("**") or kind in CASH_TYPES:
+        return "cash"
+    return None
+
+
 def read_row(cells: list[str], columns: Columns) -> Row:
     """What one data row of a positions table holds."""
     symbol = columns.get(cells, "symbol") or ""
-    name = " ".join(symbol.lower().split())
     kind = " ".join((columns.get(cells, "type") or "").lower().split())
-    if name.startswith(TOTALS) or (not name and kind.startswith(TOTALS)):
-        return Skip("total")
-    if name.startswith(PENDING):
-        return Skip("pending_activity")
+    summary = summary_reason(symbol, kind)
+    if summary in ("total", "pending_activity"):
+        return Skip(summary)
     try:
-        if name in CASH_NAMES or symbol.endswith("**") or kind in CASH_TYPES:
+        if summary == "cash":
             return _cash(cells, columns)
         currency = (columns.get(cells, "currency") or "").upper()
         if currency not in ("", "USD"):
@@ -173,7 +189,10 @@ def _ibkr_forex(kind: str, columns: Columns) -> bool:
 
 
 def _number(cells: list[str], columns: Columns, field: str) -> float | None:
+    """A quantity, price or amount: a percent (``12%``) is none of them."""
     text = columns.get(cells, field)
+    if text is not None and "%" in text:
+        raise BadNumber(f"{field}: {text[:24]!r} is a percent, not a {field.replace('_', ' ')}")
     try:
         return parse_number(text)
     except ValueError as exc:

@@ -137,7 +137,10 @@ def prepare_scan(
     warnings = _replay_warnings(request, provider, as_of, calendar)
     in_window = market.is_open and _within_buffers(settings, market)
     ignore_hours = config.ignore_market_hours or replaying
-    portfolio = load_portfolio(settings)  # its cash line matters to puts too
+    if strategy.type == "cc":
+        portfolio = load_portfolio(settings)  # an unreadable file stops the scan: exit 2
+    else:
+        portfolio = portfolio_for_puts(settings, request)
     return ScanContext(
         scan_id=scan_id,
         request=request,
@@ -159,6 +162,29 @@ def prepare_scan(
         portfolio=portfolio,
         expiry=ExpiryCloses(calendar),
     )
+
+
+def portfolio_for_puts(settings: Settings, request: ScanRequest) -> Portfolio:
+    """The positions file for a put scan: only its cash line matters (the selection's
+    cash, :mod:`optscan.scan.selection`), so it is not read when ``--cash`` gives the
+    cash, and a file that cannot be read is a warning, not a failed scan."""
+    if request.cash is not None or not settings.holdings.file:
+        return Portfolio()
+    from optscan.errors import InputFileError
+    from optscan.scan.holdings import file_label
+    from optscan.symbols import shorten
+
+    try:
+        return load_portfolio(settings)
+    except InputFileError as exc:
+        warning = (
+            f"positions file {file_label(settings.holdings.file)} (holdings.file) not read "
+            f"({shorten(exc.detail, 120)}): its cash line is not used"
+        )
+        from optscan.logs import get_logger
+
+        get_logger().warning("positions_file_unread", warning=warning)
+        return Portfolio(warnings=[warning])
 
 
 def _resolve_clock(request: ScanRequest, provider: Any) -> dt.datetime:

@@ -7,14 +7,19 @@ Tastytrade, E*Trade, or a CSV with symbol and quantity columns, optscan's own
 ``symbol,shares,cost_basis`` among them). Covered calls are written only against shares
 not already covered: each short call in the file covers 100 shares. A file that cannot
 be read as positions at all is an :class:`~optscan.errors.InputFileError` naming the
-file and the line (exit 2); a row that cannot be read is skipped and becomes one of the
-scan's warnings (line and reason only: never a row's text, which may hold an account).
+file and the line (exit 2; only covered-call scans need the file: a put scan reads it
+for its cash line alone, and goes on with a warning when it cannot,
+:func:`optscan.scan.context.portfolio_for_puts`); a row that cannot be read is skipped
+and becomes one of the scan's warnings (the file's :func:`file_label`, the line and the
+reason: never a row's text, which may hold an account).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
+
+from optscan.positions.text import file_label
 
 if TYPE_CHECKING:
     from pathlib import Path
@@ -24,7 +29,16 @@ if TYPE_CHECKING:
 
 CONTRACT_SIZE = 100
 QUIET_REASONS = frozenset(
-    {"preamble", "footer", "header", "total", "other_section", "lot_detail", "pending_activity"}
+    {
+        "preamble",
+        "footer",
+        "header",
+        "account_section",
+        "total",
+        "other_section",
+        "lot_detail",
+        "pending_activity",
+    }
 )
 """Skipped lines that are not positions by design: not worth a scan warning."""
 
@@ -78,10 +92,9 @@ def load_portfolio(settings: Settings) -> Portfolio:
             elif option.kind == "put" and option.quantity < 0:
                 put_collateral += option.strike * CONTRACT_SIZE * -option.quantity
         cash = reading.cash
+        shown = file_label(settings.holdings.file)
         warnings = [
-            # not the file's path: brokers put account digits in export names, and
-            # warnings reach the logs and Redis
-            f"positions file (holdings.file): line {s.line} skipped ({s.reason})"
+            f"positions file {shown} (holdings.file): line {s.line} skipped ({s.reason})"
             for s in reading.skipped
             if s.reason not in QUIET_REASONS
         ]
@@ -115,8 +128,10 @@ def read_holdings_file(path: Path, settings: Settings) -> PositionsReading:
 
     try:
         return read_positions(path, settings.holdings.broker or None)
-    except InputFileError as exc:  # name the key as well as the file
-        raise InputFileError(f"holdings.file {exc.path}", exc.line, exc.detail) from None
+    except InputFileError as exc:  # name the key as well as the file (its account digits
+        # masked: the message reaches a queued or web scan's state in Redis)
+        shown = file_label(exc.path, folder=True)
+        raise InputFileError(f"holdings.file {shown}", exc.line, exc.detail) from None
 
 
 def load_holdings(settings: Settings) -> dict[str, tuple[int, float | None]]:
