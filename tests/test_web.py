@@ -482,3 +482,13 @@ def test_an_invalid_symbol_counts_as_skipped_as_the_result_says():
     assert status["symbols_failed"] == 0 and status["failures"] == {}
     assert status["symbols_skipped"] == 1 and list(status["skipped"]) != []
     assert "0 failed, 1 skipped" in status["message"]
+
+
+def test_the_forms_symbols_are_split_as_the_command_line_splits_them():
+    """'AAPL MSFT' was one invalid symbol on the page while --symbols read two."""
+    from optscan.web.api import _symbols
+
+    assert _symbols("AAPL MSFT") == ["AAPL", "MSFT"]
+    assert _symbols("JPM C,\nBRK.B") == ["JPM", "C", "BRK.B"]
+    assert _symbols(["BRK B"]) == ["BRK B"]  # one list item: the class-share spelling
+    assert _symbols("  ") is None

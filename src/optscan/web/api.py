@@ -3,9 +3,10 @@
 * ``GET /api/results/latest`` - the profile's latest scan, the document of ``optscan
   scan --format json``; ``404`` before the first.
 * ``POST /api/scans`` with ``{"symbols", "provider", "strategy"}`` (each optional;
-  ``symbols`` a list or a comma-separated string; ``force``: scan even when the
-  market is closed) -> ``202 {"scan_id"}``; ``409 {"error", "scan_id"}`` while a scan
-  of the profile runs; ``400 {"error"}`` for a request that cannot run.
+  ``symbols`` a list or a string of symbols separated by commas or spaces;
+  ``force``: scan even when the market is closed) -> ``202 {"scan_id"}``;
+  ``409 {"error", "scan_id"}`` while a scan of the profile runs; ``400 {"error"}`` for
+  a request that cannot run.
 * ``GET /api/scans/<scan_id>`` - ``{"scan_id", "state", "symbols_total",
   "symbols_done", "symbols_failed", "failures", "message", "error", ...}`` (with
   ``--queue`` also ``workers``: how many listen on the queue); ``404`` when unknown.
@@ -53,10 +54,14 @@ def _body() -> dict[str, Any]:
 def _symbols(value: Any) -> list[str] | None:
     if value is None:
         return None
-    if isinstance(value, str):
-        value = [s for s in (p.strip() for p in value.replace("\n", ",").split(",")) if s]
+    if isinstance(value, str):  # the form's box, as --symbols reads it
+        from optscan.symbols import split_symbols
+
+        value = split_symbols(value)
     if not isinstance(value, list) or not all(isinstance(s, str) for s in value):
-        raise BadRequest("symbols must be a list of strings or a comma-separated string")
+        raise BadRequest(
+            "symbols must be a list of strings or a string of symbols separated by commas or spaces"
+        )
     value = [s.strip() for s in value if s.strip()]
     if not value:
         return None
