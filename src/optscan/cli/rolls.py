@@ -68,19 +68,16 @@ def rolls(
 
     from optscan.config import format_validation_error
     from optscan.errors import ConfigError, OptscanError, UsageError
-    from optscan.models import ScanRequest
-    from optscan.rolls.run import perform_rolls
+    from optscan.rolls.run import perform_rolls, rolls_request
 
     try:
         positions = _positions(env, positions_path, position_texts)
-        request = ScanRequest(
-            profile=env.settings.scan.profile,
+        request = rolls_request(
+            env.settings,
+            positions,
             provider=provider,
-            symbols=sorted({p.symbol for p in positions}),
-            sinks=[],
-            force=True,
-            as_of=parse_instant(as_of, "--as-of"),
             overrides=env.overrides,
+            as_of=parse_instant(as_of, "--as-of"),
             record_dir=record_dir,
             replay_dir=replay_dir,
         )

@@ -43,6 +43,34 @@ def roll_strategy(settings: Settings, name: str = "roll") -> RollStrategySection
     return strategy
 
 
+def rolls_request(
+    settings: Settings,
+    positions: list[ShortPosition],
+    *,
+    provider: str | None = None,
+    overrides: dict[str, Any] | None = None,
+    as_of: dt.datetime | None = None,
+    record_dir: str | None = None,
+    replay_dir: str | None = None,
+) -> ScanRequest:
+    """The request rolls fetch with (``optscan rolls``, the web page's Rolls): the
+    positions' underlyings, no sink, any hour (a position is judged on the quotes there
+    are; the output says when they were taken). Raises pydantic's ``ValidationError``."""
+    from optscan.models import ScanRequest
+
+    return ScanRequest(
+        profile=settings.scan.profile,
+        provider=provider,
+        symbols=sorted({p.symbol for p in positions}),
+        sinks=[],
+        force=True,
+        as_of=as_of,
+        overrides=dict(overrides or {}),
+        record_dir=record_dir,
+        replay_dir=replay_dir,
+    )
+
+
 def perform_rolls(
     positions: list[ShortPosition],
     request: ScanRequest,

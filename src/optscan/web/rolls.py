@@ -61,9 +61,8 @@ def find() -> Any:
 
     from optscan.config import format_validation_error
     from optscan.errors import OptscanError
-    from optscan.models import ScanRequest
     from optscan.output.rolls import rolls_json
-    from optscan.rolls.run import perform_rolls
+    from optscan.rolls.run import perform_rolls, rolls_request
 
     state = web_state()
     body = request.get_json(silent=True) if request.mimetype == "application/json" else None
@@ -74,13 +73,8 @@ def find() -> Any:
         return jsonify(error="rolls are being found: try again when they are"), 409
     try:
         positions = _positions()
-        scan_request = ScanRequest(
-            profile=state.settings.scan.profile,
-            provider=provider,
-            symbols=sorted({p.symbol for p in positions}),
-            sinks=[],
-            force=True,
-            overrides=state.overrides,
+        scan_request = rolls_request(
+            state.settings, positions, provider=provider, overrides=state.overrides
         )
         result = perform_rolls(positions, scan_request, state.runner.host, state.settings)
     except NoPositions as exc:
