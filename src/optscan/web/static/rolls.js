@@ -15,13 +15,7 @@
     return value === null || value === undefined ? "" : Number(value).toFixed(digits);
   }
 
-  function when(iso) {
-    // "2026-11-30T05:20:04.80-05:00" -> "2026-11-30 05:20:04 ET", as the results page
-    var m = /^(\d{4}-\d\d-\d\d)T(\d\d:\d\d:\d\d)(?:\.\d+)?([+-]\d\d:\d\d|Z)?$/.exec(iso || "");
-    if (!m) return iso;
-    var zone = m[3] === "-05:00" || m[3] === "-04:00" ? " ET" : m[3] ? " UTC" + m[3] : "";
-    return m[1] + " " + m[2] + zone;
-  }
+  var when = window.optscanFormat.when; // static/format.js
 
   var ROLL_COLUMNS = [ // [JSON key, header, digits or null for text]
     ["contract_symbol", "new contract", null], ["expiration", "expiration", null],
