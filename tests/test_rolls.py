@@ -596,3 +596,45 @@ def test_a_later_expiration_that_fails_is_said_and_the_others_still_roll() -> No
     assert position["status"] == "ok" and position["rolls"]
     assert position["error"].startswith("2026-12-24: ") and "; 2027-01-08: " in position["error"]
     assert {r["expiration"] for r in position["rolls"]}.isdisjoint({"2026-12-24", "2027-01-08"})
+
+
+def _rolls_json(*args: str) -> dict:
+    ran = invoke("rolls", "--provider", "sim", "--format", "json", *args)
+    assert ran.returncode in (0, 1), ran.stderr
+    return json.loads(ran.stdout)
+
+
+def test_a_class_shares_contract_rolls_on_the_class_share():
+    """BRKB... was rolled against a made-up ticker BRKB (spot 316.71, the put 'in the
+    money') while the scan of BRK-B prices it out of the money."""
+    as_of = ("--as-of", "2026-11-18T11:00")
+    for text in ("BRK-B261127P00410000", "BRK.B261127P00410000", "brk/b261127p00410000"):
+        (position,) = _rolls_json(*as_of, "--position", text)["positions"]
+        assert position["contract_symbol"] == "BRKB261127P00410000"
+        assert position["symbol"] == "BRK-B" and position["itm"] is False
+    held = "holdings.lots=[{symbol='BRK.B', shares=100, cost_basis=400}]"
+    (position,) = _rolls_json(*as_of, "--set", held, "--position", "BRKB261127P00410000")[
+        "positions"
+    ]
+    assert position["symbol"] == "BRK-B"  # the root of a stock held
+    (position,) = _rolls_json(*as_of, "--position", "ABCB261127P00040000")["positions"]
+    assert position["symbol"] == "ABCB"  # a ticker of its own, not a class share
+    assert parse_position("BRK-B261127P00410000").symbol == "BRK-B"
+
+
+@pytest.mark.parametrize(
+    ("as_of", "contract", "trading"),
+    [
+        ("2026-12-24T13:05:00", "INTC261224P00192500", "INTC270108P00150000"),  # 13:00 close
+        ("2026-11-20T16:30:00", "AAPL261120P00190000", "AAPL261204P00150000"),
+        ("2026-11-28T10:00:00", "AAPL261127P00185000", "AAPL261211P00150000"),  # a day later
+    ],
+)
+def test_an_expired_position_fails_alone_from_its_close(as_of, contract, trading):
+    doc = _rolls_json("--as-of", as_of, "--position", contract, "--position", trading)
+    expired, live = doc["positions"]
+    assert expired["status"] == "failed" and expired["rolls"] == []
+    assert expired["error"].startswith(f"expired: {contract} stopped trading at the close of")
+    assert live["status"] == "ok"
+    before = _rolls_json("--as-of", "2026-12-24T12:30:00", "--position", "INTC261224P00192500")
+    assert before["positions"][0]["status"] == "ok"

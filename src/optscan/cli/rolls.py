@@ -36,8 +36,9 @@ def _fetching(fn: Callable[..., Any]) -> Callable[..., Any]:
     "position_texts",
     multiple=True,
     metavar="CONTRACT[:QTY][@PRICE]",
-    help="A short option: its OCC symbol, the short contracts (default 1) and the premium "
-    "received per share (optional), e.g. AAPL261127P00230000:2@1.35. Repeatable.",
+    help="A short option: its OCC symbol (a class share's written on its ticker, e.g. "
+    "BRK-B261127P00410000), the short contracts (default 1) and the premium received per "
+    "share (optional), e.g. AAPL261127P00230000:2@1.35. Repeatable.",
 )
 @click.option("--provider", default=None, help="Option data provider (default: scan.provider).")
 @click.option(

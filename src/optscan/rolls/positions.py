@@ -9,6 +9,7 @@ only converts such a reading (imported lazily: ``optscan rolls --help`` stays fa
 from __future__ import annotations
 
 import math
+import re
 from typing import TYPE_CHECKING, Any
 
 from optscan.errors import UsageError
@@ -50,9 +51,13 @@ def parse_position(text: str, cost_basis: dict[str, float] | None = None) -> Sho
             raise UsageError(f"--position {text!r}: PRICE {price_text!r} is not a number") from None
         if not (math.isfinite(price) and price >= 0):
             raise UsageError(f"--position {text!r}: PRICE must be a finite price >= 0")
+    contract_symbol, symbol = _contract_and_symbol(contract, cost_basis or {})
     try:
         position = ShortPosition(
-            contract_symbol=contract.upper(), quantity=quantity, average_price=price
+            contract_symbol=contract_symbol,
+            quantity=quantity,
+            average_price=price,
+            **({"symbol": symbol} if symbol else {}),
         )
     except (ValidationError, ValueError) as exc:
         raise UsageError(f"--position {text!r}: {_first_error(exc)}") from None
@@ -60,6 +65,33 @@ def parse_position(text: str, cost_basis: dict[str, float] | None = None) -> Sho
     if position.kind == "call" and basis is not None:
         position = position.model_copy(update={"cost_basis": basis})
     return position
+
+
+_CLASS_CONTRACT = re.compile(r"^([A-Z]{1,5})[.\-/]([A-Z])(\d{6}[CP]\d{8})$")
+"""An OCC symbol written on a class share's ticker: ``BRK-B261127P00410000`` (also
+``BRK.B``, ``BRK/B``): the contract is ``BRKB...``, the underlying ``BRK-B``."""
+
+
+def _contract_and_symbol(text: str, held: dict[str, Any]) -> tuple[str, str | None]:
+    """The OCC symbol and, where the root alone cannot say it, the underlying.
+
+    A class share's options carry the root without its separator (``BRKB`` for
+    ``BRK-B``), which cannot be told from a ticker of its own (``ABCB`` is one). The
+    underlying is the class share when the text names it (``BRK-B261127P...``) or when
+    a stock held (``[holdings]``, ``holdings.file``) has that OCC root; else the root.
+    """
+    from optscan.analytics.occ import expected_root
+    from optscan.symbols import canonical_symbol
+
+    compact = "".join(text.split()).upper()
+    match = _CLASS_CONTRACT.fullmatch(compact)
+    if match:
+        return f"{match[1]}{match[2]}{match[3]}", canonical_symbol(f"{match[1]}-{match[2]}")
+    root = re.match(r"^[A-Z]+", compact)
+    for symbol in held:
+        if root and "-" in symbol and expected_root(symbol) == root.group(0):
+            return compact, symbol
+    return compact, None
 
 
 def _first_error(exc: Exception) -> str:

@@ -96,17 +96,33 @@ def perform_rolls(
     )
     request = request.model_copy(update={"strategy": CONTEXT_STRATEGY})
     ctx = prepare_scan(request, host, shared)
+    expired = {id(p): _expired(ctx, p) for p in positions}
+    live = [p for p in positions if expired[id(p)] is None]
     try:
-        chains = _fetch(ctx, positions, strategy)
+        chains = _fetch(ctx, live, strategy) if live else {}
     finally:
         with contextlib.suppress(Exception):  # a provider that cannot close still answered
             ctx.provider.close()
-    answers = [_one(ctx, p, chains, strategy) for p in positions]
+    answers = [
+        failed(p, why) if (why := expired[id(p)]) else _one(ctx, p, chains, strategy)
+        for p in positions
+    ]
     return RollsResult(as_of=ctx.as_of, provider=ctx.provider_name, positions=answers)
 
 
 Answer = Any
 """An ``OptionChain``, or the exception its request ended with."""
+
+
+def _expired(ctx: ScanContext, position: ShortPosition) -> str | None:
+    """Why ``position`` can no longer be rolled: its expiration day's close (13:00 New
+    York on an early-close day, by the market calendar, as a scan counts it) is past;
+    ``None`` while it trades."""
+    close = ctx.expiry.close_of(position.expiration)
+    if ctx.as_of < close:
+        return None
+    shown = close.astimezone(close.tzinfo).strftime("%Y-%m-%d %H:%M %Z")
+    return f"expired: {position.contract_symbol} stopped trading at the close of {shown}"
 
 
 def _fetch(
