@@ -638,3 +638,22 @@ def test_an_expired_position_fails_alone_from_its_close(as_of, contract, trading
     assert live["status"] == "ok"
     before = _rolls_json("--as-of", "2026-12-24T12:30:00", "--position", "INTC261224P00192500")
     assert before["positions"][0]["status"] == "ok"
+
+
+def test_the_table_names_expirations_that_did_not_load_and_fits_80_columns(tmp_path):
+    """A later expiration whose answer failed was in the JSON's error only; the table
+    said nothing (or "no roll passes"), and its lines were 118 columns wide."""
+    args = ["rolls", "--provider", "sim", "--as-of", "2026-11-18T11:00"]
+    args += ["--position", "AAPL261127P00185000@1.10"]
+    assert invoke(*args, "--record", str(tmp_path), "--format", "json").returncode == 0
+    (lost,) = (tmp_path / "sim" / "AAPL").glob("2026-12-24*.json")
+    lost.unlink()
+    table = invoke(*args, "--replay", str(tmp_path), env={"COLUMNS": "80"})
+    assert table.returncode == 0, table.report
+    lines = table.stdout.splitlines()
+    assert max(len(line) for line in lines) <= 80, table.stdout
+    partial = [line for line in lines if line.startswith("  partial: ")]
+    assert len(partial) == 1 and "2026-12-24" in partial[0]
+    assert "left out for width: expiration (in the contract), breakeven" in table.stdout
+    wide = invoke(*args, "--replay", str(tmp_path), env={"COLUMNS": "120"})
+    assert "B/even" in wide.stdout and "left out for width" not in wide.stdout

@@ -58,8 +58,27 @@ def rolls_csv_rows(result: RollsResult) -> list[dict[str, Any]]:
     return rows
 
 
-def rolls_lines(result: RollsResult) -> list[str]:
-    """The rolls for people: a line per position, then its rolls best first."""
+def _folded(text: str, width: int) -> list[str]:
+    """``text`` indented by two and folded to ``width`` (long paths broken too)."""
+    import textwrap
+
+    return textwrap.wrap(
+        text, max(40, width), initial_indent="  ", subsequent_indent="    ", break_on_hyphens=False
+    )
+
+
+FULL_WIDTH = 101
+"""The rolls table's width with every column; narrower terminals drop the expiration
+(the contract symbol holds it) and the breakeven, and say so."""
+
+
+def rolls_lines(result: RollsResult, width: int | None = None) -> list[str]:
+    """The rolls for people: two lines per position, then its rolls best first, in
+    ``width`` columns (default: the terminal's; 80 fits)."""
+    import shutil
+
+    width = width or shutil.get_terminal_size((FULL_WIDTH, 24)).columns
+    full = width >= FULL_WIDTH
     when = result.as_of.astimezone(NEW_YORK).strftime("%Y-%m-%d %H:%M %Z")
     lines = [f"optscan rolls · {result.provider} · as of {when}"]
     for p in result.positions:
@@ -77,26 +96,37 @@ def rolls_lines(result: RollsResult) -> list[str]:
         lines.append("")
         lines.append(
             f"{p.contract_symbol}  short {p.quantity}  {p.kind} {p.strike:,.2f} "
-            f"exp {p.expiration}  buy back at {ask}  {price}"
-            + (f"  [{', '.join(flags)}]" if flags else "")
+            f"exp {p.expiration}" + (f"  [{', '.join(flags)}]" if flags else "")
         )
+        lines.append(f"  buy back at {ask}  {price}")
         if p.status == "failed":
-            lines.append(f"  failed: {p.error}")
+            lines += _folded(f"failed: {p.error}", width)
             continue
+        if p.error:  # later expirations that did not load: said, never hidden
+            lines += _folded(f"partial: {p.error}", width)
         if not p.rolls:
-            lines.append("  no roll for a credit passes the [strategies.roll] screen")
+            among = " among the expirations that loaded" if p.error else ""
+            lines.append(f"  no roll for a credit passes the [strategies.roll] screen{among}")
             continue
-        header = (
-            f"  {'Roll to':<22}{'Exp':<12}{'Strike':>9}{'Bid':>8}{'Credit':>8}"
-            f"{'Total $':>10}{'Days+':>6}{'Ann.%':>8}{'Delta':>8}{'B/even':>9}{'P(OTM)%':>8}"
+        lines.append(
+            f"  {'Roll to':<20}"
+            + (f"{'Exp':<12}" if full else "")
+            + f"{'Strike':>8}{'Bid':>7}{'Credit':>7}{'Total $':>9}{'Days':>5}{'Ann.%':>7}"
+            f"{'Delta':>7}" + (f"{'B/even':>9}" if full else "") + f"{'P(OTM)%':>8}"
         )
-        lines.append(header)
         for r in p.rolls:
             prob = "-" if r.prob_otm is None else f"{r.prob_otm * 100:.1f}"
             lines.append(
-                f"  {r.contract_symbol:<22}{r.expiration.isoformat():<12}{r.strike:>9,.2f}"
-                f"{r.bid:>8,.2f}{r.net_credit:>8,.2f}{r.net_credit_total:>10,.2f}"
-                f"{r.days_added:>6}{r.annualized_return:>8,.1f}{r.delta:>+8.3f}"
-                f"{r.breakeven:>9,.2f}{prob:>8}"
+                f"  {r.contract_symbol:<20}"
+                + (f"{r.expiration.isoformat():<12}" if full else "")
+                + f"{r.strike:>8,.2f}{r.bid:>7,.2f}{r.net_credit:>7,.2f}"
+                f"{r.net_credit_total:>9,.2f}{r.days_added:>5}{r.annualized_return:>7,.1f}"
+                f"{r.delta:>+7.3f}" + (f"{r.breakeven:>9,.2f}" if full else "") + f"{prob:>8}"
             )
+    if not full and any(p.rolls for p in result.positions):
+        lines += [
+            "",
+            "left out for width: expiration (in the contract), breakeven",
+            "(widen the terminal or use --format json)",
+        ]
     return lines
