@@ -14,7 +14,8 @@ the best set whenever a dearer contract fills the cash better.
 
 Method: when the cash holds the dearest choice of every underlying, each underlying is
 chosen on its own (its ``max_per_symbol`` best contracts). Otherwise an exact dynamic
-programme over the collateral actually used. Collaterals are
+programme over the collateral actually used (beyond :data:`MAX_CELLS` cells, the same
+programme solved by HiGHS: :mod:`optscan.analytics.selection_milp`). Collaterals are
 counted in whole multiples of ``g``, the greatest common divisor of every collateral in
 cents (50 dollars for strikes on a 0.50 grid), so the table has ``cash / g + 1`` cells
 (20,001 for a million dollars on that grid); each contract updates it with a few numpy
@@ -40,8 +41,8 @@ INCOME_UNITS_PER_DOLLAR = 10_000
 MAX_CASH = 1e10
 """The most cash a selection takes (ten billion): keeps every integer sum exact."""
 MAX_CELLS = 2_000_000_000
-"""The largest programme (contracts x per-symbol limit x cash cells) solved; beyond it
-:class:`SelectionTooLarge` is raised (about 250 MB of decision bits)."""
+"""The largest table (contracts x per-symbol limit x cash cells) solved exactly here
+(about 250 MB of decision bits); beyond it HiGHS solves the same programme."""
 _NEG = np.int64(-(2**62))
 _VALID = np.int64(-(2**61))
 
@@ -95,8 +96,8 @@ def select_puts(candidates: list[Candidate], cash: float, max_per_symbol: int = 
     """The optimal set (see the module's doc). ``cash`` in dollars, 0 to :data:`MAX_CASH`.
 
     Raises ``ValueError`` for a negative, non-finite or too large cash or a
-    ``max_per_symbol`` below 1, and :class:`SelectionTooLarge` for an instance beyond
-    :data:`MAX_CELLS`.
+    ``max_per_symbol`` below 1, and :class:`SelectionTooLarge` when an instance beyond
+    :data:`MAX_CELLS` also defeats HiGHS (its 30 s limit).
     """
     if not (math.isfinite(cash) and 0 <= cash <= MAX_CASH):
         raise ValueError(f"cash must be a finite amount from 0 to {MAX_CASH:,.0f}, got {cash!r}")
@@ -130,13 +131,35 @@ def select_puts(candidates: list[Candidate], cash: float, max_per_symbol: int = 
     capacity = cash_cents // unit
     layers = min(max_per_symbol, max(len(g) for g in groups))
     if len(items) * layers * (capacity + 1) > MAX_CELLS:
-        raise SelectionTooLarge(
-            f"{len(items):,} candidates x {capacity + 1:,} cash steps of "
-            f"{unit / 100:,.2f} is too large to solve exactly; lower the cash or the candidates"
-        )
+        return _chosen(_by_milp(items, groups, cents, values, cash_cents, max_per_symbol, unit))
     starts = {i for i, _g in _offsets(groups)}
     taken = _solve(weights, values, starts, layers, capacity)
     return _chosen([items[i] for i in taken])
+
+
+def _by_milp(
+    items: list[Candidate],
+    groups: list[list[Candidate]],
+    cents: list[int],
+    values: np.ndarray,
+    cash_cents: int,
+    most: int,
+    unit: int,
+) -> list[Candidate]:
+    """Too large for the table: HiGHS (:mod:`optscan.analytics.selection_milp`), or
+    :class:`SelectionTooLarge` when it cannot prove the optimum."""
+    from optscan.analytics.selection_milp import SolverFailed, solve_milp
+
+    ranges = [(start, start + len(g)) for start, g in _offsets(groups)]
+    try:
+        taken = solve_milp(items, ranges, cents, values.tolist(), cash_cents, most)
+    except SolverFailed as exc:
+        raise SelectionTooLarge(
+            f"{len(items):,} candidates x {cash_cents // unit + 1:,} cash steps of "
+            f"{unit / 100:,.2f} is too large for the exact table, and {exc}; lower the "
+            "cash or the candidates"
+        ) from None
+    return [items[i] for i in taken]
 
 
 def _best_per_group(groups: list[list[Candidate]], most: int) -> list[Candidate]:
