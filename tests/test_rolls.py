@@ -657,3 +657,61 @@ def test_the_table_names_expirations_that_did_not_load_and_fits_80_columns(tmp_p
     assert "left out for width: expiration (in the contract), breakeven" in table.stdout
     wide = invoke(*args, "--replay", str(tmp_path), env={"COLUMNS": "120"})
     assert "B/even" in wide.stdout and "left out for width" not in wide.stdout
+
+
+def test_the_selection_says_why_it_has_no_cash_or_no_puts(tmp_path: Path) -> None:
+    """Short puts securing more than the file's cash gave 'Selection for 0.00 cash' with
+    no word; a covered-call scan with --cash said 'no put opportunity fits the cash'."""
+    poor = tmp_path / "Positions.csv"
+    poor.write_text(SCHWAB.replace("$50,000.00", "$10,000.00"), encoding="utf-8")
+    args = ["scan", "--provider", "sim", "--symbols", "AAPL,F", "--as-of", "2026-11-18T11:00"]
+    doc = json.loads(invoke(*args, "--format", "json", "--positions", str(poor)).stdout)
+    assert doc["selection"]["cash"] == 0.0 and doc["selection"]["contracts"] == []
+    (warning,) = [w for w in doc["warnings"] if w.startswith("selection:")]
+    assert "cash (10,000.00) is less than the collateral of its short puts (37,000.00)" in warning
+    cc = [
+        "--strategy",
+        "cc",
+        "--set",
+        "holdings.lots=[{symbol='AAPL', shares=300, cost_basis=150}]",
+    ]
+    doc = json.loads(invoke(*args, *cc, "--cash", "50000", "--format", "json").stdout)
+    assert any("this cc scan has none" in w for w in doc["warnings"])
+
+
+@pytest.mark.parametrize(
+    ("text", "words"),
+    [
+        ("AAPL261127P00185000:\u0663", "not a whole number"),  # an Arabic-Indic 3
+        ("AAPL261127P00185000@\uff11.5", "not a number"),  # a full-width 1
+        ("AAPL261127P00185000@1e6", "more than the strike"),  # per share, not per contract
+    ],
+)
+def test_a_position_text_that_is_no_position_is_refused(text, words) -> None:
+    with pytest.raises(UsageError, match=words):
+        parse_position(text)
+
+
+def test_cash_is_read_as_people_write_dollars() -> None:
+    args = ["scan", "--provider", "sim", "--symbols", "AAPL", "--format", "json", "--cash"]
+    for text, amount in (("1,000", 1000.0), ("$5,000.50", 5000.5), ("50000", 50000.0)):
+        ran = invoke(*args, text)
+        assert json.loads(ran.stdout)["selection"]["cash"] == amount, ran.report
+    for text in ("5%", "nan", "-1", "(100)", "abc", "1e11"):
+        ran = invoke(*args, text)
+        assert ran.returncode == 2 and "must be an amount of dollars" in ran.stderr, text
+
+
+def test_long_options_in_the_file_are_named_not_rolled(tmp_path: Path) -> None:
+    path = tmp_path / "Positions.csv"
+    long_call = (
+        '"AAPL 12/18/2026 250.00 C","CALL APPLE INC $250 EXP 12/18/26","1","$1.00",'
+        '"$100.00","$90.00","Option"'
+    )
+    text = SCHWAB.replace('"Cash & Cash Investments"', long_call + '\n"Cash & Cash Investments"')
+    path.write_text(text, encoding="utf-8")
+    args = ["rolls", "--provider", "sim", "--as-of", "2026-11-18T11:00", "--format", "json"]
+    ran = invoke(*args, "--positions", str(path))
+    assert ran.returncode == 0, ran.report
+    assert "1 long option(s) not rolled" in ran.stderr and "AAPL261218C00250000" in ran.stderr
+    assert len(json.loads(ran.stdout)["positions"]) == 2  # the short put and call

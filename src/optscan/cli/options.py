@@ -92,17 +92,29 @@ YEARS = (1970, 2200)
 """The years ``--as-of`` and ``--at`` may name (market calendars cover no more)."""
 
 
-def _cash(_ctx: Any, _param: Any, value: float | None) -> float | None:
+def _cash(_ctx: Any, _param: Any, value: str | None) -> float | None:
+    """Dollars as people write them: ``50000``, ``50,000``, ``$50,000.00``."""
     import math
 
-    if value is not None and not (math.isfinite(value) and 0 <= value <= 1e10):
-        raise click.BadParameter("must be an amount of dollars from 0 to 10,000,000,000")
-    return value
+    if value is None:
+        return None
+    from optscan.positions.numbers import parse_number
+
+    try:
+        amount = None if "%" in value else parse_number(value)
+    except ValueError:
+        amount = None
+    if amount is None or not (math.isfinite(amount) and 0 <= amount <= 1e10):
+        raise click.BadParameter(
+            f"{value!r}: must be an amount of dollars from 0 to 10,000,000,000 (e.g. 50000, "
+            "$50,000.00)"
+        )
+    return amount
 
 
 cash_option = click.option(
     "--cash",
-    type=float,
+    type=str,
     default=None,
     callback=_cash,
     metavar="AMOUNT",

@@ -118,6 +118,13 @@ def _positions(env: Env, path: str | None, texts: tuple[str, ...]) -> list[Short
         )
     reading = read_positions_file(Path(path).expanduser(), env.settings.holdings.broker or None)
     positions = short_positions(reading)
+    long = [o.contract_symbol for o in reading.options if o.quantity > 0]
+    if long:  # said, not silently dropped: a roll buys back what was sold
+        click.echo(
+            f"optscan: {len(long)} long option(s) not rolled (rolls are for short ones): "
+            + ", ".join(long),
+            err=True,
+        )
     if not positions:
         raise UsageError(f"--positions {path!r}: the file holds no short option")
     return positions

@@ -34,6 +34,8 @@ def parse_position(text: str, cost_basis: dict[str, float] | None = None) -> Sho
     body, _, price_text = text.strip().partition("@")
     contract, _, qty_text = body.partition(":")
     try:
+        if not qty_text.strip().isascii():  # int() reads Arabic-Indic digits too
+            raise ValueError(qty_text)
         quantity = int(qty_text) if qty_text.strip() else 1
     except ValueError:
         raise UsageError(
@@ -46,6 +48,8 @@ def parse_position(text: str, cost_basis: dict[str, float] | None = None) -> Sho
     price = None
     if price_text.strip():
         try:
+            if not price_text.strip().isascii():
+                raise ValueError(price_text)
             price = float(price_text)
         except ValueError:
             raise UsageError(f"--position {text!r}: PRICE {price_text!r} is not a number") from None
@@ -61,6 +65,11 @@ def parse_position(text: str, cost_basis: dict[str, float] | None = None) -> Sho
         )
     except (ValidationError, ValueError) as exc:
         raise UsageError(f"--position {text!r}: {_first_error(exc)}") from None
+    if price is not None and position.kind == "put" and price > position.strike:
+        raise UsageError(
+            f"--position {text!r}: PRICE {price:g} is more than the strike "
+            f"{position.strike:g}: a put never sells for more (the premium is per share)"
+        )
     basis = (cost_basis or {}).get(position.symbol)
     if position.kind == "call" and basis is not None:
         position = position.model_copy(update={"cost_basis": basis})

@@ -23,8 +23,15 @@ def scan_selection(ctx: ScanContext, opportunities: list[Opportunity]) -> Select
     """The selection for the scan's cash, or ``None`` when no cash is given. An instance
     too large to solve exactly is said in the result's warnings (no selection)."""
     cash = ctx.request.cash
-    if cash is None:
-        cash = ctx.portfolio.free_cash
+    portfolio = ctx.portfolio
+    if cash is None and portfolio.free_cash is not None:
+        cash = portfolio.free_cash
+        if portfolio.cash is not None and portfolio.put_collateral > portfolio.cash:
+            ctx.warnings.append(
+                f"selection: the positions file's cash ({portfolio.cash:,.2f}) is less than "
+                f"the collateral of its short puts ({portfolio.put_collateral:,.2f}): "
+                "no cash is free for new puts (give --cash to choose anyway)"
+            )
     if cash is None:
         cash = ctx.settings.selection.cash
     if cash is None:
@@ -43,6 +50,11 @@ def scan_selection(ctx: ScanContext, opportunities: list[Opportunity]) -> Select
         for o in opportunities
         if o.kind == "put"
     ]
+    if not candidates and ctx.strategy.type != "csp":
+        ctx.warnings.append(
+            f"selection: it chooses cash-secured puts, and this {ctx.strategy.type} scan "
+            "has none (scan with a csp strategy)"
+        )
     try:
         chosen = select_puts(candidates, cash, ctx.settings.selection.max_contracts_per_symbol)
     except SelectionTooLarge as exc:
