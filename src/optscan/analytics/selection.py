@@ -152,7 +152,7 @@ def _by_milp(
 
     ranges = [(start, start + len(g)) for start, g in _offsets(groups)]
     try:
-        taken = solve_milp(items, ranges, cents, values.tolist(), cash_cents, most)
+        taken = solve_milp(ranges, cents, values.tolist(), cash_cents, most)
     except SolverFailed as exc:
         raise SelectionTooLarge(
             f"{len(items):,} candidates x {cash_cents // unit + 1:,} cash steps of "

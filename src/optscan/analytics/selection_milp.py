@@ -21,12 +21,7 @@ income to the hundredth of a cent and equal collateral to the cent.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 import numpy as np
-
-if TYPE_CHECKING:
-    from optscan.analytics.selection import Candidate
 
 
 class SolverFailed(RuntimeError):
@@ -34,7 +29,6 @@ class SolverFailed(RuntimeError):
 
 
 def solve_milp(
-    items: list[Candidate],
     groups: list[tuple[int, int]],
     weights: list[int],
     values: list[int],
@@ -42,13 +36,13 @@ def solve_milp(
     most: int,
     time_limit_s: float = 30.0,
 ) -> list[int]:
-    """Indices of the chosen ``items``: ``weights`` (collateral, cents) within
+    """Indices of the chosen items: ``weights`` (collateral, cents) within
     ``capacity`` (cents), at most ``most`` per ``groups`` range ``(start, end)``,
     ``values`` (income units) maximized, then collateral minimized. Raises
     :class:`SolverFailed`."""
     import highspy
 
-    n = len(items)
+    n = len(weights)
     w = np.asarray(weights, dtype=np.float64)
     v = np.asarray(values, dtype=np.float64)
     h = highspy.Highs()

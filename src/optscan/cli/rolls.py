@@ -102,7 +102,8 @@ def _positions(env: Env, path: str | None, texts: tuple[str, ...]) -> list[Short
     from pathlib import Path
 
     from optscan.errors import UsageError
-    from optscan.rolls.positions import parse_position, read_positions_file, short_positions
+    from optscan.positions import read_positions
+    from optscan.rolls.positions import parse_position, short_positions
     from optscan.scan.holdings import load_holdings
 
     if path and texts:
@@ -116,7 +117,7 @@ def _positions(env: Env, path: str | None, texts: tuple[str, ...]) -> list[Short
             "no positions: give --position CONTRACT[:QTY] or --positions PATH "
             "(or set holdings.file)"
         )
-    reading = read_positions_file(Path(path).expanduser(), env.settings.holdings.broker or None)
+    reading = read_positions(Path(path).expanduser(), env.settings.holdings.broker or None)
     positions = short_positions(reading)
     long = [o.contract_symbol for o in reading.options if o.quantity > 0]
     if long:  # said, not silently dropped: a roll buys back what was sold

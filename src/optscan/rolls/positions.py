@@ -3,7 +3,7 @@ or a broker's positions file.
 
 Positions files are read by :mod:`optscan.positions` (``read_positions(path, broker)``
 gives a ``PositionsReading`` with ``.options``, ``.stocks`` and ``.cash``). This module
-only converts such a reading (imported lazily: ``optscan rolls --help`` stays fast).
+only converts such a reading.
 """
 
 from __future__ import annotations
@@ -15,8 +15,6 @@ from typing import TYPE_CHECKING, Any
 from optscan.errors import UsageError
 
 if TYPE_CHECKING:
-    from pathlib import Path
-
     from optscan.rolls.models import ShortPosition
 
 
@@ -97,10 +95,8 @@ def _contract_and_symbol(text: str, held: dict[str, Any]) -> tuple[str, str | No
     if match:
         return f"{match[1]}{match[2]}{match[3]}", canonical_symbol(f"{match[1]}-{match[2]}")
     root = re.match(r"^[A-Z]+", compact)
-    for symbol in held:
-        if root and "-" in symbol and expected_root(symbol) == root.group(0):
-            return compact, symbol
-    return compact, None
+    by_root = {expected_root(symbol): symbol for symbol in held}
+    return compact, by_root.get(root.group(0)) if root else None
 
 
 def _first_error(exc: Exception) -> str:
@@ -111,23 +107,6 @@ def _first_error(exc: Exception) -> str:
         where = ".".join(str(p) for p in err["loc"])
         return f"{where}: {err['msg']}".removeprefix(": ").replace("Value error, ", "")
     return str(exc)
-
-
-def read_positions_file(path: Path, broker: str | None = None) -> Any:
-    """The :mod:`optscan.positions` reading of ``path`` (a ``PositionsReading``).
-
-    Raises :class:`UsageError` when this build has no positions reader; the reader's
-    own errors (:class:`~optscan.errors.InputFileError`, naming the file and line)
-    pass through.
-    """
-    try:
-        from optscan.positions import read_positions  # type: ignore[import-not-found,unused-ignore]
-    except ImportError:
-        raise UsageError(
-            f"--positions {str(path)!r}: this optscan cannot read positions files "
-            "(optscan.positions is missing)"
-        ) from None
-    return read_positions(path, broker=broker)
 
 
 def short_positions(reading: Any) -> list[ShortPosition]:

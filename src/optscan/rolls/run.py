@@ -121,7 +121,7 @@ def _expired(ctx: ScanContext, position: ShortPosition) -> str | None:
     close = ctx.expiry.close_of(position.expiration)
     if ctx.as_of < close:
         return None
-    shown = close.astimezone(close.tzinfo).strftime("%Y-%m-%d %H:%M %Z")
+    shown = close.strftime("%Y-%m-%d %H:%M %Z")  # New York, as the calendar gives it
     return f"expired: {position.contract_symbol} stopped trading at the close of {shown}"
 
 

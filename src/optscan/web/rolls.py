@@ -32,13 +32,14 @@ class NoPositions(Exception):
 
 
 def _positions() -> list[Any]:
-    from optscan.rolls.positions import read_positions_file, short_positions
+    from optscan.rolls.positions import short_positions
+    from optscan.scan.holdings import read_holdings_file
 
     settings = web_state().settings
     if not settings.holdings.file:
         raise NoPositions("no positions file: set holdings.file in the config (or --set)")
     path = Path(settings.holdings.file).expanduser()
-    positions = short_positions(read_positions_file(path, settings.holdings.broker or None))
+    positions = short_positions(read_holdings_file(path, settings))  # as /positions reads it
     if not positions:
         raise NoPositions(f"holdings.file {path.name!r} holds no short option")
     return positions

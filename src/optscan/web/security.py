@@ -60,18 +60,13 @@ WILDCARDS = ("0.0.0.0", "::", "")
 
 
 def machine_names() -> set[str]:
-    """This machine's host name, its fully qualified name and their addresses: what a
-    browser on another machine puts in ``Host`` to reach a server bound to every
-    interface (a DNS-rebinding page's ``Host`` is its own domain, never these)."""
+    """This machine's host name and its fully qualified name: what a browser on another
+    machine puts in ``Host`` to reach a server bound to every interface (a DNS-rebinding
+    page's ``Host`` is its own domain, never these). Its addresses are asked of the
+    kernel per request (:func:`is_own_address`), not resolved here."""
     import socket
 
-    names = {socket.gethostname().lower(), socket.getfqdn().lower()}
-    for name in list(names):
-        try:
-            names |= {str(info[4][0]).lower() for info in socket.getaddrinfo(name, None)}
-        except OSError:
-            continue
-    return {n for n in names if n}
+    return {n for n in (socket.gethostname().lower(), socket.getfqdn().lower()) if n}
 
 
 @functools.lru_cache(maxsize=256)
