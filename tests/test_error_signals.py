@@ -81,8 +81,9 @@ def plugin_for(server: Server) -> object:
     class SignalsProvider(SimProvider):
         name = "signals"
 
-        def _serve(self, symbol: str, what: str) -> None:
+        def _serve(self, symbol: str, what: str, answer: Callable[[], Any]) -> Any:
             server.serve(symbol, what)
+            return answer()
 
     class SignalsPlugin:
         @hookimpl

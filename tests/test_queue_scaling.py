@@ -12,6 +12,7 @@ from typing import Any
 
 import pytest
 
+from optscan.http_answers import read_error_answer
 from optscan.models import ScanRequest
 from optscan.queue.plan import batch_count, plan_batches
 
@@ -238,8 +239,8 @@ def test_one_simulated_server_counts_every_workers_requests(redis, monkeypatch):
     workers = [SimProvider(SimConfig(rate_limit_per_s=5)) for _ in range(2)]
     for provider in workers:
         provider.share_server(redis, key)
-    answers = [workers[i % 2]._serve(f"S{i:03d}", "expirations") for i in range(8)]
-    refused = [a for a in answers if a is not None]
+    answers = [workers[i % 2].extract_expirations(f"S{i:03d}") for i in range(8)]
+    refused = [a for a in answers if read_error_answer(a) is not None]
     assert len(refused) == 3  # 5 let through in the second, whichever worker asked
     assert server_counts(redis, key) == {"requests": 8, "too_many": 3}
     assert sum(p.rejected_for_rate for p in workers) == 3
@@ -259,8 +260,9 @@ def test_a_simulated_server_outlives_a_redis_error(monkeypatch):
 
     provider = SimProvider(SimConfig(rate_limit_per_s=2))
     provider.share_server(Down(), "optscan:server:sim")
-    answers = [provider._serve("S001", "expirations") for _ in range(3)]
-    assert [a is None for a in answers] == [True, True, False]  # its own window, then
+    answers = [provider.extract_expirations("S001") for _ in range(3)]
+    # Redis is down: the server judges with its own window (2 a second)
+    assert [read_error_answer(a) is None for a in answers] == [True, True, False]
 
 
 # --------------------------------------------------------------------------- real workers

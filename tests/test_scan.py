@@ -179,13 +179,14 @@ class SlowProvider(SimProvider):
     peak = 0
     lock = threading.Lock()
 
-    def _serve(self, symbol, what):
+    def _serve(self, symbol, what, answer):
         cls = type(self)
         with cls.lock:
             cls.in_flight += 1
             cls.peak = max(cls.peak, cls.in_flight)
         try:
             time.sleep(0.02)
+            return answer()
         finally:
             with cls.lock:
                 cls.in_flight -= 1

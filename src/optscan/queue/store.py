@@ -183,14 +183,18 @@ class ScanStore:
         *,
         state: str,
         message: str,
-        result: dict[str, Any] | None = None,
+        result: dict[str, Any] | str | None = None,
     ) -> int:
-        """End the scan atomically: store the result, set the state, release the lock.
+        """End the scan atomically: store the result (its JSON dict, or that as JSON
+        text), set the state, release the lock.
 
         Returns 1 when done, 0 when it had already ended, -1 when its state vanished.
         """
         script = self.redis.register_script(lua.END)
-        text = json.dumps(result, separators=(",", ":")) if result is not None else ""
+        if isinstance(result, str):
+            text = result
+        else:
+            text = json.dumps(result, separators=(",", ":")) if result is not None else ""
         return int(
             script(
                 keys=self._end_keys(scan_id, profile),

@@ -122,20 +122,21 @@ def _aggregate(
         structlog.get_logger("optscan").warning("sinks_already_published", scan_id=scan_id)
         note = "an earlier run of this scan's aggregator published it to the sinks; not again"
         result = result.model_copy(update={"warnings": [*result.warnings, note]})
+    data = result.to_json_dict()
+    text = json.dumps(data, separators=(",", ":"))  # once, for both copies below
     # the profile's latest result, with what every sink said (idempotent)
     patiently(
-        lambda: redis_sink.write_result(env.redis, env.keys.prefix, result, ttl),
+        lambda: redis_sink.write_result(env.redis, env.keys.prefix, result, ttl, data, text),
         what="result",
         budget_s=wait,
     )
     if first:
         emit_finished(ctx, result)
-    data = result.to_json_dict()
     state = "finished" if result.success else "failed"
 
     # published: wait out a Redis that is full or restarting rather than publish twice
     def end() -> int:
-        return env.store.end(scan_id, req.profile, state=state, message=result.message, result=data)
+        return env.store.end(scan_id, req.profile, state=state, message=result.message, result=text)
 
     if patiently(end, what="end", budget_s=wait) < 0:
         return lost(scan_id)
