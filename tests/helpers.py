@@ -64,13 +64,12 @@ def run_jobs(redis: Any, queue_name: str = "optscan", max_jobs: int | None = Non
 def redis_text(redis: Any) -> str:
     """Everything stored in ``redis`` as one text (keys, strings, hashes, lists, sets;
     RQ's zlib-compressed job data decompressed), to assert what never reaches it."""
+    import contextlib
     import zlib
 
     def text(value: bytes) -> str:
-        try:
+        with contextlib.suppress(zlib.error):
             value = zlib.decompress(value)
-        except zlib.error:
-            pass
         return value.decode("utf-8", "replace")
 
     parts: list[str] = []

@@ -14,7 +14,6 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from optscan.errors import ConfigError, InputFileError
-from optscan.models import ScanRequest
 from optscan.positions import FORMATS, PositionsReading, read_positions
 from optscan.positions.notation import parse_option
 from optscan.positions.numbers import parse_number

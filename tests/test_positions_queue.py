@@ -61,7 +61,7 @@ def cli(*args: str):
 
 def assert_nothing_of_the_file_in(text: str, path: Path) -> None:
     assert str(path.parent) not in text and path.name not in text
-    assert "holdings.file\":" not in text.replace(" ", "")  # no such override in a job
+    assert 'holdings.file":' not in text.replace(" ", "")  # no such override in a job
     for secret in (*ACCOUNT_SECRETS, ACCOUNT, ACCOUNT[1:]):
         assert not leaks(secret.lstrip("."), text), secret
 
@@ -113,9 +113,7 @@ def test_the_embedded_scan_still_reads_the_file_itself(positions: Path):
     assert WARNING in result["warnings"]
 
 
-def test_enqueue_sends_the_files_cash_for_the_selection_and_its_warnings(
-    redis, positions: Path
-):
+def test_enqueue_sends_the_files_cash_for_the_selection_and_its_warnings(redis, positions: Path):
     """``enqueue --set holdings.file``: a put scan without ``--cash`` selects for the
     file's cash, read on the client, after the file is gone."""
     queued = cli(
@@ -226,7 +224,7 @@ def test_a_positions_path_never_travels_in_a_job(redis):
     assert dropped == ["holdings.file"]
     assert job_overrides({"holdings.file": "/tmp/x.csv"}) == ({}, ["holdings.file"])
     request = ScanRequest(overrides={"holdings.file": "/tmp/x.csv"})
-    with pytest.raises(QueueError, match="holdings.file"):
+    with pytest.raises(QueueError, match=r"holdings\.file names a file"):
         enqueue_scan(redis, request, prefix="optscan:", cfg=QueueSection())
     scheduled = cli(
         "--set", 'holdings.file="/tmp/x.csv"',
@@ -235,3 +233,16 @@ def test_a_positions_path_never_travels_in_a_job(redis):
     assert scheduled.exit_code == 0, scheduled.output
     assert "--set holdings.file is not sent to workers" in scheduled.stderr
     assert "/tmp/x.csv" not in redis_text(redis)
+
+
+def test_a_schedules_id_does_not_change_with_the_portfolio_field():
+    """Ids hash the request; one without a portfolio hashes as before the field."""
+    import hashlib
+
+    from optscan.queue.schedule import schedule_id
+
+    request = ScanRequest(profile="p", symbols=["AAPL"])
+    before = {k: v for k, v in request.model_dump(mode="json").items() if k != "portfolio"}
+    body = {"profile": "p", "cron": "0 10 * * 1-5", "request": before}
+    digest = hashlib.sha256(json.dumps(body, sort_keys=True).encode()).hexdigest()
+    assert schedule_id(request, "0  10 * * 1-5") == f"optscan-schedule-{digest[:16]}"
