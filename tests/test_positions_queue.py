@@ -223,6 +223,7 @@ def test_a_positions_path_never_travels_in_a_job(redis):
     assert kept == {"holdings": {"broker": "schwab"}, "scan.concurrency": 2}
     assert dropped == ["holdings.file"]
     assert job_overrides({"holdings.file": "/tmp/x.csv"}) == ({}, ["holdings.file"])
+    assert job_overrides({"holdings": {"file": "/tmp/x.csv"}}) == ({}, ["holdings.file"])
     request = ScanRequest(overrides={"holdings.file": "/tmp/x.csv"})
     with pytest.raises(QueueError, match=r"holdings\.file names a file"):
         enqueue_scan(redis, request, prefix="optscan:", cfg=QueueSection())

@@ -66,9 +66,13 @@ def names_positions_file(overrides: dict[str, Any]) -> bool:
 
 
 def _without_positions_file(overrides: dict[str, Any]) -> dict[str, Any]:
+    """The pairs without ``holdings.file``; a ``holdings`` table left empty is dropped
+    (an empty table would replace the worker's whole ``[holdings]``)."""
     out = {k: v for k, v in overrides.items() if k != POSITIONS_FILE}
     if isinstance(out.get("holdings"), dict):
-        out["holdings"] = {k: v for k, v in out["holdings"].items() if k != "file"}
+        table = {k: v for k, v in out.pop("holdings").items() if k != "file"}
+        if table:
+            out["holdings"] = table
     return out
 
 
