@@ -59,3 +59,32 @@ def run_jobs(redis: Any, queue_name: str = "optscan", max_jobs: int | None = Non
         serializer=JSONSerializer,
         job_class=JsonJob,
     ).work(burst=True, max_jobs=max_jobs)
+
+
+def redis_text(redis: Any) -> str:
+    """Everything stored in ``redis`` as one text (keys, strings, hashes, lists, sets;
+    RQ's zlib-compressed job data decompressed), to assert what never reaches it."""
+    import contextlib
+    import zlib
+
+    def text(value: bytes) -> str:
+        with contextlib.suppress(zlib.error):
+            value = zlib.decompress(value)
+        return value.decode("utf-8", "replace")
+
+    parts: list[str] = []
+    for key in redis.keys("*"):
+        parts.append(text(key))
+        kind = redis.type(key).decode()
+        if kind == "string":
+            values = [redis.get(key)]
+        elif kind == "hash":
+            values = [v for pair in redis.hgetall(key).items() for v in pair]
+        elif kind == "list":
+            values = redis.lrange(key, 0, -1)
+        elif kind in ("set", "zset"):
+            values = list(redis.smembers(key) if kind == "set" else redis.zrange(key, 0, -1))
+        else:
+            values = []
+        parts.extend(text(v) for v in values if v is not None)
+    return "\n".join(parts)

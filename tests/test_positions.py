@@ -14,7 +14,6 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from optscan.errors import ConfigError, InputFileError
-from optscan.models import ScanRequest
 from optscan.positions import FORMATS, PositionsReading, read_positions
 from optscan.positions.notation import parse_option
 from optscan.positions.numbers import parse_number
@@ -867,34 +866,3 @@ def test_property_any_rows_under_a_header_are_read_or_skipped(tmp_path_factory, 
     for option in reading.options:
         assert option.quantity != 0
     json.dumps(reading.model_dump(mode="json"), allow_nan=False)
-
-
-def test_a_queued_covered_call_scan_reads_the_positions_file_on_the_workers(tmp_path: Path):
-    """``scan --queue --positions PATH`` carries the file in the request's overrides; the
-    workers' batch jobs count the calls still writable the same way."""
-    fakeredis = pytest.importorskip("fakeredis")
-    pytest.importorskip("lupa")
-    from optscan.config import QueueSection
-    from optscan.queue.connection import Keys
-    from optscan.queue.enqueue import enqueue_scan
-    from optscan.queue.store import ScanStore
-
-    from .helpers import run_jobs
-
-    redis = fakeredis.FakeRedis(server=fakeredis.FakeServer())
-    cfg = QueueSection(batch_size=1)
-    request = ScanRequest(
-        provider="sim",
-        strategy="cc",
-        symbols=["AAPL", "BRK/B"],
-        as_of=OPEN_INSTANT,
-        overrides={"holdings.file": str(FIXTURES / "schwab.csv")},
-    )
-    scan_id, _job = enqueue_scan(redis, request, prefix="optscan:", cfg=cfg)
-    run_jobs(redis)
-    result = ScanStore(redis, Keys("optscan:"), cfg).result(scan_id)
-    assert {s["symbol"]: s["contracts_coverable"] for s in result["symbols"]} == {
-        "AAPL": 2,
-        "BRK-B": 1,
-    }
-    assert not leaks("482", json.dumps(result)) and "Individual" not in json.dumps(result)

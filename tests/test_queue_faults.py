@@ -158,8 +158,8 @@ def test_a_scan_with_jobs_queued_is_never_lost(fleet: Fleet, record_property):
 
 
 def test_a_crashed_coordinator_fails_its_scan_and_wait_returns(fleet: Fleet):
-    """The coordinator cannot run the scan (a missing holdings file, the worker's config
-    problem: no retry helps): the scan ends ``failed`` with the error and ``--wait``
+    """The coordinator cannot run the scan (a missing holdings file in the worker's own
+    config: no retry helps): the scan ends ``failed`` with the error and ``--wait``
     exits 1; ``--timeout`` stops a wait on a scan no worker takes, naming it and its
     state. (A coordinator that crashes outright ends its scan once its retries are spent:
     ``test_queue_hardening.py``.)"""
@@ -170,12 +170,14 @@ def test_a_crashed_coordinator_fails_its_scan_and_wait_returns(fleet: Fleet):
     assert "is still queued after 2 s" in timed_out.stderr, timed_out.stderr
     assert "Traceback" not in timed_out.stderr
 
+    client_env = fleet.env
+    fleet.env = {**client_env, "OPTSCAN_HOLDINGS__FILE": "/nonexistent.csv"}  # the worker's
     fleet.start(1)
+    fleet.env = client_env
     crashed = optscan(
-        fleet.env,
+        client_env,
         *args,
-        *["--strategy", "cc", "--set", 'holdings.file="/nonexistent.csv"'],
-        *["--set", "queue.retry_intervals_s=[0]", "--timeout", "60"],
+        *["--strategy", "cc", "--set", "queue.retry_intervals_s=[0]", "--timeout", "60"],
         cwd=fleet.folder,
     )
     assert crashed.returncode == 1, crashed.stderr + fleet.logs()

@@ -257,13 +257,20 @@ def test_a_retried_coordinator_is_not_late(redis, cfg, store):
 
 
 def test_a_coordinator_whose_config_cannot_run_fails_its_scan_at_once(redis, store):
-    """A missing holdings file is the worker's config problem: no retry helps, so the
-    first attempt ends the scan ``failed`` with the message, and frees the profile."""
+    """A missing holdings file in the worker's own config is the worker's config
+    problem: no retry helps, so the first attempt ends the scan ``failed`` with the
+    message, and frees the profile."""
+    from optscan.config import load_settings
+    from optscan.queue.jobs import JobRuntime, use_runtime
+
+    def worker_settings(overrides):
+        worker = {"holdings.file": "/nonexistent/holdings.csv"}
+        return load_settings(overrides={**overrides, **worker}, use_env=False)
+
     cfg = QueueSection(batch_size=3, retry_max=1, retry_intervals_s=[0])
-    scan_id = enqueue(
-        redis, cfg, strategy="cc", overrides={"holdings.file": "/nonexistent/holdings.csv"}
-    )
-    run_jobs(redis, max_jobs=1)
+    scan_id = enqueue(redis, cfg, strategy="cc")
+    with use_runtime(JobRuntime(load_settings=worker_settings)):
+        run_jobs(redis, max_jobs=1)
     status = store.status(scan_id)
     assert status["state"] == "failed", status
     assert "/nonexistent/holdings.csv" in status["error"]

@@ -32,7 +32,7 @@ from pydantic import (
 
 from optscan.extras import Extras, extras_field
 from optscan.secrets import scrub
-from optscan.symbols import check_key_part
+from optscan.symbols import check_key_part, normalize_symbol
 
 Kind = Literal["put", "call"]
 SymbolStatus = Literal["ok", "failed", "skipped"]
@@ -243,11 +243,56 @@ class SymbolOutcome(Frozen):
         return data
 
 
+Symbol = Annotated[str, AfterValidator(normalize_symbol)]
+"""A ticker that passes :func:`~optscan.symbols.normalize_symbol` (canonical spelling)."""
+Shares = Annotated[int, Field(ge=0, le=10**13)]
+Dollars = Annotated[float, Field(ge=-1e12, le=1e12)]
+
+
+class HeldPortfolio(Frozen):
+    """The stock and cash a client read from a positions file, sent with a queued scan
+    in place of the file's path (:func:`optscan.queue.enqueue.carry_portfolio`).
+
+    A worker cannot read a file on the client's machine, and the path (which often
+    names the account: ``Z12345678-Positions.csv``) must not reach Redis; what the
+    scan needs of the file is this. The fields are those of
+    :class:`optscan.scan.holdings.Portfolio`: ``holdings`` symbol -> ``[whole shares,
+    average cost basis per share or null]``; ``coverable`` symbol -> covered calls still
+    writable (contracts); ``short_calls`` symbol -> calls already written (contracts);
+    ``cash`` the file's cash line (dollars, null without one; negative on margin);
+    ``put_collateral`` the cash its short puts secure (dollars); ``warnings`` the rows
+    of the file that were skipped, the file named by
+    :func:`~optscan.positions.text.file_label` (account digits masked). No account
+    number or name is in any field. Numbers are finite, shares and contracts
+    non-negative; a symbol that is no ticker fails validation.
+    """
+
+    model_config = ConfigDict(frozen=True, extra="forbid", allow_inf_nan=False)
+
+    holdings: dict[Symbol, tuple[Shares, Annotated[float, Field(ge=0, le=1e9)] | None]] = Field(
+        default_factory=dict, description="Shares held and cost basis per share, by symbol."
+    )
+    coverable: dict[Symbol, Shares] = Field(
+        default_factory=dict, description="Covered calls still writable, by symbol."
+    )
+    short_calls: dict[Symbol, Shares] = Field(
+        default_factory=dict, description="Calls already written, by symbol (contracts)."
+    )
+    cash: Dollars | None = Field(default=None, description="The file's cash line, dollars.")
+    put_collateral: float = Field(
+        default=0.0, ge=0, le=1e12, description="Cash its short puts secure, dollars."
+    )
+    warnings: list[SafeText] = Field(default_factory=list, description="Rows of the file skipped.")
+
+
 class ScanRequest(Frozen):
     """Everything needed to run a scan, JSON-serializable so it can travel in an RQ job.
 
     ``overrides`` holds the ``--set`` pairs; a worker applies them to its own config, so
-    secrets stay on the worker and never travel inside a job.
+    secrets stay on the worker and never travel inside a job. ``portfolio``, when set,
+    is the whole truth about the stock and cash held for this scan: the scan uses it
+    instead of reading ``holdings.file`` and ``[holdings] lots`` (a queued scan whose
+    client named a positions file carries it; :class:`HeldPortfolio`).
     """
 
     scan_id: str | None = Field(default=None, description="Given, or made at the start.")
@@ -264,6 +309,10 @@ class ScanRequest(Frozen):
     replay_dir: str | None = Field(default=None, description="--replay DIR.")
     cash: float | None = Field(
         default=None, ge=0, le=1e10, description="--cash (or a positions file's), dollars."
+    )
+    portfolio: HeldPortfolio | None = Field(
+        default=None,
+        description="Stock and cash held, read by the client (instead of holdings.*).",
     )
 
     @field_validator("scan_id", "profile")

@@ -32,10 +32,17 @@ if TYPE_CHECKING:
 
 def enqueue_or_fail(env: Env, request: ScanRequest) -> tuple[ScanStore, str, str]:
     """Queue the scan: ``(store, scan_id, job_id)``; exit 1 when the profile is busy or
-    Redis is down, 2 when the request cannot be queued."""
+    Redis is down, 2 when the request cannot be queued or the positions file it names
+    cannot be read here (it travels as its portfolio, never as its path:
+    :func:`~optscan.queue.enqueue.carry_portfolio`)."""
+    from optscan.errors import ConfigError
     from optscan.queue.connection import QueueError, ScanBusyError
-    from optscan.queue.enqueue import enqueue_scan
+    from optscan.queue.enqueue import carry_portfolio, enqueue_scan
 
+    try:
+        request = carry_portfolio(request, env.settings)
+    except ConfigError as exc:
+        fail(str(exc))
     store = open_store(env)
     try:
         scan_id, job_id = enqueue_scan(
@@ -81,8 +88,10 @@ def enqueue(
     """Queue a scan for RQ workers (`optscan worker`); print its scan_id and job_id.
 
     The job carries the request with every --set/--force override; workers resolve
-    secrets from their own config. One scan runs per profile at a time: a second one
-    is refused (exit 1). With --wait, exit codes follow `optscan scan`.
+    secrets from their own config. A positions file named with --set holdings.file is
+    read here and sent as the stock and cash it holds, never as its path. One scan runs
+    per profile at a time: a second one is refused (exit 1). With --wait, exit codes
+    follow `optscan scan`.
     """
     if timeout_s is not None and not wait:
         fail("--timeout needs --wait")

@@ -38,7 +38,8 @@ if TYPE_CHECKING:
     help="Your broker's positions export (Schwab, Fidelity, IBKR, Tastytrade, E*Trade or "
     "a CSV; check it with `optscan positions PATH`): covered calls write on its shares "
     "not already covered by short calls, and its cash (less its short puts' collateral) "
-    "is the --cash selection's default. Replaces holdings.file.",
+    "is the --cash selection's default. Replaces holdings.file (and, with --queue, "
+    "the workers' holdings: the file is read here and its holdings sent, not its path).",
 )
 @scan_options
 @timeout_option("--queue")
@@ -59,7 +60,8 @@ def scan(
     Covered calls (--strategy cc) are written on the stock you hold: [holdings] lots in
     the config, plus holdings.file or --positions PATH, a positions export downloaded
     from your broker (see `optscan positions`). Each short call already in the file
-    covers 100 shares.
+    covers 100 shares. With --queue the file and lots are read here and the workers get
+    what they hold (never the file's path).
     """
     if timeout_s is not None and not on_queue:
         fail("--timeout needs --queue")
@@ -72,8 +74,10 @@ def scan(
 
 
 def use_positions(env: Env, path: str) -> None:
-    """``--positions PATH``: the file replaces ``holdings.file`` here and, through the
-    request's overrides, on the workers of a queued scan (exit 2 if it is unreadable)."""
+    """``--positions PATH``: the file replaces ``holdings.file`` (exit 2 if it is
+    unreadable). A queued scan sends the workers the portfolio read from it, with this
+    config's lots, and drops the path from the request
+    (:func:`optscan.queue.enqueue.carry_portfolio`)."""
     from pathlib import Path
 
     from optscan.config import load_settings

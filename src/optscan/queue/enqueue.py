@@ -1,8 +1,9 @@
 """Queueing a scan and waiting for it: what ``optscan enqueue`` and ``scan --queue`` do.
 
-The job carries the request with every ``--set`` pair except connection settings and
-secrets (:func:`job_overrides`): workers resolve those from their own config and
-environment.
+The job carries the request with every ``--set`` pair except connection settings,
+secrets and a positions file's path (:func:`job_overrides`): workers resolve those from
+their own config and environment. A positions file the client names is read by the
+client and travels as its contents (:func:`carry_portfolio`).
 """
 
 from __future__ import annotations
@@ -27,8 +28,12 @@ from optscan.secrets import is_secret, scrub_exception
 if TYPE_CHECKING:
     from redis import Redis
 
-    from optscan.config import QueueSection
+    from optscan.config import QueueSection, Settings
     from optscan.models import ScanRequest
+
+
+POSITIONS_FILE = "holdings.file"
+"""The key naming a positions file: a path on the client, never sent in a job."""
 
 
 def job_overrides(overrides: dict[str, Any]) -> tuple[dict[str, Any], list[str]]:
@@ -37,16 +42,67 @@ def job_overrides(overrides: dict[str, Any]) -> tuple[dict[str, Any], list[str]]
     Connection settings (``redis.*``) and anything that looks like a secret stay on
     this machine: a worker resolves those from its own config and environment. A table
     value (``--set 'sinks.notify={webhook_url="..."}'``) is held back when any key inside
-    it looks like a secret.
+    it looks like a secret. ``holdings.file`` (also inside a ``holdings`` table) is held
+    back too: a path on this machine, often naming the account, that a worker may not
+    read and Redis must not store (:func:`carry_portfolio` sends what it holds).
     """
     kept: dict[str, Any] = {}
     dropped: list[str] = []
-    for key, value in overrides.items():
+    for key, value in _without_positions_file(overrides).items():
         if key == "redis" or key.startswith("redis.") or _holds_secret(key, value):
             dropped.append(key)
         else:
             kept[key] = value
+    if names_positions_file(overrides):
+        dropped.append(POSITIONS_FILE)
     return kept, dropped
+
+
+def names_positions_file(overrides: dict[str, Any]) -> bool:
+    """Whether the ``--set`` pairs name a positions file (``holdings.file``, or
+    ``file`` in a ``holdings`` table), empty or not."""
+    table = overrides.get("holdings")
+    return POSITIONS_FILE in overrides or (isinstance(table, dict) and "file" in table)
+
+
+def _without_positions_file(overrides: dict[str, Any]) -> dict[str, Any]:
+    """The pairs without ``holdings.file``; a ``holdings`` table left empty is dropped
+    (an empty table would replace the worker's whole ``[holdings]``)."""
+    out = {k: v for k, v in overrides.items() if k != POSITIONS_FILE}
+    if isinstance(out.get("holdings"), dict):
+        table = {k: v for k, v in out.pop("holdings").items() if k != "file"}
+        if table:
+            out["holdings"] = table
+    return out
+
+
+def carry_portfolio(request: ScanRequest, settings: Settings) -> ScanRequest:
+    """A request to queue whose ``--set`` pairs name a positions file (``--positions``
+    sets ``holdings.file``): the file read here, with this machine's ``[holdings] lots``,
+    on ``settings`` (the settings the overrides were applied to), carried as the
+    request's ``portfolio`` and the path dropped from its overrides. Workers take that
+    portfolio as the whole truth about the holdings (their own file and lots unread).
+    Any other request is returned as it is: a worker reads ``holdings.file`` of its own
+    config.
+
+    The file is read as the embedded scan would read it
+    (:func:`~optscan.scan.context.scan_portfolio`, by the strategy's type in
+    ``settings``): a covered-call scan (or a strategy unknown here) raises
+    :class:`~optscan.errors.InputFileError` when the file cannot be read as positions
+    (exit 2); a put scan carries a warning instead, and nothing when ``--cash`` gives
+    the cash.
+    """
+    if not names_positions_file(request.overrides):
+        return request
+    from optscan.scan.context import scan_portfolio
+    from optscan.scan.holdings import held_portfolio
+
+    strategy = settings.strategies.get(request.strategy or settings.scan.strategy)
+    kind = strategy.type if strategy is not None else "cc"
+    portfolio = held_portfolio(scan_portfolio(settings, request, kind))
+    return request.model_copy(
+        update={"portfolio": portfolio, "overrides": _without_positions_file(request.overrides)}
+    )
 
 
 def _holds_secret(key: str, value: Any) -> bool:
@@ -65,12 +121,18 @@ def enqueue_scan(
     """Lock the profile, record the scan as queued and enqueue its coordinator.
 
     Returns ``(scan_id, job_id)``; raises :class:`ScanBusyError` when another scan of
-    the profile holds the lock.
+    the profile holds the lock, :class:`QueueError` when the request names local
+    folders or a positions file's path (:func:`carry_portfolio` first).
     """
     from optscan.scan import new_scan_id
 
     if request.record_dir or request.replay_dir:
         raise QueueError("--record/--replay name local folders; they cannot run on workers")
+    if names_positions_file(request.overrides):
+        raise QueueError(
+            "holdings.file names a file on this machine; a queued scan carries its "
+            "portfolio instead (carry_portfolio)"
+        )
     scan_id = request.scan_id or new_scan_id()
     request = request.model_copy(update={"scan_id": scan_id})
     keys = Keys(prefix)

@@ -66,12 +66,13 @@ def use_new_york_time() -> None:
 
 
 def schedule_id(request: ScanRequest, cron: str) -> str:
-    """Deterministic: the same profile, cron and request always give the same id."""
-    body = {
-        "profile": request.profile,
-        "cron": " ".join(cron.split()),
-        "request": request.model_dump(mode="json"),
-    }
+    """Deterministic: the same profile, cron and request always give the same id (a
+    request without a ``portfolio``, as every schedule's is, hashes as it did before
+    the field existed, so re-adding a schedule replaces it)."""
+    data = request.model_dump(mode="json")
+    if data.get("portfolio") is None:
+        data.pop("portfolio", None)
+    body = {"profile": request.profile, "cron": " ".join(cron.split()), "request": data}
     digest = hashlib.sha256(json.dumps(body, sort_keys=True).encode()).hexdigest()
     return f"{SCHEDULE_ID_PREFIX}{digest[:16]}"
 

@@ -16,7 +16,7 @@ from zoneinfo import ZoneInfo
 from optscan.analytics.expiry import REGULAR, ExpiryCloses
 from optscan.errors import UsageError
 from optscan.scan.fetch import ProviderClient
-from optscan.scan.holdings import Portfolio, load_portfolio
+from optscan.scan.holdings import Portfolio, carried_portfolio, load_portfolio
 
 if TYPE_CHECKING:
     from optscan.config import Settings, StrategySection
@@ -137,10 +137,7 @@ def prepare_scan(
     warnings = _replay_warnings(request, provider, as_of, calendar)
     in_window = market.is_open and _within_buffers(settings, market)
     ignore_hours = config.ignore_market_hours or replaying
-    if strategy.type == "cc":
-        portfolio = load_portfolio(settings)  # an unreadable file stops the scan: exit 2
-    else:
-        portfolio = portfolio_for_puts(settings, request)
+    portfolio = scan_portfolio(settings, request, strategy.type)
     return ScanContext(
         scan_id=scan_id,
         request=request,
@@ -162,6 +159,21 @@ def prepare_scan(
         portfolio=portfolio,
         expiry=ExpiryCloses(calendar),
     )
+
+
+def scan_portfolio(settings: Settings, request: ScanRequest, strategy_type: str) -> Portfolio:
+    """The stock and cash the scan knows of: the request's own portfolio when it carries
+    one (a queued scan whose client read the positions file: the whole truth, this
+    machine's ``holdings.file`` and ``[holdings] lots`` unread), else ``[holdings]`` read
+    here. A covered-call scan needs it (an unreadable file stops the scan: exit 2); a
+    put scan only its cash (:func:`portfolio_for_puts`)."""
+    if request.portfolio is not None:
+        if strategy_type != "cc" and request.cash is not None:
+            return Portfolio()  # as the file is not read here when --cash gives the cash
+        return carried_portfolio(request.portfolio)
+    if strategy_type == "cc":
+        return load_portfolio(settings)
+    return portfolio_for_puts(settings, request)
 
 
 def portfolio_for_puts(settings: Settings, request: ScanRequest) -> Portfolio:

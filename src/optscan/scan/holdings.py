@@ -12,6 +12,13 @@ for its cash line alone, and goes on with a warning when it cannot,
 :func:`optscan.scan.context.portfolio_for_puts`); a row that cannot be read is skipped
 and becomes one of the scan's warnings (the file's :func:`file_label`, the line and the
 reason: never a row's text, which may hold an account).
+
+A queued scan whose client named the file (``--positions``, ``--set holdings.file``)
+does not send the path: the client reads the file and its own lots
+(:func:`load_portfolio`) and the request carries the result
+(:func:`held_portfolio`, :class:`~optscan.models.HeldPortfolio`); the workers use it
+as the whole truth about the holdings (:func:`carried_portfolio`), their own
+``holdings.file`` and ``[holdings] lots`` unread, so nothing is counted twice.
 """
 
 from __future__ import annotations
@@ -25,6 +32,7 @@ if TYPE_CHECKING:
     from pathlib import Path
 
     from optscan.config import Settings
+    from optscan.models import HeldPortfolio
     from optscan.positions import PositionsReading
 
 CONTRACT_SIZE = 100
@@ -118,6 +126,34 @@ def load_portfolio(settings: Settings) -> Portfolio:
         cash=cash,
         put_collateral=put_collateral,
         warnings=warnings,
+    )
+
+
+def held_portfolio(portfolio: Portfolio) -> HeldPortfolio:
+    """``portfolio`` as the JSON model a queued request carries (raises pydantic's
+    ``ValidationError`` for a number that is not finite or a symbol that is no ticker,
+    which :func:`load_portfolio` never gives)."""
+    from optscan.models import HeldPortfolio
+
+    return HeldPortfolio(
+        holdings=portfolio.holdings,
+        coverable=portfolio.coverable,
+        short_calls=portfolio.short_calls,
+        cash=portfolio.cash,
+        put_collateral=portfolio.put_collateral,
+        warnings=portfolio.warnings,
+    )
+
+
+def carried_portfolio(held: HeldPortfolio) -> Portfolio:
+    """The :class:`Portfolio` a request carries (:func:`held_portfolio` undone)."""
+    return Portfolio(
+        holdings=dict(held.holdings),
+        coverable=dict(held.coverable),
+        short_calls=dict(held.short_calls),
+        cash=held.cash,
+        put_collateral=held.put_collateral,
+        warnings=list(held.warnings),
     )
 
 

@@ -262,10 +262,18 @@ class QueueRunner:
         return doc
 
     def start(self, request: ScanRequest) -> str:
+        """Queue the scan like ``optscan enqueue``: a positions file the server's
+        ``--set`` pairs name is read here and sent as its portfolio (never its path;
+        :class:`ScanRefused` when it cannot be read)."""
+        from optscan.errors import ConfigError
         from optscan.queue.connection import QueueError, ScanBusyError
-        from optscan.queue.enqueue import enqueue_scan, job_overrides
+        from optscan.queue.enqueue import carry_portfolio, enqueue_scan, job_overrides
 
         check_request(request, self.settings, self.host)
+        try:
+            request = carry_portfolio(request, self.settings)
+        except ConfigError as exc:
+            raise ScanRefused(str(exc)) from None
         kept, _dropped = job_overrides(request.overrides)
         request = request.model_copy(update={"overrides": kept})
         try:
