@@ -9,7 +9,7 @@ Knobs (``[providers.sim]``) make it a test bench for the fetch layer; their defa
 change nothing:
 
 * ``latency_ms``: how long the simulated server takes to answer each request (from its
-  arrival, the server's own bookkeeping included);
+  arrival, the server's own bookkeeping and building its answer included);
 * ``error_rate``: a probability of a transient, retryable failure (HTTP 503), seeded
   by (symbol, expiration, attempt) so fault runs are reproducible;
 * ``rate_limit_per_s``: beyond it the simulated server answers "too many requests"
@@ -39,8 +39,6 @@ that the extract returns and the transform raises as the mapped error
 from __future__ import annotations
 
 import datetime as dt
-import hashlib
-import math
 import os
 import threading
 import time
@@ -50,6 +48,13 @@ from zoneinfo import ZoneInfo
 
 from pydantic import Field, field_validator
 
+from optscan.default_plugins.providers.sim_market import (
+    CHAIN_COLUMNS,
+    cached_chain,
+    chain_payload,
+    nyse_calendar,
+    seeded,
+)
 from optscan.default_plugins.providers.sim_server import ServerWindow
 from optscan.errors import (
     ExpirationNotListedError,
@@ -64,7 +69,7 @@ if TYPE_CHECKING:
     from optscan.fundamentals import Fundamentals
 
 NEW_YORK = ZoneInfo("America/New_York")
-RATE = 0.04
+__all__ = ["CHAIN_COLUMNS", "SimConfig", "SimProvider"]
 
 
 class SimConfig(ProviderConfig):
@@ -91,55 +96,6 @@ class SimConfig(ProviderConfig):
         return [s.strip().upper() for s in symbols]
 
 
-CHAIN_COLUMNS = (
-    "contract_symbol",
-    "kind",
-    "strike",
-    "bid",
-    "ask",
-    "last",
-    "volume",
-    "open_interest",
-    "iv",
-)
-"""The per-contract lists of a sim chain payload."""
-
-_calendar: Any = None
-# The simulated *server's* work (building a chain) is cached: on a real provider that
-# work happens on someone else's machine, so it should not compete with optscan's own
-# threads for the GIL in benchmarks. Payloads are deterministic, so caching is exact.
-# A chain payload is about 45 KB of Python lists: 640 of them (~30 MB) hold a 100-symbol
-# benchmark scan, while a 3,000-symbol scan stays far under its memory budget.
-_PAYLOAD_CACHE_SIZE = 640
-_payloads: dict[tuple[Any, ...], JSON] = {}
-_payload_lock = threading.Lock()
-
-
-def _nyse() -> Any:
-    """One NYSE calendar per process (built on first use, about 0.3 s)."""
-    global _calendar
-    if _calendar is None:
-        from optscan.default_plugins.calendars.nyse import NyseCalendar
-
-        _calendar = NyseCalendar()
-    return _calendar
-
-
-_closes: Any = None
-
-
-def _expiry_close(day: dt.date) -> dt.datetime:
-    """The NYSE close of an expiration day: options stop trading then (13:00 on an
-    early-close day), and the simulated market prices them to it, as the scan does."""
-    global _closes
-    if _closes is None:
-        from optscan.analytics.expiry import ExpiryCloses
-
-        _closes = ExpiryCloses(_nyse())
-    close: dt.datetime = _closes.close_of(day)
-    return close
-
-
 def _log_request(path: str, text: str) -> None:
     """Append one line to ``path`` (one ``write`` on an ``O_APPEND`` descriptor, so lines
     from several threads and processes never interleave)."""
@@ -149,11 +105,6 @@ def _log_request(path: str, text: str) -> None:
         os.write(fd, line)
     finally:
         os.close(fd)
-
-
-def _seed(*parts: object) -> int:
-    digest = hashlib.blake2b("|".join(map(str, parts)).encode(), digest_size=8).digest()
-    return int.from_bytes(digest, "little")
 
 
 class SimProvider(OptionProvider[SimConfig]):
@@ -221,7 +172,7 @@ class SimProvider(OptionProvider[SimConfig]):
             if config.latency_ms:
                 time.sleep(max(0.0, config.latency_ms / 1000.0 - (time.monotonic() - now)))
         if config.error_rate > 0:
-            draw = _seed(config.seed, symbol, what, attempt) / 2**64
+            draw = seeded(config.seed, symbol, what, attempt) / 2**64
             if draw < config.error_rate:
                 return error_answer(
                     503, body=f"{symbol} {what}: simulated transient failure (attempt {attempt})"
@@ -235,19 +186,16 @@ class SimProvider(OptionProvider[SimConfig]):
     # ----------------------------------------------------------- market model
 
     def _spot(self, symbol: str, day: dt.date) -> float:
-        base = 10 + (_seed(self.config.seed, symbol) % 49000) / 100.0
-        drift = ((_seed(self.config.seed, symbol, day) % 2001) - 1000) / 100000.0
+        base = 10 + (seeded(self.config.seed, symbol) % 49000) / 100.0
+        drift = ((seeded(self.config.seed, symbol, day) % 2001) - 1000) / 100000.0
         return round(base * (1 + drift), 2)
-
-    def _base_vol(self, symbol: str) -> float:
-        return 0.18 + (_seed(self.config.seed, symbol, "vol") % 5000) / 10000.0
 
     def _listed(self, today: dt.date) -> list[dt.date]:
         """Weekly Fridays and quarterly third Fridays, moved before exchange holidays
         the way listed options are (Good Friday's weekly expires on Thursday)."""
         from optscan.default_plugins.calendars.expirations import standard_weekly_expiration
 
-        calendar = _nyse()
+        calendar = nyse_calendar()
         friday = today + dt.timedelta(days=(4 - today.weekday()) % 7)
         fridays = [friday + dt.timedelta(weeks=i) for i in range(self.config.weeks)]
         for months in range(3, 13, 3):
@@ -294,16 +242,9 @@ class SimProvider(OptionProvider[SimConfig]):
         if expiration.isoformat() not in listing.get("expirations", []):
             raise ExpirationNotListedError(f"{symbol}: {expiration} is not a listed expiration")
         now = dt.datetime.fromisoformat(listing["as_of"])
-        key = (self.config.seed, symbol, expiration, listing["as_of"], float(listing["spot"]))
-        with _payload_lock:
-            payload = _payloads.get(key)
-        if payload is None:
-            payload = self._chain_payload(symbol, expiration, now, float(listing["spot"]))
-            with _payload_lock:
-                _payloads[key] = payload
-                while len(_payloads) > _PAYLOAD_CACHE_SIZE:
-                    _payloads.pop(next(iter(_payloads)))
-        return payload
+        seed, spot = self.config.seed, float(listing["spot"])
+        key = (seed, symbol, expiration, listing["as_of"], spot)
+        return cached_chain(key, lambda: chain_payload(seed, symbol, expiration, now, spot))
 
     def extract_fundamentals(self, symbol: str) -> JSON:
         from optscan.default_plugins.providers import sim_fundamentals
@@ -321,59 +262,6 @@ class SimProvider(OptionProvider[SimConfig]):
         from optscan.default_plugins.providers import sim_fundamentals
 
         return sim_fundamentals.parse(raw, symbol, self.name)
-
-    def _chain_payload(
-        self, symbol: str, expiration: dt.date, now: dt.datetime, spot: float
-    ) -> JSON:
-        import numpy as np
-
-        from optscan.analytics.greeks import bs_price
-
-        rng = np.random.default_rng(_seed(self.config.seed, symbol, expiration, now.date()))
-        close = _expiry_close(expiration)  # 13:00 on an early-close day, as the scan's
-        years = max((close - now).total_seconds(), 60.0) / (365.0 * 86400)
-        step = 0.5 if spot < 25 else 1.0 if spot < 100 else 2.5 if spot < 250 else 5.0
-        lo, hi = spot * 0.6, spot * 1.4
-        strikes = np.arange(math.ceil(lo / step) * step, hi + step / 2, step)
-        strikes = np.round(strikes, 2)
-        n = len(strikes)
-        k = np.log(strikes / spot)
-        base = self._base_vol(symbol)
-        term = 1.0 + 0.15 / math.sqrt(max(years * 52, 1.0))
-        iv = base * term * (1.0 - 0.6 * k + 1.8 * k * k) * rng.uniform(0.97, 1.03, n)
-        iv = np.clip(iv, 0.05, 3.0)
-
-        columns: dict[str, list] = {key: [] for key in CHAIN_COLUMNS}
-        root = f"{symbol.replace('-', '').replace('.', '')}{expiration:%y%m%d}"
-        strike_codes = [f"{m:08d}" for m in np.rint(strikes * 1000).astype(np.int64).tolist()]
-        for is_call, letter, kind in ((False, "P", "put"), (True, "C", "call")):
-            theo = bs_price(spot, strikes, years, iv, is_call, RATE, 0.0)
-            half = np.maximum(0.01, theo * rng.uniform(0.02, 0.12, n) + 0.01)
-            wide = rng.random(n) < 0.08
-            half = np.where(wide, half * 6, half)
-            bid = np.round(np.maximum(theo - half, 0.0), 2)
-            bid = np.where(theo < 0.03, 0.0, bid)
-            ask = np.round(np.maximum(theo + half, bid + 0.01), 2)
-            moneyness = np.abs(k)
-            oi = np.floor(rng.lognormal(6.0, 1.2, n) * np.exp(-8 * moneyness))
-            volume = np.floor(oi * rng.uniform(0, 0.3, n))
-            last = np.round(np.maximum(theo * rng.uniform(0.9, 1.1, n), 0.01), 2)
-            columns["contract_symbol"] += [root + letter + code for code in strike_codes]
-            columns["kind"] += [kind] * n
-            columns["strike"] += strikes.tolist()
-            columns["bid"] += bid.tolist()
-            columns["ask"] += ask.tolist()
-            columns["last"] += last.tolist()
-            columns["volume"] += volume.tolist()
-            columns["open_interest"] += oi.tolist()
-            columns["iv"] += np.round(iv, 4).tolist()
-        return {
-            "symbol": symbol,
-            "expiration": expiration.isoformat(),
-            "spot": spot,
-            "quote_time": now.isoformat(),
-            **columns,
-        }
 
     def transform_chain(self, raw: JSON, symbol: str, expiration: dt.date) -> OptionChain:
         from optscan.chain import OptionChain
