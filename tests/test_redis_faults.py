@@ -154,6 +154,61 @@ def test_a_worker_on_a_full_redis_backs_off_and_stops_on_sigterm(full_redis, tmp
     assert [t.split("starting again in ")[1].split(" s")[0] for t in tries[:3]] == ["0.5", "1", "2"]
 
 
+@pytest.mark.slow  # a scheduler process through two Redis outages
+def test_the_scheduler_outlives_redis_going_away_and_stops_on_sigterm(tmp_path):
+    """``optscan scheduler`` does not exit when Redis goes away under it (restarted,
+    failed over): one scrubbed line and a pause, and once Redis is back it enqueues what
+    is due again, so timed scans resume; SIGTERM while Redis is down stops it (rc 0)."""
+    import datetime as dt
+    import signal
+    import subprocess
+
+    from optscan.queue.schedule import make_scheduler
+
+    server = RedisServer(tmp_path / "redis", password=PASSWORD)
+    server.start()
+    log = tmp_path / "scheduler.log"
+    env = child_env(server.url(), OPTSCAN_QUEUE__SCHEDULER_INTERVAL_S="1")
+    with log.open("wb") as err:
+        scheduler = subprocess.Popen(
+            [*OPTSCAN, "scheduler"],
+            env=env,
+            cwd=tmp_path,
+            stdout=subprocess.DEVNULL,
+            stderr=err,
+            start_new_session=True,
+        )
+        try:
+            client = server.client()
+            wait_until(lambda: client.keys("rq:scheduler_instance:*"), 30, "the scheduler")
+            server.stop()
+            wait_until(lambda: "starting again" in log.read_text(), 30, "the outage noticed")
+            time.sleep(2)
+            assert scheduler.poll() is None, log.read_text()
+            server.start()  # the same port, empty (no persistence): a restarted Redis
+            client = server.client()
+            now = dt.datetime.now(dt.UTC)
+            due = make_scheduler(client, QueueSection()).enqueue_at(now, "optscan.jobs.ping")
+            queue = JsonQueue("optscan", connection=client)
+            wait_until(lambda: due.id in queue.job_ids, 60, "the due job enqueued after")
+            tries = log.read_text().count("starting again")
+            server.stop()
+            wait_until(lambda: log.read_text().count("starting again") > tries, 30, "again")
+            scheduler.send_signal(signal.SIGTERM)
+            assert scheduler.wait(timeout=15) == 0
+        finally:
+            if scheduler.poll() is None:
+                scheduler.kill()
+                scheduler.wait()
+            server.remove()
+    text = log.read_text()
+    assert "Traceback" not in text and PASSWORD not in text, text
+    lines = [line for line in text.splitlines() if "starting again" in line]
+    assert all(line.startswith("optscan: scheduler stopped: Redis error (") for line in lines), (
+        lines
+    )
+
+
 # --------------------------------------------------------------------------- repairs
 
 

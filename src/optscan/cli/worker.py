@@ -8,8 +8,6 @@ rq.serializers.JSONSerializer --worker-class optscan.queue.worker.OptscanWorker
 
 from __future__ import annotations
 
-from typing import Any
-
 import click
 
 from optscan.cli.connect import connect
@@ -21,74 +19,6 @@ def _python_logging(level: str) -> None:
     from optscan.logs import route_standard_logging
 
     route_standard_logging(level)
-
-
-def _pause(seconds: float, redis: Any, *, full: bool = False) -> bool:
-    """Sleep ``seconds`` (or, after a Redis that was ``full``, until it has room again),
-    then until Redis answers; False when SIGTERM or SIGINT came meanwhile (the worker
-    should stop, not start again)."""
-    import signal
-    import time
-
-    from redis.exceptions import RedisError
-
-    stop: list[int] = []
-    signals = (signal.SIGINT, signal.SIGTERM)
-    previous = {sig: signal.signal(sig, lambda sig, _frame: stop.append(sig)) for sig in signals}
-
-    def sleep(until: float) -> bool:
-        while not stop and time.monotonic() < until:
-            time.sleep(0.05)
-        return not stop
-
-    try:
-        deadline = time.monotonic() + seconds
-        while time.monotonic() < deadline:
-            if not sleep(min(deadline, time.monotonic() + 0.5)):
-                return False
-            if full and _has_room(redis):
-                break
-        delay = 0.5
-        while True:
-            try:
-                redis.ping()
-                return True
-            except RedisError:
-                if not sleep(time.monotonic() + delay):
-                    return False
-                delay = min(delay * 2, 5.0)
-    finally:
-        for sig, handler in previous.items():
-            signal.signal(sig, handler)
-
-
-def _has_room(redis: Any) -> bool:
-    """Whether Redis is under its ``maxmemory`` (a read: allowed when it is full)."""
-    from redis.exceptions import RedisError
-
-    try:
-        memory = redis.info("memory")
-    except RedisError:
-        return False
-    limit = int(memory.get("maxmemory") or 0)
-    return not limit or int(memory.get("used_memory") or 0) < limit
-
-
-_HEALTHY_S = 60.0
-"""A worker that ran this long before it failed starts again at once (backoff reset)."""
-
-
-def _reap_children() -> None:
-    """Collect work horses (and scheduler) of a worker that quit, so none stay zombies."""
-    import os
-
-    while True:
-        try:
-            pid, _status = os.waitpid(-1, os.WNOHANG)
-        except ChildProcessError:
-            return
-        if pid == 0:
-            return
 
 
 @click.command(short_help="Run an RQ worker for queued scans.")
@@ -118,13 +48,12 @@ def worker(
         --worker-class optscan.queue.worker.OptscanWorker \\
         --with-scheduler optscan
     """
-    import time
-
     from rq.exceptions import StopRequested
 
+    from optscan.cli.restarts import keep_running, problem_of
     from optscan.queue.warmup import warm_up
     from optscan.queue.worker import OptscanWorker
-    from optscan.secrets import mask_url, scrub_exception
+    from optscan.secrets import mask_url
 
     env.for_service()
     level = env.service_log_level
@@ -139,9 +68,9 @@ def worker(
         "current job, twice stops now",
         err=True,
     )
-    failures = 0
-    while True:
-        started = time.monotonic()
+
+    def run() -> str | None:
+        nonlocal name
         instance = None
         try:
             instance = OptscanWorker(
@@ -155,35 +84,23 @@ def worker(
                 burst=burst, with_scheduler=True, logging_level=level.upper(), max_jobs=max_jobs
             )
         except StopRequested:  # SIGTERM while a new worker was being set up
-            return
+            return None
         except Exception as exc:  # the worker outlives any Redis error
             # rq's loop quits on errors it does not handle (a full Redis refusing the
             # worker's own bookkeeping, Redis restarted under a job): start a new worker.
-            what = "Redis error" if _is_redis_error(exc) else "unexpected error"
-            problem = f"{what} ({scrub_exception(exc)})".replace("\n", " ")
+            problem = problem_of(exc)
         else:
             if burst or max_jobs:
-                return
+                return None
             problem = "its loop ended"
         if instance is not None and (
             instance._stop_requested or instance._shutdown_requested_date is not None
         ):
-            return  # asked to stop (SIGTERM, Ctrl-C)
-        failures = 1 if time.monotonic() - started > _HEALTHY_S else failures + 1
-        delay = min(0.5 * 2 ** (failures - 1), 30.0)
-        full = not _has_room(redis)  # then start again as soon as it has room
-        again = f"in {delay:g} s" + (", or once Redis has room" if full else "")
-        click.echo(f"optscan: worker stopped: {problem}; starting again {again}", err=True)
-        _reap_children()
-        if not _pause(delay, redis, full=full):
-            return
+            return None  # asked to stop (SIGTERM, Ctrl-C)
         name = None  # the old name may still be registered until its key expires
+        return problem
 
-
-def _is_redis_error(exc: BaseException) -> bool:
-    from redis.exceptions import RedisError
-
-    return isinstance(exc, RedisError)
+    keep_running("worker", redis, run)
 
 
 # --------------------------------------------------------------------------- schedules
@@ -196,8 +113,14 @@ def scheduler(
     burst: bool,
     env: Env,
 ) -> None:
-    """Run rq-scheduler (JSON jobs; cron read in New York time whatever TZ says)."""
-    from optscan.queue.schedule import list_schedules, run_scheduler
+    """Run rq-scheduler (JSON jobs; cron read in New York time whatever TZ says).
+
+    A Redis that fails under it (restarting, full, failing over) does not stop it: it
+    says so and starts again, as `optscan worker` does, so the timed scans resume when
+    Redis does. SIGTERM or Ctrl-C stops it.
+    """
+    from optscan.cli.restarts import is_redis_error, keep_running, problem_of
+    from optscan.queue.schedule import list_schedules, make_scheduler, run_scheduler
     from optscan.secrets import mask_url
 
     env.for_service()
@@ -210,7 +133,22 @@ def scheduler(
         f"{'s' if count != 1 else ''} (cron in New York time; `optscan schedule list`)",
         err=True,
     )
-    run_scheduler(redis, cfg, burst=burst)
+    if burst:
+        run_scheduler(make_scheduler(redis, cfg), burst=True)  # a Redis error: exit 1
+        return
+
+    def run() -> str | None:
+        instance = make_scheduler(redis, cfg)  # a new one each time: the failed one's
+        # name may still be registered as alive (its death could not be written)
+        try:
+            run_scheduler(instance)
+        except Exception as exc:  # timed scans resume when Redis does
+            if instance.stopping and is_redis_error(exc):
+                return None  # SIGTERM while Redis was down: its cleanup failed, no matter
+            return problem_of(exc)
+        return None
+
+    keep_running("scheduler", redis, run)
 
 
 # --------------------------------------------------------------------------- dashboard

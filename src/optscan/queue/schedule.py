@@ -107,6 +107,8 @@ class NewYorkScheduler(Scheduler):
     """
 
     _holding: bool | None = None
+    stopping = False
+    """Set by SIGTERM or SIGINT: the scheduler is on its way out."""
 
     def cron(self, *args: Any, **kwargs: Any) -> Any:
         with new_york_time():
@@ -136,6 +138,23 @@ class NewYorkScheduler(Scheduler):
             cron=job.meta.get("cron_string"),
         )
         return queued
+
+    def _install_signal_handlers(self) -> None:
+        """SIGTERM and SIGINT stop the scheduler (``SystemExit``, exit 0) even when
+        Redis is down: rq-scheduler's own handler writes its death and frees its lock
+        first, and a Redis error there would escape as that error instead."""
+        import signal
+
+        def stop(signum: int, frame: Any) -> None:
+            self.stopping = True
+            get_logger().info("scheduler_stopping", signal=signal.Signals(signum).name)
+            with contextlib.suppress(Exception):  # best effort: both keys have a TTL
+                self.register_death()
+                self.remove_lock()
+            raise SystemExit(0)
+
+        signal.signal(signal.SIGINT, stop)
+        signal.signal(signal.SIGTERM, stop)
 
     def acquire_lock(self) -> bool:
         """rq-scheduler's lock (one scheduler per Redis enqueues); say when this process
@@ -228,8 +247,10 @@ def remove_schedule(redis: Redis, cfg: QueueSection, sid: str) -> bool:
     return existed
 
 
-def run_scheduler(redis: Redis, cfg: QueueSection, *, burst: bool = False) -> None:
-    """Run rq-scheduler in New York time with the JSON job class (blocks)."""
+def run_scheduler(scheduler: NewYorkScheduler, *, burst: bool = False) -> None:
+    """Run ``scheduler`` (:func:`make_scheduler`) in New York time (blocks). It raises
+    what stops rq-scheduler's loop (a Redis error): ``optscan scheduler`` starts a new
+    one after a pause (:func:`optscan.cli.restarts.keep_running`)."""
     import logging
 
     # rq-scheduler warns at every interval while another scheduler holds the lock;
@@ -238,4 +259,4 @@ def run_scheduler(redis: Redis, cfg: QueueSection, *, burst: bool = False) -> No
         lambda record: "Lock already taken" not in record.getMessage()
     )
     use_new_york_time()
-    make_scheduler(redis, cfg).run(burst=burst)
+    scheduler.run(burst=burst)
