@@ -21,13 +21,13 @@ out of place for :data:`GRACE_S` (RQ's own steps take milliseconds):
 * :class:`Sweeper` (per key prefix, every :data:`INTERVAL_S`): for every scan still
   ``queued`` or ``running`` (read from the index of scans in flight,
   :meth:`~optscan.queue.connection.Keys.inflight`, not by scanning the keyspace; an
-  entry whose scan has ended or vanished is pruned on the way), its coordinator, batches and aggregator are found where
-  their status says; an orphaned one is enqueued again (the jobs of a scan are
-  idempotent), and a scan that nothing will end any more - its coordinator or
-  aggregator failed for good, or is gone - ends ``failed`` with the reason, releasing
-  its profile's lock. A scan with a job still to run keeps its profile's lock (a fault
-  may delay that job past the lock's TTL, and the scan would show ``lost``). A scan is
-  repaired at most :data:`MAX_REPAIRS` times.
+  entry whose scan has ended or vanished is pruned on the way), its coordinator,
+  batches and aggregator are found where their status says; an orphaned one is
+  enqueued again (the jobs of a scan are idempotent), and a scan that nothing will end
+  any more - its coordinator or aggregator failed for good, or is gone - ends
+  ``failed`` with the reason, releasing its profile's lock. A scan with a job still to
+  run keeps its profile's lock (a fault may delay that job past the lock's TTL, and
+  the scan would show ``lost``). A scan is repaired at most :data:`MAX_REPAIRS` times.
 """
 
 from __future__ import annotations
