@@ -147,7 +147,7 @@ class Keys:
         created and removed when it ends (:class:`~optscan.queue.store.ScanStore`), so
         the workers' sweep (:mod:`optscan.queue.sweep`) reads it instead of scanning
         the keyspace. It lives ``queue.state_ttl_s`` after the last scan was added or a
-        sweep found one still in flight. Not under the ``{scan_id}`` hash tag: the
+        sweep read it. Not under the ``{scan_id}`` hash tag: the
         scripts that end a scan touch it beside the scan's keys (as they do the lock)."""
         return f"{self.prefix}scans:inflight"
 
