@@ -366,6 +366,88 @@ def test_finish_happens_once(store, redis):
     assert redis.ttl(store.keys.scan("s1")) > 0
 
 
+# --------------------------------------------------------------------------- in flight
+
+
+def in_flight_index(redis) -> set[str]:
+    return {m.decode() for m in redis.smembers(Keys(PREFIX).inflight())}
+
+
+def test_a_scan_is_in_the_in_flight_index_from_its_creation_to_its_end(redis, cfg, store):
+    scan_id, _ = enqueue_scan(redis, request(), prefix=PREFIX, cfg=cfg)
+    assert in_flight_index(redis) == {scan_id}
+    assert 0 < redis.ttl(store.keys.inflight()) <= cfg.state_ttl_s
+    assert store.in_flight() == [scan_id]
+    run_jobs(redis, max_jobs=1)  # the coordinator: running, batches queued
+    assert store.get(scan_id)["state"] == "running" and in_flight_index(redis) == {scan_id}
+    run_jobs(redis)
+    assert store.status(scan_id)["state"] == "finished"
+    assert in_flight_index(redis) == set() and store.in_flight() == []
+
+
+def test_a_scheduled_run_enters_the_index_when_its_coordinator_creates_it(redis, cfg, store):
+    enqueue_coordinator(redis, cfg, request(scheduled=True))
+    run_jobs(redis, max_jobs=1)  # the coordinator creates the scan and fans it out
+    scan_id = store.latest()
+    assert store.get(scan_id)["state"] == "running" and in_flight_index(redis) == {scan_id}
+    run_jobs(redis)
+    assert store.status(scan_id)["state"] == "finished" and in_flight_index(redis) == set()
+
+
+def test_every_way_a_scan_ends_takes_it_out_of_the_index(redis, cfg, store, monkeypatch):
+    """``end`` (finished, failed, skipped), a scan no worker took in time (ended by
+    ``status``'s script or by its coordinator's ``take``), one whose coordinator could
+    not be enqueued, and an ``end`` of a scan whose state vanished."""
+    for state in ("finished", "failed", "skipped"):
+        store.create(state, "p", state="running", job_id="j")
+        assert store.end(state, "p", state=state, message="m") == 1
+    late = [enqueue_scan(redis, request(profile=p), prefix=PREFIX, cfg=cfg)[0] for p in "ab"]
+    for scan_id in late:
+        redis.hset(store.keys.scan(scan_id), "start_by", 0)
+    assert store.status(late[0])["state"] == "failed"
+    assert store.take(late[1], "b") == "late"
+    store.create("flushed", "p", state="running", job_id="j")
+    redis.delete(store.keys.scan("flushed"))
+    assert store.end("flushed", "p", state="finished", message="m") == -1
+
+    def refuse(*_args, **_kwargs):
+        raise QueueError("refused")
+
+    monkeypatch.setattr(queue_enqueue, "make_queue", refuse)
+    with pytest.raises(QueueError):
+        enqueue_scan(redis, request(profile="c"), prefix=PREFIX, cfg=cfg)
+    assert in_flight_index(redis) == set()
+    assert not redis.exists(store.keys.inflight())
+
+
+def test_reading_the_index_prunes_entries_of_scans_not_in_flight(redis, store):
+    """A hash deleted, a state ended by a path that left the entry (an older worker),
+    an id with no hash at all: the next read drops them and keeps the live scan."""
+    for scan_id in ("live", "deleted", "ended"):
+        store.create(scan_id, "p", state="queued", job_id="j")
+    redis.delete(store.keys.scan("deleted"))
+    redis.hset(store.keys.scan("ended"), "state", "finished")
+    redis.sadd(store.keys.inflight(), "never")
+    assert store.in_flight() == ["live"]
+    assert in_flight_index(redis) == {"live"}
+
+
+def test_the_sweep_never_scans_the_keyspace(redis, cfg, store, monkeypatch):
+    from optscan.queue.sweep import Sweeper
+
+    def no_scan(*_args, **_kwargs):
+        raise AssertionError("the sweep scanned the keyspace")
+
+    monkeypatch.setattr(redis, "scan", no_scan)
+    monkeypatch.setattr(redis, "scan_iter", no_scan)
+    scan_id, _ = enqueue_scan(redis, request(), prefix=PREFIX, cfg=cfg)
+    redis.sadd(store.keys.inflight(), "gone")
+    sweeper = Sweeper(Keys(PREFIX), cfg)
+    assert sweeper.in_flight(redis) == [store.keys.scan(scan_id)]
+    assert sweeper(redis) == []  # nothing to repair: its coordinator is queued
+    assert in_flight_index(redis) == {scan_id}
+
+
 # --------------------------------------------------------------------------- RQ classes
 
 

@@ -442,6 +442,74 @@ def test_a_worker_repairs_in_its_maintenance(redis):
     worker.run_maintenance_tasks()  # logged, not raised
 
 
+def in_flight_index(redis: redis_py.Redis) -> set[str]:
+    return {m.decode() for m in redis.smembers(Keys(PREFIX).inflight())}
+
+
+def test_a_scan_is_in_the_in_flight_index_until_it_ends(redis):
+    """The sweep's index of scans in flight: a scan enters it when it is created, leaves
+    it when it ends, and the index keeps a TTL meanwhile (no key without one)."""
+    scan_id, cfg = start_scan(redis)
+    assert in_flight_index(redis) == {scan_id}
+    assert 0 < redis.ttl(Keys(PREFIX).inflight()) <= cfg.state_ttl_s
+    assert sweeper().in_flight(redis) == [Keys(PREFIX).scan(scan_id)]
+    run_jobs(redis)
+    assert status(redis, scan_id)["state"] == "finished"
+    assert in_flight_index(redis) == set() and sweeper().in_flight(redis) == []
+    assert keys_without_ttl(redis) == []
+
+
+def test_one_sweep_prunes_the_index_entries_of_scans_not_in_flight(redis):
+    """An entry whose hash was deleted, one whose scan was ended by a path that left it
+    (a worker of an older version), one with no hash at all: one pass drops them,
+    keeps the scan in flight, and still repairs it."""
+    scan_id, _cfg = start_scan(redis)
+    store = ScanStore(redis, Keys(PREFIX), QueueSection())
+    for stale in ("deleted", "ended"):
+        store.create(stale, "p", state="queued", job_id=coordinator_job_id(stale))
+    redis.delete(store.keys.scan("deleted"))
+    redis.hset(store.keys.scan("ended"), "state", "finished")
+    redis.sadd(store.keys.inflight(), "never")
+    redis.delete(f"{PREFIX}lock:default")
+    sweeper()(redis)
+    assert in_flight_index(redis) == {scan_id}
+    assert redis.get(f"{PREFIX}lock:default").decode() == scan_id  # the repair happened
+
+
+def test_the_sweep_reads_the_index_not_the_keyspace(tmp_path):
+    """On a Redis shared with another application (thousands of keys) and holding many
+    ended scans, finding the scans in flight costs three commands (``SMEMBERS``, a
+    pipelined ``HGET`` of each entry's state, the index's ``EXPIRE``), and a whole
+    pass never ``SCAN``s (counted by the server itself, ``INFO commandstats``)."""
+    server = RedisServer(tmp_path / "redis")
+    server.start()
+    try:
+        client = server.client()
+        pipe = client.pipeline(transaction=False)
+        for i in range(5000):
+            pipe.set(f"another-app:{i}", i)
+        pipe.execute()
+        store = ScanStore(client, Keys(PREFIX), QueueSection())
+        for i in range(50):
+            store.create(f"ended-{i}", "p", state="queued", job_id="j")
+            store.end(f"ended-{i}", "p", state="finished", message="done")
+        scan_id, _cfg = start_scan(client)
+        client.config_resetstat()
+        assert sweeper().in_flight(client) == [Keys(PREFIX).scan(scan_id)]
+        stats = client.info("commandstats")
+        calls = {k: v["calls"] for k, v in stats.items() if not k.startswith("cmdstat_config")}
+        assert calls == {
+            "cmdstat_smembers": 1,
+            "cmdstat_hget": 1,
+            "cmdstat_expire": 1,
+        }
+        client.config_resetstat()
+        assert sweeper()(client) == []
+        assert "cmdstat_scan" not in client.info("commandstats")
+    finally:
+        server.remove()
+
+
 # --------------------------------------------------------------------------- workers
 
 

@@ -142,6 +142,15 @@ class Keys:
     def result(self, scan_id: str) -> str:
         return f"{self.scan(scan_id)}:result"
 
+    def inflight(self) -> str:
+        """The scans in flight: a set of scan ids, each added when its progress hash is
+        created and removed when it ends (:class:`~optscan.queue.store.ScanStore`), so
+        the workers' sweep (:mod:`optscan.queue.sweep`) reads it instead of scanning
+        the keyspace. It lives ``queue.state_ttl_s`` after the last scan was added or a
+        sweep read it. Not under the ``{scan_id}`` hash tag: the
+        scripts that end a scan touch it beside the scan's keys (as they do the lock)."""
+        return f"{self.prefix}scans:inflight"
+
     def results(self, profile: str) -> str:
         """The ``redis`` sink's latest result of a profile (a hash)."""
         return f"{self.prefix}results:{profile}"

@@ -159,7 +159,7 @@ def enqueue_scan(
         )
     except BaseException:
         release_lock(redis, keys, request.profile, scan_id)
-        redis.delete(keys.scan(scan_id))
+        store.discard(scan_id)
         raise
     return scan_id, job_id
 

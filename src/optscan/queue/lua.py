@@ -162,13 +162,16 @@ return {added, done, failed}
 """
 
 # A Lua function that ends a scan: store the result, set the state, release the lock
-# (lease and owner) and give every per-scan key the state's TTL. 1 when done, 0 when it
-# had already ended, -1 when its state vanished.
-# keys: scan hash, result key, lease, owner, then every other per-scan key (for the TTL)
+# (lease and owner), take the scan out of the in-flight index and give every per-scan
+# key the state's TTL. 1 when done, 0 when it had already ended, -1 when its state
+# vanished (it leaves the index in every case: it is not in flight any more).
+# keys: scan hash, result key, lease, owner, in-flight index, then every other per-scan
+# key (for the TTL)
 END_SCAN = (
     LUA_HELPERS
     + """
 local function end_scan(keys, token, state, finished_at, message, result, ttl)
+    redis.call('SREM', keys[5], token)
     if redis.call('EXISTS', keys[1]) == 0 then
         return -1
     end
@@ -184,7 +187,7 @@ local function end_scan(keys, token, state, finished_at, message, result, ttl)
         redis.call('HSET', keys[1], 'error', message)
     end
     release(keys[3], keys[4], token)
-    for k = 5, #keys do
+    for k = 6, #keys do
         redis.call('EXPIRE', keys[k], ttl)
     end
     redis.call('EXPIRE', keys[1], ttl)
@@ -219,7 +222,7 @@ return 'taken'
 """
 )
 
-# What `status` may say of a scan, atomically. KEYS: end_scan's seven, then its
+# What `status` may say of a scan, atomically. KEYS: end_scan's eight, then its
 # coordinator's and aggregator's job hashes. ARGV: scan id, finished_at, the "no worker
 # took it" message, ttl. Returns {verdict, lease holder}: 'gone', 'late' (just ended
 # failed), 'ended', 'alive' (a job of it will still run), 'held' (it holds the lease)
@@ -236,13 +239,13 @@ if state ~= 'queued' and state ~= 'running' then
 end
 if never_started(KEYS[1]) then
     local scan = {}
-    for k = 1, 7 do
+    for k = 1, 8 do
         scan[k] = KEYS[k]
     end
     end_scan(scan, ARGV[1], 'failed', ARGV[2], ARGV[3], '', ARGV[4])
     return {'late', ''}
 end
-if alive(KEYS[1], KEYS[8], KEYS[9]) then
+if alive(KEYS[1], KEYS[9], KEYS[10]) then
     return {'alive', ''}
 end
 local lease = redis.call('GET', KEYS[3]) or ''
@@ -265,4 +268,20 @@ if state ~= 'queued' and state ~= 'running' then
     return 0
 end
 return redis.call('HSETNX', KEYS[1], 'published_at', ARGV[1])
+"""
+
+
+# Prune the in-flight index: KEYS: the index, then the progress hashes of the scan ids
+# in ARGV (in order). Each scan whose hash is gone or whose state is neither queued nor
+# running leaves the index; the state is read here, atomically, so a scan that is in
+# flight when the script runs always stays. Returns how many left.
+PRUNE_IN_FLIGHT = """
+local removed = 0
+for i = 2, #KEYS do
+    local state = redis.call('HGET', KEYS[i], 'state')
+    if state ~= 'queued' and state ~= 'running' then
+        removed = removed + redis.call('SREM', KEYS[1], ARGV[i - 1])
+    end
+end
+return removed
 """

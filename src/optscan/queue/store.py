@@ -48,7 +48,9 @@ class ScanStore:
     def create(
         self, scan_id: str, profile: str, *, state: str, job_id: str, scheduled: bool = False
     ) -> None:
-        """Write the progress hash and make this the latest scan (of its profile).
+        """Write the progress hash, add the scan to the in-flight index (in the same
+        transaction, refreshing the index's TTL) and make this the latest scan (of its
+        profile).
 
         A scan queued for workers (not a scheduled run, whose coordinator creates it
         while running) must be taken by one within ``queue.start_timeout_s`` (Redis
@@ -74,9 +76,45 @@ class ScanStore:
         pipe = self.redis.pipeline(transaction=True)
         pipe.hset(self.keys.scan(scan_id), mapping=fields)
         pipe.expire(self.keys.scan(scan_id), self.cfg.state_ttl_s)
+        pipe.sadd(self.keys.inflight(), scan_id)
+        pipe.expire(self.keys.inflight(), self.cfg.state_ttl_s)
         pipe.set(self.keys.latest(), scan_id, ex=self.cfg.state_ttl_s)
         pipe.set(self.keys.latest(profile), scan_id, ex=self.cfg.state_ttl_s)
         pipe.execute()
+
+    def discard(self, scan_id: str) -> None:
+        """Delete a scan that never got going (its coordinator could not be enqueued):
+        its progress hash and its entry in the in-flight index. Not a transaction: a
+        full Redis refuses any ``MULTI`` but still takes ``DEL`` and ``SREM`` (and an
+        entry left behind is pruned by the next sweep, :meth:`in_flight`)."""
+        pipe = self.redis.pipeline(transaction=False)
+        pipe.delete(self.keys.scan(scan_id))
+        pipe.srem(self.keys.inflight(), scan_id)
+        pipe.execute()
+
+    def in_flight(self) -> list[str]:
+        """The ids of the scans still queued or running, from the in-flight index
+        (sorted): one ``SMEMBERS`` and one pipelined ``HGET`` of each state, whatever
+        else the keyspace holds. An entry whose hash is gone or whose scan has ended
+        (a fault between a scan's end and its removal, a hash deleted by hand) is
+        pruned here, atomically (``lua.PRUNE_IN_FLIGHT``). Each read refreshes the
+        index's TTL, so it outlives no scan in flight (the workers read it every few
+        seconds); an index left with only ended scans is emptied, so Redis drops it."""
+        index = self.keys.inflight()
+        ids = sorted(_text(m) for m in self.redis.smembers(index))
+        if not ids:
+            return []
+        pipe = self.redis.pipeline(transaction=False)
+        for scan_id in ids:
+            pipe.hget(self.keys.scan(scan_id), "state")
+        pipe.expire(index, self.cfg.state_ttl_s)
+        states = [_text(v) for v in pipe.execute()[:-1]]
+        live = [i for i, v in zip(ids, states, strict=True) if v in ("queued", "running")]
+        stale = [i for i, v in zip(ids, states, strict=True) if v not in ("queued", "running")]
+        if stale:
+            script = self.redis.register_script(lua.PRUNE_IN_FLIGHT)
+            script(keys=[index, *(self.keys.scan(i) for i in stale)], args=stale)
+        return live
 
     def _end_keys(self, scan_id: str, profile: str) -> list[str]:
         keys = self.keys
@@ -85,6 +123,7 @@ class ScanStore:
             keys.result(scan_id),
             keys.lock(profile),
             keys.lock_owner(profile),
+            keys.inflight(),
             keys.outcomes(scan_id),
             keys.done(scan_id),
             keys.failed(scan_id),

@@ -19,13 +19,15 @@ out of place for :data:`GRACE_S` (RQ's own steps take milliseconds):
 * :func:`requeue_undelivered` (per queue): a job a worker dequeued but could not start
   (Redis refused or dropped the second step) goes back on its queue, unchanged.
 * :class:`Sweeper` (per key prefix, every :data:`INTERVAL_S`): for every scan still
-  ``queued`` or ``running``, its coordinator, batches and aggregator are found where
-  their status says; an orphaned one is enqueued again (the jobs of a scan are
-  idempotent), and a scan that nothing will end any more - its coordinator or
-  aggregator failed for good, or is gone - ends ``failed`` with the reason, releasing
-  its profile's lock. A scan with a job still to run keeps its profile's lock (a fault
-  may delay that job past the lock's TTL, and the scan would show ``lost``). A scan is
-  repaired at most :data:`MAX_REPAIRS` times.
+  ``queued`` or ``running`` (read from the index of scans in flight,
+  :meth:`~optscan.queue.connection.Keys.inflight`, not by scanning the keyspace; an
+  entry whose scan has ended or vanished is pruned on the way), its coordinator,
+  batches and aggregator are found where their status says; an orphaned one is
+  enqueued again (the jobs of a scan are idempotent), and a scan that nothing will end
+  any more - its coordinator or aggregator failed for good, or is gone - ends
+  ``failed`` with the reason, releasing its profile's lock. A scan with a job still to
+  run keeps its profile's lock (a fault may delay that job past the lock's TTL, and
+  the scan would show ``lost``). A scan is repaired at most :data:`MAX_REPAIRS` times.
 """
 
 from __future__ import annotations
@@ -263,17 +265,12 @@ class Sweeper:
         return done
 
     def in_flight(self, redis: Redis) -> list[str]:
-        """The progress hashes of the scans still queued or running (only their states
-        are read: an ended scan's hash, with its symbol lists, is never fetched)."""
-        keys = [
-            _text(k) or ""
-            for k in redis.scan_iter(match=f"{self.keys.prefix}scan:{{*}}", count=1000)
-        ]
-        pipe = redis.pipeline(transaction=False)
-        for key in keys:
-            pipe.hget(key, "state")
-        states = pipe.execute() if keys else []
-        return [k for k, v in zip(keys, states, strict=True) if _text(v) in ("queued", "running")]
+        """The progress hashes of the scans still queued or running, from the in-flight
+        index (:meth:`ScanStore.in_flight`, which prunes its stale entries): a few round
+        trips whatever else the keyspace holds, never a ``SCAN``. Only their states are
+        read: an ended scan's hash, with its symbol lists, is never fetched."""
+        store = ScanStore(redis, self.keys, self.cfg)
+        return [self.keys.scan(scan_id) for scan_id in store.in_flight()]
 
     def _confirmed(self, what: tuple[str, str], now: float, seen: set[tuple[str, str]]) -> bool:
         seen.add(what)
