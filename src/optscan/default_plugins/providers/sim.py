@@ -139,7 +139,7 @@ class SimProvider(OptionProvider[SimConfig]):
 
         The answer is built inside the latency, as a server's own work is part of its
         response time: a request takes ``latency_ms`` whether its chain was cached or
-        not (building one costs about 0.3 ms of this process's CPU all the same). Returns
+        not (building one costs about 0.4 ms of this process's CPU all the same). Returns
         the answer, or the error answer given instead.
         """
         now = time.monotonic()
