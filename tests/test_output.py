@@ -168,3 +168,84 @@ def test_the_table_shows_limit_rows_and_says_how_many_more(result, width):
     rows = [o for o in result.opportunities if o.contract_symbol in text]
     assert rows == result.opportunities[:3]
     assert f"... and {len(result.opportunities) - 3} more" in text
+
+
+# --------------------------------------------------------------------------- selection in CSV
+
+CASH_SCAN = ["scan", "--provider", "sim", "--symbols", "AAPL,AMD,F,INTC,SOFI"]
+CASH_SCAN += ["--as-of", "2026-11-18T11:00"]
+
+
+def _csv_rows(text: str) -> list[list[str]]:
+    return list(csv.reader(io.StringIO(text)))
+
+
+def test_a_cash_scans_csv_marks_the_selected_contracts_with_their_quantities():
+    """``scan --cash --format csv`` listed the opportunities only: the selection the
+    JSON and the table show was lost. It is a last column, ``selected_quantity``."""
+    from optscan.output.columns import CSV_ORDER
+    from tests.invoke import invoke
+
+    doc = json.loads(invoke(*CASH_SCAN, "--cash", "30000", "--format", "json").stdout)
+    chosen = {c["contract_symbol"]: c["quantity"] for c in doc["selection"]["contracts"]}
+    assert len(chosen) >= 2  # F and INTC puts fit 30,000
+    ran = invoke(*CASH_SCAN, "--cash", "30000", "--format", "csv")
+    assert ran.returncode == 0, ran.report
+    header, *rows = _csv_rows(ran.stdout)
+    plain = invoke(*CASH_SCAN, "--format", "csv")
+    plain_header, *plain_rows = _csv_rows(plain.stdout)
+    assert plain_header == list(CSV_ORDER) and "selected_quantity" not in plain.stdout
+    assert header == [*plain_header, "selected_quantity"]  # today's columns, then it
+    assert [row[:-1] for row in rows] == plain_rows  # the same opportunities, cell for cell
+    at = header.index("contract_symbol")
+    assert {row[at]: int(row[-1]) for row in rows if row[-1]} == chosen
+    assert all(row[-1] == "" for row in rows if row[at] not in chosen)
+
+
+def test_csv_columns_chosen_keep_the_selection_last_and_nothing_selected_is_empty():
+    from optscan.models import Selection
+    from optscan.output.csvdoc import result_csv
+
+    result = scan(**{"selection.cash": 1.0})  # too little for any put
+    assert result.selection is not None and result.selection.contracts == []
+
+    header, *rows = _csv_rows(result_csv(result, parse_columns("symbol,contract_symbol")))
+    assert header == ["symbol", "contract_symbol", "selected_quantity"]
+    assert rows and all(row[-1] == "" for row in rows)
+    first = result.opportunities[0].contract_symbol
+    three = result.model_copy(
+        update={
+            "selection": Selection(
+                cash=1e6,
+                collateral_used=0,
+                premium_total=0,
+                annualized_income=0,
+                contracts=[{"contract_symbol": first, "quantity": 3}],
+            )
+        }
+    )
+    rows = _csv_rows(result_csv(three, parse_columns("contract_symbol")))
+    assert rows[1] == [first, "3"] and all(row == [row[0], ""] for row in rows[2:])
+
+
+def test_the_json_and_csv_sinks_carry_the_selection_too(tmp_path):
+    sinks = {
+        "sinks.enabled": ["json", "csv"],
+        "sinks.json.path": str(tmp_path / "{scan_id}.json"),
+        "sinks.csv.path": str(tmp_path / "{scan_id}.csv"),
+    }
+    settings = make_settings(**sinks)
+    host = PluginHost(load_entrypoints=False)
+    symbols = ["AAPL", "AMD", "F", "INTC", "SOFI"]
+    request = ScanRequest(provider="sim", symbols=symbols, as_of=OPEN_INSTANT, cash=30_000)
+    result = perform_scan(request, host, settings=settings)
+    doc = json.loads((tmp_path / f"{result.scan_id}.json").read_text(encoding="utf-8"))
+    chosen = {c["contract_symbol"]: c["quantity"] for c in doc["selection"]["contracts"]}
+    header, *rows = _csv_rows((tmp_path / f"{result.scan_id}.csv").read_text(encoding="utf-8"))
+    assert chosen and header[-1] == "selected_quantity"
+    at = header.index("contract_symbol")
+    assert {row[at]: int(row[-1]) for row in rows if row[-1]} == chosen
+    plain = perform_scan(request.model_copy(update={"cash": None}), host, settings=settings)
+    text = (tmp_path / f"{plain.scan_id}.csv").read_text(encoding="utf-8")
+    assert plain.selection is None and "selected_quantity" not in text
+    assert _csv_rows(text)[0] == header[:-1]

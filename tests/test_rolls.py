@@ -17,7 +17,7 @@ from optscan.config import load_settings
 from optscan.errors import UsageError
 from optscan.rolls.engine import position_rolls
 from optscan.rolls.models import ShortPosition, occ_symbol
-from optscan.rolls.positions import parse_position, short_positions
+from optscan.rolls.positions import not_rolled_note, parse_position, short_positions
 from tests.invoke import invoke
 from tests.market_data import market_dir
 
@@ -317,7 +317,8 @@ def test_rolls_on_sim_json_contract_and_a_missing_quote_fails_alone() -> None:
     )
     assert ran.returncode == 0, ran.report
     doc = json.loads(ran.stdout)
-    assert set(doc) == {"as_of", "provider", "positions"} and doc["provider"] == "sim"
+    assert set(doc) == {"as_of", "provider", "positions", "long_options_not_rolled"}
+    assert doc["provider"] == "sim" and doc["long_options_not_rolled"] == []  # no file
     good, bad = doc["positions"]
     assert set(good) == POSITION_KEYS and set(bad) == POSITION_KEYS
     assert bad["status"] == "failed" and "no quote" in bad["error"]
@@ -713,5 +714,15 @@ def test_long_options_in_the_file_are_named_not_rolled(tmp_path: Path) -> None:
     args = ["rolls", "--provider", "sim", "--as-of", "2026-11-18T11:00", "--format", "json"]
     ran = invoke(*args, "--positions", str(path))
     assert ran.returncode == 0, ran.report
-    assert "1 long option(s) not rolled" in ran.stderr and "AAPL261218C00250000" in ran.stderr
-    assert len(json.loads(ran.stdout)["positions"]) == 2  # the short put and call
+    note = "1 long option(s) not rolled (rolls are for short ones): AAPL261218C00250000"
+    assert f"optscan: {note}" in ran.stderr.splitlines()
+    doc = json.loads(ran.stdout)
+    assert len(doc["positions"]) == 2  # the short put and call
+    assert doc["long_options_not_rolled"] == ["AAPL261218C00250000"]  # the page shows it too
+    assert not_rolled_note(doc["long_options_not_rolled"]) == note
+    shorts_only = tmp_path / "Shorts.csv"
+    shorts_only.write_text(SCHWAB, encoding="utf-8")
+    plain = invoke(*args, "--positions", str(shorts_only))
+    assert json.loads(plain.stdout)["long_options_not_rolled"] == []
+    assert "not rolled" not in plain.stderr
+    assert not_rolled_note([]) == ""

@@ -10,7 +10,7 @@ import threading
 
 import pytest
 
-from .webapp import XSS, HostilePlugin, HostileProvider
+from .webapp import LONG_PUT, XSS, HostilePlugin, HostileProvider, with_a_long_put
 from .webapp import web_settings as _settings
 
 ORIGIN = "http://localhost"
@@ -434,7 +434,8 @@ def test_rolls_are_found_by_a_guarded_post_and_answer_as_optscan_rolls():
     )
     assert answer.status_code == 200, answer.get_json()
     doc = answer.get_json()
-    assert set(doc) == {"as_of", "provider", "positions"} and doc["provider"] == "sim"
+    assert set(doc) == {"as_of", "provider", "positions", "long_options_not_rolled"}
+    assert doc["provider"] == "sim" and doc["long_options_not_rolled"] == []
     (position,) = doc["positions"]  # the export's one short option
     assert (
         position["contract_symbol"] == "AAPL261218C00240000" and position["quantity"] == 1
@@ -446,6 +447,29 @@ def test_rolls_are_found_by_a_guarded_post_and_answer_as_optscan_rolls():
     headers = {"Origin": ORIGIN, "X-CSRF-Token": token}
     bad = client.post("/api/rolls", json={"provider": "nope"}, headers=headers)
     assert bad.status_code == 400 and "unknown provider" in bad.get_json()["error"]
+
+
+def test_the_rolls_page_names_the_long_options_it_does_not_roll(tmp_path):
+    """``optscan rolls --positions`` said which long options it skipped; the page and
+    ``POST /api/rolls`` said nothing. The document names them; rolls.js draws the line
+    under the positions, as text."""
+    from optscan.rolls.positions import not_rolled_note
+
+    client = _client(_app(_settings(**{"holdings.file": str(with_a_long_put(tmp_path))})))
+    headers = {"Origin": ORIGIN, "X-CSRF-Token": _csrf(client)}
+    answer = client.post("/api/rolls", json={"provider": "sim"}, headers=headers)
+    assert answer.status_code == 200, answer.get_json()
+    doc = answer.get_json()
+    assert doc["long_options_not_rolled"] == [LONG_PUT]
+    assert [p["contract_symbol"] for p in doc["positions"]] == ["AAPL261218C00240000"]
+    assert not_rolled_note(doc["long_options_not_rolled"]) == (
+        f"1 long option(s) not rolled (rolls are for short ones): {LONG_PUT}"
+    )
+    page = client.get("/rolls").get_data(as_text=True)
+    assert '<p id="rolls-not-rolled" class="banner info" hidden></p>' in page
+    script = client.get("/static/rolls.js").get_data(as_text=True)
+    assert "doc.long_options_not_rolled" in script and "innerHTML" not in script
+    assert "long option(s) not rolled (rolls are for short ones): " in script  # the CLI's words
 
 
 def test_rolls_without_a_positions_file_say_so():

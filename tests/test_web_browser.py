@@ -18,7 +18,7 @@ from typing import Any
 
 import pytest
 
-from .webapp import XSS, HostilePlugin
+from .webapp import LONG_PUT, XSS, HostilePlugin, with_a_long_put
 from .webapp import web_settings as _settings
 
 pytestmark = pytest.mark.slow  # a real browser: seconds a test (`just test` and CI run them)
@@ -420,14 +420,14 @@ def test_queue_mode_says_no_worker_listens_then_shows_the_results(browser, redis
         running.close()
 
 
-def test_positions_rolls_and_valuation_badges(browser):
+def test_positions_rolls_and_valuation_badges(browser, tmp_path):
     """The Positions page shows the configured export's reading; the Rolls page finds
-    its short call's rolls; with the valuation plugin enabled the opportunities table
-    gains its Value badge column."""
+    its short call's rolls and names its long put, not rolled; with the valuation plugin
+    enabled the opportunities table gains its Value badge column."""
     pytest.importorskip("optscan_valuation", reason="optscan-valuation is not installed")
     from selenium.webdriver.common.by import By
 
-    schwab = Path(__file__).parent / "fixtures" / "positions" / "schwab.csv"
+    schwab = with_a_long_put(tmp_path)  # the fixture's export and a long put
     running = serve(_settings(**{"holdings.file": str(schwab), "enrichers.enabled": ["valuation"]}))
     try:
         browser.get_log("browser")
@@ -444,6 +444,10 @@ def test_positions_rolls_and_valuation_badges(browser):
         sections = browser.find_elements(By.CSS_SELECTOR, "#rolls-positions section.position")
         assert [s.get_attribute("data-contract") for s in sections] == ["AAPL261218C00240000"]
         assert sections[0].find_elements(By.CSS_SELECTOR, "table.rolls tbody tr")
+        note = browser.find_element(By.ID, "rolls-not-rolled")
+        assert note.is_displayed() and note.text == (
+            f"1 long option(s) not rolled (rolls are for short ones): {LONG_PUT}"
+        )
         shot(browser, "10-rolls")
         assert console_errors(browser) == []
         browser.get(running.url + "/")

@@ -1,9 +1,10 @@
 """What the web tests share: a provider whose errors are HTML and that can be held,
-and settings on ``sim``."""
+settings on ``sim``, and a positions file with a long option."""
 
 from __future__ import annotations
 
 import threading
+from pathlib import Path
 from typing import Any
 
 from optscan.default_plugins.providers.sim import SimProvider
@@ -13,6 +14,9 @@ from optscan.hookspecs import hookimpl
 from .helpers import make_settings
 
 XSS = "<img src=x onerror=alert(1)>"
+SCHWAB = Path(__file__).parent / "fixtures" / "positions" / "schwab.csv"
+LONG_PUT = "AAPL270115P00200000"
+"""The long option :func:`with_a_long_put` adds (rolls do not roll it)."""
 
 
 class HostileProvider(SimProvider):
@@ -46,3 +50,17 @@ def web_settings(**overrides: Any) -> Any:
             **overrides,
         }
     )
+
+
+def with_a_long_put(folder: Path) -> Path:
+    """The Schwab export of ``fixtures/positions`` (one short call) plus two long puts
+    (:data:`LONG_PUT`), written in ``folder``."""
+    row = (  # the export's columns
+        '"AAPL 01/15/2027 200.00 P","PUT APPLE INC $200 EXP 01/15/27","2","$4.10","$0.10",'
+        '"2.5%","$820.00","$20.00","2.5%","$780.00","$40.00","5.13%","--","--","--","0.69%",'
+        '"Option"'
+    )
+    path = folder / "Positions.csv"
+    text = SCHWAB.read_text(encoding="utf-8").replace('"Cash & Cash', row + '\n"Cash & Cash')
+    path.write_text(text, encoding="utf-8")
+    return path

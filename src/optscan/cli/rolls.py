@@ -72,7 +72,7 @@ def rolls(
     from optscan.rolls.run import perform_rolls, rolls_request
 
     try:
-        positions = _positions(env, positions_path, position_texts)
+        positions, long = _positions(env, positions_path, position_texts)
         request = rolls_request(
             env.settings,
             positions,
@@ -82,7 +82,14 @@ def rolls(
             record_dir=record_dir,
             replay_dir=replay_dir,
         )
-        result = perform_rolls(positions, request, env.host(), env.settings, strategy_name=strategy)
+        result = perform_rolls(
+            positions,
+            request,
+            env.host(),
+            env.settings,
+            strategy_name=strategy,
+            long_options=long,
+        )
     except ValidationError as exc:
         fail(f"bad request: {format_validation_error(exc)}")
     except (UsageError, ConfigError) as exc:
@@ -98,19 +105,28 @@ def rolls(
         raise SystemExit(EXIT_FAILED)
 
 
-def _positions(env: Env, path: str | None, texts: tuple[str, ...]) -> list[ShortPosition]:
+def _positions(
+    env: Env, path: str | None, texts: tuple[str, ...]
+) -> tuple[list[ShortPosition], list[str]]:
+    """The short positions to roll, and the OCC symbols of the file's long options
+    (named on stderr here, and in the document as ``long_options_not_rolled``)."""
     from pathlib import Path
 
     from optscan.errors import UsageError
     from optscan.positions import read_positions
-    from optscan.rolls.positions import parse_position, short_positions
+    from optscan.rolls.positions import (
+        long_options,
+        not_rolled_note,
+        parse_position,
+        short_positions,
+    )
     from optscan.scan.holdings import load_holdings
 
     if path and texts:
         raise UsageError("give --positions PATH or --position CONTRACT, not both")
     if texts:
         basis = {symbol: held[1] for symbol, held in load_holdings(env.settings).items()}
-        return [parse_position(text, basis) for text in texts]
+        return [parse_position(text, basis) for text in texts], []
     path = path or env.settings.holdings.file
     if not path:
         raise UsageError(
@@ -119,16 +135,12 @@ def _positions(env: Env, path: str | None, texts: tuple[str, ...]) -> list[Short
         )
     reading = read_positions(Path(path).expanduser(), env.settings.holdings.broker or None)
     positions = short_positions(reading)
-    long = [o.contract_symbol for o in reading.options if o.quantity > 0]
+    long = long_options(reading)
     if long:  # said, not silently dropped: a roll buys back what was sold
-        click.echo(
-            f"optscan: {len(long)} long option(s) not rolled (rolls are for short ones): "
-            + ", ".join(long),
-            err=True,
-        )
+        click.echo(f"optscan: {not_rolled_note(long)}", err=True)
     if not positions:
         raise UsageError(f"--positions {path!r}: the file holds no short option")
-    return positions
+    return positions, long
 
 
 def _print(result: Any, fmt: str) -> None:

@@ -39,7 +39,8 @@ ROLL_KEYS = (
 
 
 def rolls_json(result: RollsResult) -> dict[str, Any]:
-    """The stable JSON document: ``{"as_of", "provider", "positions": [...]}``."""
+    """The stable JSON document: ``{"as_of", "provider", "positions": [...],
+    "long_options_not_rolled": [...]}`` (the last added later; ``[]`` without a file)."""
     return result.model_dump(mode="json")
 
 

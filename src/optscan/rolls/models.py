@@ -127,3 +127,8 @@ class RollsResult(Frozen):
     as_of: NewYorkTime
     provider: str
     positions: list[PositionRolls]
+    long_options_not_rolled: list[str] = Field(
+        default_factory=list,
+        description="The OCC symbols of the long options in the positions file, which "
+        "are not rolled (a roll buys back what was sold); empty for --position.",
+    )

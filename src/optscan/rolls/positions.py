@@ -136,3 +136,18 @@ def short_positions(reading: Any) -> list[ShortPosition]:
             )
         )
     return out
+
+
+def long_options(reading: Any) -> list[str]:
+    """The OCC symbols of a positions reading's long options (``quantity > 0``), in
+    the file's order: ``optscan rolls`` does not roll them, and says so."""
+    return [o.contract_symbol for o in getattr(reading, "options", ()) if o.quantity > 0]
+
+
+def not_rolled_note(symbols: list[str]) -> str:
+    """The line that names the long options not rolled (``""`` when there are none);
+    the web page's Rolls says the same (``static/rolls.js``)."""
+    if not symbols:
+        return ""
+    listed = ", ".join(symbols)
+    return f"{len(symbols)} long option(s) not rolled (rolls are for short ones): {listed}"

@@ -78,8 +78,11 @@ def perform_rolls(
     settings: Settings,
     *,
     strategy_name: str = "roll",
+    long_options: list[str] | None = None,
 ) -> RollsResult:
-    """The rolls of every position (in the order given), from one provider.
+    """The rolls of every position (in the order given), from one provider;
+    ``long_options`` (the OCC symbols of the long options the positions file held,
+    which are not rolled) are carried into the result as ``long_options_not_rolled``.
 
     Raises :class:`UsageError`/:class:`~optscan.errors.ConfigError` when nothing can
     run (unknown provider, a strategy that is not a roll, a bad config).
@@ -107,7 +110,12 @@ def perform_rolls(
         failed(p, why) if (why := expired[id(p)]) else _one(ctx, p, chains, strategy)
         for p in positions
     ]
-    return RollsResult(as_of=ctx.as_of, provider=ctx.provider_name, positions=answers)
+    return RollsResult(
+        as_of=ctx.as_of,
+        provider=ctx.provider_name,
+        positions=answers,
+        long_options_not_rolled=list(long_options or ()),
+    )
 
 
 Answer = Any

@@ -7,7 +7,8 @@ CSRF token and same origin like every write), one at a time (``409`` while one r
 Only the configured file is read: a request names no path.
 
 * ``POST /api/rolls`` with ``{"provider"}`` (optional; default ``scan.provider``) ->
-  ``200`` the rolls document; ``404 {"error"}`` without a positions file or short
+  ``200`` the rolls document (the file's long options, not rolled, in its
+  ``long_options_not_rolled``); ``404 {"error"}`` without a positions file or short
   options in it; ``400 {"error"}`` for a file that cannot be read or a bad request;
   ``409 {"error"}`` while rolls are being found.
 """
@@ -31,18 +32,21 @@ class NoPositions(Exception):
     """No positions file, or none of its options is short: ``404``."""
 
 
-def _positions() -> list[Any]:
-    from optscan.rolls.positions import short_positions
+def _positions() -> tuple[list[Any], list[str]]:
+    """The file's short positions, and the OCC symbols of its long options (not rolled:
+    the document names them, as ``optscan rolls`` does)."""
+    from optscan.rolls.positions import long_options, short_positions
     from optscan.scan.holdings import read_holdings_file
 
     settings = web_state().settings
     if not settings.holdings.file:
         raise NoPositions("no positions file: set holdings.file in the config (or --set)")
     path = Path(settings.holdings.file).expanduser()
-    positions = short_positions(read_holdings_file(path, settings))  # as /positions reads it
+    reading = read_holdings_file(path, settings)  # as /positions reads it
+    positions = short_positions(reading)
     if not positions:
         raise NoPositions(f"holdings.file {path.name!r} holds no short option")
-    return positions
+    return positions, long_options(reading)
 
 
 @blueprint.get("/rolls")
@@ -73,11 +77,13 @@ def find() -> Any:
     if not _BUSY.acquire(blocking=False):
         return jsonify(error="rolls are being found: try again when they are"), 409
     try:
-        positions = _positions()
+        positions, long = _positions()
         scan_request = rolls_request(
             state.settings, positions, provider=provider, overrides=state.overrides
         )
-        result = perform_rolls(positions, scan_request, state.runner.host, state.settings)
+        result = perform_rolls(
+            positions, scan_request, state.runner.host, state.settings, long_options=long
+        )
     except NoPositions as exc:
         return jsonify(error=str(exc)), 404
     except ValidationError as exc:

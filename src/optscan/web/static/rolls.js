@@ -71,6 +71,10 @@
       else if (p.status !== "failed") section.appendChild(el("p", "No roll for a net credit passes the screen.", "banner info"));
       box.appendChild(section);
     });
+    // the file's long options: named as `optscan rolls` names them (not_rolled_note)
+    var longs = doc.long_options_not_rolled || [], note = $("rolls-not-rolled");
+    note.textContent = longs.length ? longs.length + " long option(s) not rolled (rolls are for short ones): " + longs.join(", ") : "";
+    note.hidden = !longs.length;
   }
 
   var form = $("rolls-form");
