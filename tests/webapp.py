@@ -1,8 +1,10 @@
 """What the web tests share: a provider whose errors are HTML and that can be held,
-and settings on ``sim``."""
+settings on ``sim``, and the app driven through Flask's test client (its CSRF token,
+Scan now, waiting for a scan to end)."""
 
 from __future__ import annotations
 
+import re
 import threading
 from typing import Any
 
@@ -13,6 +15,7 @@ from optscan.hookspecs import hookimpl
 from .helpers import make_settings
 
 XSS = "<img src=x onerror=alert(1)>"
+ORIGIN = "http://localhost"
 
 
 class HostileProvider(SimProvider):
@@ -46,3 +49,35 @@ def web_settings(**overrides: Any) -> Any:
             **overrides,
         }
     )
+
+
+def web_app(settings: Any = None, **kwargs: Any) -> Any:
+    """``optscan web``'s Flask app on ``settings`` (default :func:`web_settings`), with
+    the ``hostile`` provider registered."""
+    from optscan.web.server import build_app
+
+    return build_app(settings or web_settings(), plugins=[HostilePlugin()], **kwargs)
+
+
+def csrf(client: Any) -> str:
+    """The CSRF token of the page ``client`` gets."""
+    page = client.get("/", headers={"Accept": "text/html"}).get_data(as_text=True)
+    found = re.search(r'<meta name="csrf-token" content="([^"]+)">', page)
+    assert found, "the page has no CSRF token"
+    return found.group(1)
+
+
+def post_scan(client: Any, body: Any, **headers: str) -> Any:
+    """``POST /api/scans`` with ``body``, same-origin and with the CSRF token."""
+    headers = {"Origin": ORIGIN, "X-CSRF-Token": csrf(client), **headers}
+    return client.post("/api/scans", json=body, headers=headers)
+
+
+def wait_for(client: Any, scan_id: str) -> dict[str, Any]:
+    """The scan's status document once it has ended (30 s at most)."""
+    for _ in range(600):
+        status: dict[str, Any] = client.get(f"/api/scans/{scan_id}").get_json()
+        if status["state"] in ("finished", "failed", "skipped", "lost"):
+            return status
+        threading.Event().wait(0.05)
+    raise AssertionError(f"scan {scan_id} did not end: {status}")
