@@ -5,7 +5,7 @@ Both answer the same questions, so the pages and the API never ask which one run
 
 * :meth:`latest_json` - the profile's latest result as the scan's JSON document
   (the contract of ``optscan scan --format json``), or ``None`` before the first (it
-  survives a restart: in Redis, or embedded in ``[web] latest_file``);
+  survives a restart: in Redis with ``--queue``, else in ``[web] latest_file``);
 * :meth:`start` - start a scan for a request: its ``scan_id``; raises
   :class:`ScanRunning` while a scan of the profile runs;
 * :meth:`status` - a scan's progress document (the keys of ``optscan status --format
