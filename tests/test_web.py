@@ -6,44 +6,21 @@ from __future__ import annotations
 
 import json
 import re
-import threading
 
 import pytest
 
-from .webapp import LONG_PUT, XSS, HostilePlugin, HostileProvider, with_a_long_put
+from .webapp import LONG_PUT, ORIGIN, XSS, HostileProvider, with_a_long_put
+from .webapp import csrf as _csrf
+from .webapp import post_scan as _post_scan
+from .webapp import wait_for as _wait
+from .webapp import web_app as _app
 from .webapp import web_settings as _settings
 
-ORIGIN = "http://localhost"
 TOKEN = "a-long-enough-access-token-1234"
-
-
-def _app(settings=None, **kwargs):
-    from optscan.web.server import build_app
-
-    return build_app(settings or _settings(), plugins=[HostilePlugin()], **kwargs)
 
 
 def _client(app):
     return app.test_client()  # Host: localhost
-
-
-def _csrf(client) -> str:
-    page = client.get("/", headers={"Accept": "text/html"}).get_data(as_text=True)
-    return re.search(r'<meta name="csrf-token" content="([^"]+)">', page).group(1)
-
-
-def _post_scan(client, body, **headers):
-    headers = {"Origin": ORIGIN, "X-CSRF-Token": _csrf(client), **headers}
-    return client.post("/api/scans", json=body, headers=headers)
-
-
-def _wait(client, scan_id):
-    for _ in range(600):
-        status = client.get(f"/api/scans/{scan_id}").get_json()
-        if status["state"] in ("finished", "failed", "skipped", "lost"):
-            return status
-        threading.Event().wait(0.05)
-    raise AssertionError(f"scan {scan_id} did not end: {status}")
 
 
 # --------------------------------------------------------------------------- the API

@@ -8,6 +8,7 @@ plugin host against each plugin's own ``Config`` model, with the same error form
 
 from __future__ import annotations
 
+import re
 from typing import Annotated, Any, Literal
 
 from pydantic import (
@@ -39,6 +40,8 @@ MAX_TTL_S = 365 * 86400
 """The longest TTL of anything optscan keeps in Redis: a year."""
 MAX_JOB_TIMEOUT_S = 86400
 """The longest RQ job timeout, and the longest a dead scan's lock may hold its profile."""
+PROFILE_TEMPLATE = re.compile(r"(?:[^{}\0]|\{\{|\}\}|\{profile\})*")
+"""A path whose only placeholder is ``{profile}`` (``str.format``'s escapes allowed)."""
 MAX_CONCURRENCY = 256
 """The most fetch threads a scan (``scan.concurrency``) may start. Memory is bounded
 apart from it (``optscan.scan.per_symbol.MAX_SYMBOLS_IN_FLIGHT``); threads cost their
@@ -284,6 +287,15 @@ class WebSection(Section):
     allowed_hosts: list[
         Annotated[str, Field(pattern=r"^[A-Za-z0-9.\-]{1,253}$|^\[?[0-9A-Fa-f:]{2,39}\]?$")]
     ] = Field(default_factory=list, max_length=64)
+    latest_file: str | None = Field(default=None, max_length=4096)
+    """``None``: ``<user state dir>/optscan/web/latest-{profile}.json``; ``""``: none."""
+
+    @field_validator("latest_file")
+    @classmethod
+    def _only_profile(cls, value: str | None) -> str | None:
+        if value is not None and not PROFILE_TEMPLATE.fullmatch(value):
+            raise ValueError('the only placeholder allowed is {profile} ("{{" for "{"); no NUL')
+        return value
 
     @field_validator("access_token")
     @classmethod

@@ -7,30 +7,15 @@ temporary file and rename it, so readers never see half a result.
 
 from __future__ import annotations
 
-import os
 import sys
-import tempfile
 from collections.abc import Callable
-from pathlib import Path
 
 from pydantic import Field
 
 from optscan.hookspecs import hookimpl
 from optscan.models import ScanResult
+from optscan.output.files import write_atomically
 from optscan.protocols import PluginConfig, ResultSink
-
-
-def write_atomically(path: str | os.PathLike[str], text: str) -> None:
-    target = Path(path).expanduser()
-    target.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8", newline="") as fh:
-            fh.write(text)
-        os.replace(tmp, target)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 def _expand(template: str, result: ScanResult) -> str:

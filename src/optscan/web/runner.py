@@ -4,7 +4,8 @@ default) or on RQ workers (:class:`QueueRunner`, ``optscan web --queue``).
 Both answer the same questions, so the pages and the API never ask which one runs:
 
 * :meth:`latest_json` - the profile's latest result as the scan's JSON document
-  (the contract of ``optscan scan --format json``), or ``None`` before the first;
+  (the contract of ``optscan scan --format json``), or ``None`` before the first (it
+  survives a restart: in Redis with ``--queue``, else in ``[web] latest_file``);
 * :meth:`start` - start a scan for a request: its ``scan_id``; raises
   :class:`ScanRunning` while a scan of the profile runs;
 * :meth:`status` - a scan's progress document (the keys of ``optscan status --format
@@ -102,17 +103,21 @@ def check_request(request: ScanRequest, settings: Settings, host: PluginHost) ->
 class EmbeddedRunner:
     """Scans in the server process, one at a time, on a background thread; progress
     comes from the scan's lifecycle events (this object is an event-hook plugin of the
-    host it is given)."""
+    host it is given). The latest result is also kept in ``[web] latest_file``
+    (:mod:`optscan.web.latest`): read here at start, written each time it changes."""
 
     mode = "embedded"
 
     def __init__(self, settings: Settings, host_factory: Any) -> None:
+        from optscan.web.latest import LatestFile
+
         self.settings = settings
         self.profile = settings.scan.profile
         self._lock = threading.Lock()
         self._statuses: OrderedDict[str, dict[str, Any]] = OrderedDict()
         self._running: str | None = None
-        self._latest: str | None = None
+        self._file = LatestFile.for_settings(settings)
+        self._latest: str | None = self._file.load() if self._file is not None else None
         self.host: PluginHost = host_factory([self])
 
     # -- the events of the scan this runner started
@@ -195,8 +200,11 @@ class EmbeddedRunner:
         state = "skipped" if result.skipped else "finished" if result.success else "failed"
         with self._lock:
             # a scan skipped on a closed market found nothing: keep the last results
-            if not result.skipped or self._latest is None:
+            replaced = not result.skipped or self._latest is None
+            if replaced:
                 self._latest = text
+        if replaced and self._file is not None:  # before the scan ends: one scan at a time
+            self._file.save(text)
         self._end(
             result.scan_id,
             state=state,
