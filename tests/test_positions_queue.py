@@ -14,7 +14,7 @@ import pytest
 from click.testing import CliRunner
 from pydantic import ValidationError
 
-from optscan.models import HeldPortfolio, ScanRequest
+from optscan.models import Portfolio, ScanRequest
 
 from .helpers import OPEN_INSTANT, redis_text, run_jobs
 from .test_positions import ACCOUNT_SECRETS, FIXTURES, leaks
@@ -183,7 +183,7 @@ def test_the_carried_portfolio_is_the_whole_truth_on_the_worker(tmp_path: Path):
             "holdings.lots": [{"symbol": "AAPL", "shares": 500, "cost_basis": 1.0}],
         }
     )
-    held = HeldPortfolio(holdings={"AAPL": (200, 180.0)}, coverable={"AAPL": 2}, cash=-50.0)
+    held = Portfolio(holdings={"AAPL": (200, 180.0)}, coverable={"AAPL": 2}, cash=-50.0)
     request = ScanRequest(portfolio=held)
     cc = scan_portfolio(settings, request, "cc")
     assert (cc.holdings, cc.coverable, cc.free_cash) == ({"AAPL": (200, 180.0)}, {"AAPL": 2}, 0)

@@ -246,25 +246,27 @@ class SymbolOutcome(Frozen):
 Symbol = Annotated[str, AfterValidator(normalize_symbol)]
 """A ticker that passes :func:`~optscan.symbols.normalize_symbol` (canonical spelling)."""
 Shares = Annotated[int, Field(ge=0, le=10**13)]
-Dollars = Annotated[float, Field(ge=-1e12, le=1e12)]
 
 
-class HeldPortfolio(Frozen):
-    """The stock and cash a client read from a positions file, sent with a queued scan
-    in place of the file's path (:func:`optscan.queue.enqueue.carry_portfolio`).
+class Portfolio(Frozen):
+    """What a scan knows of the account (:mod:`optscan.scan.holdings` reads it from
+    ``[holdings] lots`` and ``holdings.file``).
 
-    A worker cannot read a file on the client's machine, and the path (which often
-    names the account: ``Z12345678-Positions.csv``) must not reach Redis; what the
-    scan needs of the file is this. The fields are those of
-    :class:`optscan.scan.holdings.Portfolio`: ``holdings`` symbol -> ``[whole shares,
-    average cost basis per share or null]``; ``coverable`` symbol -> covered calls still
-    writable (contracts); ``short_calls`` symbol -> calls already written (contracts);
-    ``cash`` the file's cash line (dollars, null without one; negative on margin);
-    ``put_collateral`` the cash its short puts secure (dollars); ``warnings`` the rows
-    of the file that were skipped, the file named by
-    :func:`~optscan.positions.text.file_label` (account digits masked). No account
-    number or name is in any field. Numbers are finite, shares and contracts
-    non-negative; a symbol that is no ticker fails validation.
+    ``holdings``: symbol -> ``[whole shares, average cost basis per share or null when
+    the export gives none]``; ``coverable``: symbol -> covered calls still writable
+    (shares not covered by short calls, in whole hundreds); ``short_calls``: symbol ->
+    calls already written (contracts); ``cash``: the export's cash line (dollars, null
+    without one; negative on margin); ``put_collateral``: the cash its short puts
+    already secure (strike x 100 per contract, dollars); ``warnings``: the rows of the
+    file that were skipped, the file named by
+    :func:`~optscan.positions.text.file_label` (account digits masked).
+
+    A queued scan whose client read the positions file carries this in its request
+    instead of the file's path (:func:`optscan.queue.enqueue.carry_portfolio`): a
+    worker cannot read a file on the client's machine, and the path (which often names
+    the account: ``Z12345678-Positions.csv``) must not reach Redis. No account number
+    or name is in any field. Numbers are finite, shares and contracts non-negative; a
+    symbol that is no ticker fails validation.
     """
 
     model_config = ConfigDict(frozen=True, extra="forbid", allow_inf_nan=False)
@@ -278,11 +280,17 @@ class HeldPortfolio(Frozen):
     short_calls: dict[Symbol, Shares] = Field(
         default_factory=dict, description="Calls already written, by symbol (contracts)."
     )
-    cash: Dollars | None = Field(default=None, description="The file's cash line, dollars.")
-    put_collateral: float = Field(
-        default=0.0, ge=0, le=1e12, description="Cash its short puts secure, dollars."
-    )
+    cash: float | None = Field(default=None, description="The file's cash line, dollars.")
+    put_collateral: float = Field(default=0.0, ge=0, description="Cash its short puts secure.")
     warnings: list[SafeText] = Field(default_factory=list, description="Rows of the file skipped.")
+
+    @property
+    def free_cash(self) -> float | None:
+        """The cash free for new cash-secured puts: ``cash - put_collateral``, never
+        below 0; ``None`` when the export has no cash line."""
+        if self.cash is None:
+            return None
+        return round(max(self.cash - self.put_collateral, 0.0), 2)
 
 
 class ScanRequest(Frozen):
@@ -292,7 +300,7 @@ class ScanRequest(Frozen):
     secrets stay on the worker and never travel inside a job. ``portfolio``, when set,
     is the whole truth about the stock and cash held for this scan: the scan uses it
     instead of reading ``holdings.file`` and ``[holdings] lots`` (a queued scan whose
-    client named a positions file carries it; :class:`HeldPortfolio`).
+    client named a positions file carries it; :class:`Portfolio`).
     """
 
     scan_id: str | None = Field(default=None, description="Given, or made at the start.")
@@ -310,7 +318,7 @@ class ScanRequest(Frozen):
     cash: float | None = Field(
         default=None, ge=0, le=1e10, description="--cash (or a positions file's), dollars."
     )
-    portfolio: HeldPortfolio | None = Field(
+    portfolio: Portfolio | None = Field(
         default=None,
         description="Stock and cash held, read by the client (instead of holdings.*).",
     )

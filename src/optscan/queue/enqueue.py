@@ -95,11 +95,10 @@ def carry_portfolio(request: ScanRequest, settings: Settings) -> ScanRequest:
     if not names_positions_file(request.overrides):
         return request
     from optscan.scan.context import scan_portfolio
-    from optscan.scan.holdings import held_portfolio
 
     strategy = settings.strategies.get(request.strategy or settings.scan.strategy)
     kind = strategy.type if strategy is not None else "cc"
-    portfolio = held_portfolio(scan_portfolio(settings, request, kind))
+    portfolio = scan_portfolio(settings, request, kind)
     return request.model_copy(
         update={"portfolio": portfolio, "overrides": _without_positions_file(request.overrides)}
     )

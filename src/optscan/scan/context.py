@@ -15,8 +15,9 @@ from zoneinfo import ZoneInfo
 
 from optscan.analytics.expiry import REGULAR, ExpiryCloses
 from optscan.errors import UsageError
+from optscan.models import Portfolio
 from optscan.scan.fetch import ProviderClient
-from optscan.scan.holdings import Portfolio, carried_portfolio, load_portfolio
+from optscan.scan.holdings import load_portfolio
 
 if TYPE_CHECKING:
     from optscan.config import Settings, StrategySection
@@ -170,7 +171,7 @@ def scan_portfolio(settings: Settings, request: ScanRequest, strategy_type: str)
     if request.portfolio is not None:
         if strategy_type != "cc" and request.cash is not None:
             return Portfolio()  # as the file is not read here when --cash gives the cash
-        return carried_portfolio(request.portfolio)
+        return request.portfolio
     if strategy_type == "cc":
         return load_portfolio(settings)
     return portfolio_for_puts(settings, request)

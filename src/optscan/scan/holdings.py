@@ -15,24 +15,22 @@ reason: never a row's text, which may hold an account).
 
 A queued scan whose client named the file (``--positions``, ``--set holdings.file``)
 does not send the path: the client reads the file and its own lots
-(:func:`load_portfolio`) and the request carries the result
-(:func:`held_portfolio`, :class:`~optscan.models.HeldPortfolio`); the workers use it
-as the whole truth about the holdings (:func:`carried_portfolio`), their own
-``holdings.file`` and ``[holdings] lots`` unread, so nothing is counted twice.
+(:func:`load_portfolio`) and the request carries the :class:`~optscan.models.Portfolio`;
+the workers use it as the whole truth about the holdings, their own ``holdings.file``
+and ``[holdings] lots`` unread, so nothing is counted twice.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
+from optscan.models import Portfolio
 from optscan.positions.text import file_label
 
 if TYPE_CHECKING:
     from pathlib import Path
 
     from optscan.config import Settings
-    from optscan.models import HeldPortfolio
     from optscan.positions import PositionsReading
 
 CONTRACT_SIZE = 100
@@ -49,35 +47,6 @@ QUIET_REASONS = frozenset(
     }
 )
 """Skipped lines that are not positions by design: not worth a scan warning."""
-
-
-@dataclass(frozen=True)
-class Portfolio:
-    """What the scan knows of the account.
-
-    ``holdings``: symbol -> ``(whole shares, average cost basis per share or None when
-    the export gives none)``; ``coverable``: symbol -> covered calls still writable
-    (shares not covered by short calls, in whole hundreds); ``short_calls``: symbol ->
-    calls already written (contracts); ``cash``: the export's cash
-    line in dollars (None when it has none); ``put_collateral``: the cash its short puts
-    already secure (strike x 100 per contract, dollars); ``warnings``: rows of the file
-    skipped.
-    """
-
-    holdings: dict[str, tuple[int, float | None]] = field(default_factory=dict)
-    coverable: dict[str, int] = field(default_factory=dict)
-    short_calls: dict[str, int] = field(default_factory=dict)
-    cash: float | None = None
-    put_collateral: float = 0.0
-    warnings: list[str] = field(default_factory=list)
-
-    @property
-    def free_cash(self) -> float | None:
-        """The cash free for new cash-secured puts: ``cash - put_collateral``, never
-        below 0; ``None`` when the export has no cash line."""
-        if self.cash is None:
-            return None
-        return round(max(self.cash - self.put_collateral, 0.0), 2)
 
 
 def load_portfolio(settings: Settings) -> Portfolio:
@@ -126,34 +95,6 @@ def load_portfolio(settings: Settings) -> Portfolio:
         cash=cash,
         put_collateral=put_collateral,
         warnings=warnings,
-    )
-
-
-def held_portfolio(portfolio: Portfolio) -> HeldPortfolio:
-    """``portfolio`` as the JSON model a queued request carries (raises pydantic's
-    ``ValidationError`` for a number that is not finite or a symbol that is no ticker,
-    which :func:`load_portfolio` never gives)."""
-    from optscan.models import HeldPortfolio
-
-    return HeldPortfolio(
-        holdings=portfolio.holdings,
-        coverable=portfolio.coverable,
-        short_calls=portfolio.short_calls,
-        cash=portfolio.cash,
-        put_collateral=portfolio.put_collateral,
-        warnings=portfolio.warnings,
-    )
-
-
-def carried_portfolio(held: HeldPortfolio) -> Portfolio:
-    """The :class:`Portfolio` a request carries (:func:`held_portfolio` undone)."""
-    return Portfolio(
-        holdings=dict(held.holdings),
-        coverable=dict(held.coverable),
-        short_calls=dict(held.short_calls),
-        cash=held.cash,
-        put_collateral=held.put_collateral,
-        warnings=list(held.warnings),
     )
 
 
