@@ -32,6 +32,8 @@ LOOSE = {
     "max_spread_pct": 0,
     "top_per_position": 0,
 }
+SIM_ROLLS_JSON = ("rolls", "--provider", "sim", "--as-of", "2026-11-18T11:00", "--format", "json")
+"""``optscan rolls`` on the ``sim`` market at a pinned clock, answering JSON."""
 POSITION_KEYS = {
     "contract_symbol",
     "symbol",
@@ -301,13 +303,7 @@ def test_positions_reading_adapter() -> None:
 
 def test_rolls_on_sim_json_contract_and_a_missing_quote_fails_alone() -> None:
     ran = invoke(
-        "rolls",
-        "--provider",
-        "sim",
-        "--as-of",
-        "2026-11-18T11:00",
-        "--format",
-        "json",
+        *SIM_ROLLS_JSON,
         "--position",
         "AAPL261127P00185000:2@1.10",
         "--position",
@@ -346,13 +342,7 @@ def test_rolls_csv_and_table_and_all_failed_exits_1() -> None:
 
 def test_rolls_record_then_replay_gives_the_same_answer(tmp_path: Path) -> None:
     args = [
-        "rolls",
-        "--provider",
-        "sim",
-        "--as-of",
-        "2026-11-18T11:00",
-        "--format",
-        "json",
+        *SIM_ROLLS_JSON,
         "--position",
         "AAPL261127P00185000",
     ]
@@ -489,13 +479,7 @@ def schwab_file(tmp_path: Path) -> Path:
 
 def test_rolls_read_a_brokers_positions_file(schwab_file: Path) -> None:
     ran = invoke(
-        "rolls",
-        "--provider",
-        "sim",
-        "--as-of",
-        "2026-11-18T11:00",
-        "--format",
-        "json",
+        *SIM_ROLLS_JSON,
         "--positions",
         str(schwab_file),
     )
@@ -538,13 +522,7 @@ def test_scan_takes_its_cash_from_the_positions_file(schwab_file: Path) -> None:
 
 def test_rolls_honour_the_providers_error_signals() -> None:
     args = [
-        "rolls",
-        "--provider",
-        "sim",
-        "--as-of",
-        "2026-11-18T11:00",
-        "--format",
-        "json",
+        *SIM_ROLLS_JSON,
         "--position",
         "AAPL261127P00185000",
         "--position",
@@ -587,7 +565,7 @@ def test_a_later_expiration_that_fails_is_said_and_the_others_still_roll() -> No
     # sim seed 1 (AAPL at 304.53): with half the requests failing and no retry, the
     # listing and 2026-11-27 answer, 2026-12-24 and 2027-01-08 fail (seeded draws)
     ran = invoke(
-        "rolls", "--provider", "sim", "--as-of", "2026-11-18T11:00", "--format", "json",
+        *SIM_ROLLS_JSON,
         "--position", "AAPL261127P00290000", "--set", "providers.sim.seed=1",
         "--set", "providers.sim.error_rate=0.5", "--set", "providers.sim.retry_attempts=1",
         "--set", "strategies.roll.top_per_position=0", "--set", "strategies.roll.min_dte=0",
@@ -711,7 +689,7 @@ def test_long_options_in_the_file_are_named_not_rolled(tmp_path: Path) -> None:
     )
     text = SCHWAB.replace('"Cash & Cash Investments"', long_call + '\n"Cash & Cash Investments"')
     path.write_text(text, encoding="utf-8")
-    args = ["rolls", "--provider", "sim", "--as-of", "2026-11-18T11:00", "--format", "json"]
+    args = list(SIM_ROLLS_JSON)
     ran = invoke(*args, "--positions", str(path))
     assert ran.returncode == 0, ran.report
     note = "1 long option(s) not rolled (rolls are for short ones): AAPL261218C00250000"

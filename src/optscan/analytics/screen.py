@@ -94,14 +94,8 @@ def screen_chain(
     metrics = compute_metrics(
         chain, as_of, with_greeks=False, with_position=positional, close_of=close_of
     )
-    checks = duplicate_check(chain, seen)
-    checks += quality_gate(
-        chain,
-        metrics,
-        as_of=as_of,
-        iv_cap=analytics.iv_cap,
-        max_quote_age_s=analytics.max_quote_age_s,
-        market_open=market_open,
+    checks = trust_checks(
+        chain, metrics, analytics, as_of=as_of, market_open=market_open, seen=seen
     )
     checks += strategy_screen(chain, metrics, strategy, cost_basis=cost_basis)
     alive, counts = _first_reasons(checks, n)
@@ -122,6 +116,32 @@ def screen_chain(
         chain, rows[order], metrics.take(order), cost_basis=cost_basis
     )
     return result
+
+
+def trust_checks(
+    chain: OptionChain,
+    metrics: Metrics,
+    analytics: AnalyticsSection,
+    *,
+    as_of: dt.datetime,
+    market_open: bool,
+    seen: set[str] | None,
+) -> list[tuple[str, np.ndarray]]:
+    """The checks every screen starts with, in order of precedence: a copy of a
+    contract listed before it (:func:`duplicate_check`), then the data-quality gate
+    (:func:`~optscan.analytics.gate.quality_gate`, with ``[analytics]``'s IV cap and
+    quote age). ``(reason, failing mask)`` pairs; the scan's screen and the rolls both
+    use it, so a quote one trusts the other does too."""
+    checks = duplicate_check(chain, seen)
+    checks += quality_gate(
+        chain,
+        metrics,
+        as_of=as_of,
+        iv_cap=analytics.iv_cap,
+        max_quote_age_s=analytics.max_quote_age_s,
+        market_open=market_open,
+    )
+    return checks
 
 
 def duplicate_check(chain: OptionChain, seen: set[str] | None) -> list[tuple[str, np.ndarray]]:

@@ -33,9 +33,8 @@ from zoneinfo import ZoneInfo
 
 import numpy as np
 
-from optscan.analytics.gate import quality_gate
 from optscan.analytics.metrics import compute_metrics, days_to_expiry
-from optscan.analytics.screen import duplicate_check
+from optscan.analytics.screen import trust_checks
 from optscan.rolls.models import PositionRolls, Roll
 
 if TYPE_CHECKING:
@@ -192,14 +191,8 @@ def _candidates(
         dividend_yield=dividend_yield,
         close_of=close_of,
     )
-    checks = duplicate_check(chain, None)
-    checks += quality_gate(
-        chain,
-        metrics,
-        as_of=as_of,
-        iv_cap=analytics.iv_cap,
-        max_quote_age_s=analytics.max_quote_age_s,
-        market_open=market_open,
+    checks = trust_checks(
+        chain, metrics, analytics, as_of=as_of, market_open=market_open, seen=None
     )
     is_call = position.kind == "call"
     old_expiration = np.datetime64(position.expiration, "D")
